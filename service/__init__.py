@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI) around the solver; see issue 3. Never imported by solver/."""

@@ -1,0 +1,219 @@
+"""Apportionment methods on integers and Fractions: largest remainder and the divisor methods.
+
+A share table is an apportionment of a house of 100,000 units (1000.00 per mille) among 290
+municipalities; the same code also finds the proportional cut of the redistribution (Adams' method is
+exactly the leximin of fulfilment ratios in whole units). No float decides a seat: floats only guess a
+starting point, which is then checked exactly and discarded if it is not a prefix of the exact order.
+
+Ties: when two parties compete for the last seat(s) with exactly equal claims, the party with the larger
+weight wins, then the one that comes first in the input order (callers pass municipalities in code order).
+Every tie that decided a seat is reported in `Apportionment.ties`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from fractions import Fraction
+
+Number = int | Fraction
+
+
+class Method(str, Enum):
+    HAMILTON = "hamilton"
+    WEBSTER = "webster"
+    JEFFERSON = "jefferson"
+    ADAMS = "adams"
+    HUNTINGTON_HILL = "huntington-hill"
+
+    @classmethod
+    def parse(cls, name: str | Method) -> Method:
+        if isinstance(name, Method):
+            return name
+        key = name.strip().lower().replace("_", "-").replace(" ", "-")
+        if key in _ALIASES:
+            return _ALIASES[key]
+        known = ", ".join(sorted(_ALIASES))
+        raise ValueError(f"unknown apportionment method {name!r}; known: {known}")
+
+
+_ALIASES = {
+    "hamilton": Method.HAMILTON,
+    "largest-remainder": Method.HAMILTON,
+    "hare": Method.HAMILTON,
+    "webster": Method.WEBSTER,
+    "sainte-lague": Method.WEBSTER,
+    "sainte-laguë": Method.WEBSTER,
+    "jefferson": Method.JEFFERSON,
+    "dhondt": Method.JEFFERSON,
+    "d'hondt": Method.JEFFERSON,
+    "d-hondt": Method.JEFFERSON,
+    "adams": Method.ADAMS,
+    "huntington-hill": Method.HUNTINGTON_HILL,
+    "hill": Method.HUNTINGTON_HILL,
+}
+
+
+@dataclass(frozen=True)
+class Tie:
+    """Parties whose claims on the last seats were exactly equal, and which of them got a seat."""
+
+    seats: int
+    parties: tuple[int, ...]
+    winners: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Apportionment:
+    seats: tuple[int, ...]
+    method: Method
+    ties: tuple[Tie, ...] = ()
+
+
+class ApportionmentError(ValueError):
+    pass
+
+
+def apportion(
+    weights: Sequence[Number],
+    house: int,
+    method: str | Method = Method.HAMILTON,
+    *,
+    floors: Sequence[int] | None = None,
+    caps: Sequence[int | None] | None = None,
+) -> Apportionment:
+    """Apportion `house` whole seats among parties in proportion to `weights`.
+
+    `floors` are seats each party gets at least, `caps` at most (None: no cap).
+    """
+    method = Method.parse(method)
+    n = len(weights)
+    w = [Fraction(x) for x in weights]
+    if any(x < 0 for x in w):
+        raise ApportionmentError("weights must not be negative")
+    lo = [0] * n if floors is None else [int(f) for f in floors]
+    hi = [house if c is None else int(c) for c in (caps if caps is not None else [None] * n)]
+    if len(lo) != n or len(hi) != n:
+        raise ApportionmentError("floors and caps must have one entry per party")
+    if any(f < 0 for f in lo) or any(lo[i] > hi[i] for i in range(n)):
+        raise ApportionmentError("each floor must be between 0 and its cap")
+    if house < sum(lo):
+        raise ApportionmentError(f"the floors need {sum(lo)} seats but the house has only {house}")
+    if house > sum(hi):
+        raise ApportionmentError(f"the caps allow only {sum(hi)} seats but the house has {house}")
+    if house > sum(lo) and not any(w[i] > 0 and hi[i] > lo[i] for i in range(n)):
+        raise ApportionmentError("no party with a positive weight can take the remaining seats")
+    if method is Method.HAMILTON:
+        return _hamilton(w, house, lo, hi)
+    return _divisor(w, house, method, lo, hi)
+
+
+def _order_key(w: list[Fraction], i: int) -> tuple[Fraction, int]:
+    return (-w[i], i)
+
+
+def _clamped_quotas(w: list[Fraction], house: int, lo: list[int], hi: list[int]) -> list[Fraction]:
+    """q_i = min(hi_i, max(lo_i, λ·w_i)) with λ chosen exactly so that the q_i sum to the house."""
+    n = len(w)
+
+    def total(lam: Fraction) -> Fraction:
+        return sum((min(Fraction(hi[i]), max(Fraction(lo[i]), lam * w[i])) for i in range(n)), Fraction(0))
+
+    points = sorted({Fraction(b, w[i]) for i in range(n) if w[i] > 0 for b in (lo[i], hi[i])})
+    lam_lo = Fraction(0)
+    for point in points:  # find the segment of the piecewise-linear total that reaches the house
+        if total(point) >= house:
+            break
+        lam_lo = point
+    # on [lam_lo, next point] the total is linear: total(λ) = fixed + λ·slope
+    slope = sum((w[i] for i in range(n) if w[i] > 0 and lo[i] <= lam_lo * w[i] < hi[i]), Fraction(0))
+    base = total(lam_lo)
+    lam = lam_lo + (house - base) / slope if slope else lam_lo
+    return [min(Fraction(hi[i]), max(Fraction(lo[i]), lam * w[i])) for i in range(n)]
+
+
+def _hamilton(w: list[Fraction], house: int, lo: list[int], hi: list[int]) -> Apportionment:
+    n = len(w)
+    quota = _clamped_quotas(w, house, lo, hi)
+    seats = [int(q) for q in quota]  # floor of a non-negative Fraction
+    rest = house - sum(seats)
+    candidates = sorted((i for i in range(n) if seats[i] < hi[i] and quota[i] > seats[i]),
+                        key=lambda i: (-(quota[i] - seats[i]), -w[i], i))
+    winners = candidates[:rest]
+    for i in winners:
+        seats[i] += 1
+    ties: list[Tie] = []
+    if 0 < rest < len(candidates):
+        cut = quota[winners[-1]] - (seats[winners[-1]] - 1)
+        tied = [i for i in candidates if quota[i] - int(quota[i]) == cut]
+        tied_winners = [i for i in tied if i in winners]
+        if tied_winners and len(tied_winners) < len(tied):
+            ties.append(Tie(len(tied_winners), tuple(sorted(tied)), tuple(sorted(tied_winners))))
+    return Apportionment(tuple(seats), Method.HAMILTON, tuple(ties))
+
+
+def _claim(w: Fraction, s: int, method: Method) -> tuple[int, Fraction]:
+    """The claim of a party with weight w on its (s+1)-th seat, as a sortable (finite?, value) pair.
+
+    Larger is stronger. Huntington-Hill compares squares to stay exact.
+    """
+    if w == 0:
+        return (0, Fraction(0))
+    if method is Method.ADAMS:
+        return (1, Fraction(0)) if s == 0 else (0, w / s)
+    if method is Method.JEFFERSON:
+        return (0, w / (s + 1))
+    if method is Method.WEBSTER:
+        return (0, w / (s + Fraction(1, 2)))
+    # Huntington-Hill: w / sqrt(s(s+1)), compared by its square
+    return (1, Fraction(0)) if s == 0 else (0, w * w / (s * (s + 1)))
+
+
+def _guess_start(w: list[Fraction], house: int, lo: list[int], hi: list[int]) -> list[int]:
+    total = float(sum(w))
+    if total <= 0:
+        return list(lo)
+    spare = house - sum(lo)
+    start = [min(hi[i], max(lo[i], lo[i] + int(float(w[i]) * spare / total) - 1)) for i in range(len(w))]
+    return start if sum(start) <= house else list(lo)
+
+
+def _is_prefix(w: list[Fraction], start: list[int], lo: list[int], hi: list[int], method: Method) -> bool:
+    given = [_claim(w[i], start[i] - 1, method) for i in range(len(w)) if start[i] > lo[i]]
+    following = [_claim(w[i], start[i], method) for i in range(len(w)) if start[i] < hi[i]]
+    if not given or not following:
+        return not given
+    return min(given) > max(following)
+
+
+def _divisor(w: list[Fraction], house: int, method: Method, lo: list[int], hi: list[int]) -> Apportionment:
+    n = len(w)
+    seats = _guess_start(w, house, lo, hi)
+    if not _is_prefix(w, seats, lo, hi, method):
+        seats = list(lo)
+    heap = [(_neg(_claim(w[i], seats[i], method)), -w[i], i) for i in range(n) if seats[i] < hi[i]]
+    heapq.heapify(heap)
+    rest = house - sum(seats)
+    last_claim = None
+    winners_at_last: list[int] = []
+    while rest > 0:
+        negclaim, negw, i = heapq.heappop(heap)
+        seats[i] += 1
+        rest -= 1
+        if negclaim != last_claim:
+            last_claim, winners_at_last = negclaim, []
+        winners_at_last.append(i)
+        if seats[i] < hi[i]:
+            heapq.heappush(heap, (_neg(_claim(w[i], seats[i], method)), -w[i], i))
+    ties: list[Tie] = []
+    losers = [i for (c, _, i) in heap if c == last_claim and i not in winners_at_last]
+    if last_claim is not None and losers:
+        parties = tuple(sorted(set(winners_at_last) | set(losers)))
+        ties.append(Tie(len(winners_at_last), parties, tuple(sorted(winners_at_last))))
+    return Apportionment(tuple(seats), method, tuple(ties))
+
+
+def _neg(claim: tuple[int, Fraction]) -> tuple[int, Fraction]:
+    return (-claim[0], -claim[1])

@@ -1,0 +1,177 @@
+"""The `andelstal` command: base shares, input checks, proposals, and the demo. The only place that prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+from solver.apportion import Method
+from solver.data import load_municipalities, sample_wishes_path
+from solver.domain import InputError, InputProblem, format_permille, parse_permille
+from solver.io import write_xlsx
+from solver.policy import read_policy
+from solver.redistribute.check import CheckFailed
+from solver.shares import ShareKey, compute_base_shares, read_share_table, share_table_csv
+
+EXIT_BAD_INPUT = 2
+EXIT_NO_TABLE = 3
+
+
+def _key(args: argparse.Namespace) -> ShareKey:
+    weights = dict(ShareKey().weights)
+    for item in args.weight or []:
+        name, _, value = item.partition("=")
+        try:
+            weights[name.strip()] = Fraction(value.strip())
+        except ValueError:
+            raise InputError([InputProblem("command line", "--weight", f"{item!r} is not NAME=NUMBER")]) from None
+    try:
+        return ShareKey(weights=weights, floor_units=parse_permille(args.floor), method=Method.parse(args.method))
+    except ValueError as exc:
+        raise InputError([InputProblem("command line", "--method/--weight/--floor", str(exc))]) from None
+
+
+def cmd_shares(args: argparse.Namespace) -> int:
+    municipalities = load_municipalities()
+    table = compute_base_shares(municipalities, _key(args))
+    text = share_table_csv(table, municipalities)
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() == ".xlsx":
+            rows = [line.split(",") for line in text.strip().splitlines()]
+            write_xlsx(out, {"shares": rows, "note": [["note"], [table.note]]})
+        elif out.suffix.lower() == ".json":
+            out.write_text(json.dumps({"illustrative": True, "note": table.note, "key": _key(args).describe(),
+                                       "ties": [list(t) for t in table.ties],
+                                       "shares": [{"code": c, "share_permille": u / 100} for c, u in table.units.items()]},
+                                      ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        else:
+            out.write_text(text, encoding="utf-8")
+        print(f"wrote {out} (290 municipalities, sum {format_permille(sum(table.units.values()))}‰)")
+    else:
+        sys.stdout.write(text)
+    print(f"# {table.note}", file=sys.stderr)
+    for tie in table.ties:
+        print(f"# tie broken by the documented rule among {', '.join(tie)}", file=sys.stderr)
+    return 0
+
+
+def _policy(args: argparse.Namespace):
+    overrides = {"scope": args.scope, "forecast": args.forecast, "time_limit_s": args.time_limit}
+    return read_policy(args.policy, **overrides)
+
+
+def _shares(args: argparse.Namespace, municipalities):
+    return read_share_table(args.shares, municipalities) if args.shares else compute_base_shares(municipalities)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from solver.wishes import read_wishes
+
+    municipalities = load_municipalities()
+    policy = _policy(args)
+    base = _shares(args, municipalities)
+    wishes = read_wishes(args.wishes, municipalities, base, policy)
+    givers = sum(1 for w in wishes if w.gives)
+    print(f"OK: {len(wishes)} wishes ({givers} to give, {len(wishes) - givers} to receive); "
+          f"shares sum to 1000.00‰; policy scope {policy.scope.value}")
+    return 0
+
+
+def _summary(proposal) -> str:
+    data = proposal.to_dict()
+    lines = [f"status: termination {data['status']['termination']}, solution {data['status']['solution']}"
+             f" ({data['solver']['backend']}, {data['solver']['wall_time_s']} s)"]
+    if proposal.base.illustrative:
+        lines.append(f"base shares: {proposal.base.note}")
+    for d in data["diagnosis"]:
+        lines.append(f"diagnosis: {d['text_en']}")
+    lines.append(f"{'code':<5} {'name':<18} {'base‰':>7} {'proposed‰':>10} {'delta‰':>8} {'children':>8}")
+    for row in data["shares"]:
+        if row["wish"] or row["delta_permille"]:
+            lines.append(f"{row['code']:<5} {row['name'][:18]:<18} {row['base_permille']:>7.2f} "
+                         f"{row['proposed_permille']:>10.2f} {row['delta_permille']:>8.2f} {row['expected_children']:>8}")
+    lines.append("transfers:")
+    for t in data["transfers"]:
+        cross = " (cross-county)" if t["cross_county"] else ""
+        lines.append(f"  {t['giver']} → {t['receiver']}: {t['permille']:.2f}‰{cross}")
+    terms = data["objective"]["terms"]
+    lines.append("objective: " + ", ".join(f"{k} {v}" for k, v in terms.items()))
+    return "\n".join(lines)
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from solver.redistribute.proposal import propose
+    from solver.report import write_proposal
+
+    proposal = propose(args.wishes, shares=args.shares, policy=_policy(args), backend=args.backend)
+    if args.out:
+        write_proposal(proposal, args.out, timing=not args.no_timing)
+        print(f"wrote {args.out}")
+    print(_summary(proposal))
+    return 0 if proposal.feasible else EXIT_NO_TABLE
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from solver.redistribute.proposal import propose
+
+    print(f"andelstal demo: a national proposal for the sample wishes in {sample_wishes_path().name}")
+    proposal = propose(sample_wishes_path(), backend=args.backend, time_limit_s=args.time_limit)
+    print(_summary(proposal))
+    ange = next(r for r in proposal.rows() if r["code"] == "2260")
+    print(f"\nexplanation for Ånge:\n  {ange['explanation']['text_en']}\n  {ange['explanation']['text_sv']}")
+    return 0 if proposal.feasible else EXIT_NO_TABLE
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shares", help="a share table (CSV/XLSX code,share_permille) instead of the computed key")
+    p.add_argument("--policy", help="a policy file (TOML or JSON)")
+    p.add_argument("--scope", choices=["national", "county"])
+    p.add_argument("--forecast", type=int, help="forecast of children for the year")
+    p.add_argument("--time-limit", type=float, help="solver time limit in seconds")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="andelstal", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("shares", help="compute the base share table (illustrative key)")
+    p.add_argument("--method", default="hamilton", help="hamilton, webster, jefferson, adams, huntington-hill")
+    p.add_argument("--weight", action="append", help="NAME=NUMBER, e.g. received_children=0.25")
+    p.add_argument("--floor", default="1.00", help="the least share per municipality in per mille")
+    p.add_argument("--out", help="output file (.csv, .xlsx or .json); standard output when left out")
+    p.set_defaults(func=cmd_shares)
+    p = sub.add_parser("check", help="validate wishes, shares and policy without solving")
+    p.add_argument("--wishes", required=True)
+    _common(p)
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("propose", help="propose a redistribution")
+    p.add_argument("--wishes", required=True)
+    _common(p)
+    p.add_argument("--backend", default="cpsat", choices=["cpsat", "pulp", "highs", "cbc"])
+    p.add_argument("--out", help=".json (full proposal), .csv (share table) or .xlsx (all sheets)")
+    p.add_argument("--no-timing", action="store_true", help="leave wall times out, for byte-identical files")
+    p.set_defaults(func=cmd_propose)
+    p = sub.add_parser("demo", help="print a national proposal for the shipped sample wishes")
+    p.add_argument("--backend", default="cpsat", choices=["cpsat", "pulp", "highs", "cbc"])
+    p.add_argument("--time-limit", type=float, default=10.0)
+    p.set_defaults(func=cmd_demo)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"andelstal: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CheckFailed as exc:  # a solver bug: say so plainly
+        print(f"andelstal: internal check failed, please report: {exc}", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""What every backend returns, and how a backend is found by name (imported lazily)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from solver.redistribute.problem import Constraint, Expr, MarketProblem
+
+
+class Termination(str, Enum):
+    """Why the solver stopped."""
+
+    OPTIMAL = "optimal"
+    TIME_LIMIT = "time_limit"
+    INFEASIBLE = "infeasible"
+    ERROR = "error"
+
+
+class SolutionStatus(str, Enum):
+    """What solution exists."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    NONE = "none"
+
+
+@dataclass
+class StageResult:
+    termination: Termination
+    solution: SolutionStatus
+    values: list[int] | None
+    objective: int | None
+    bound: float | None
+    wall_time_s: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit_s: float = 10.0
+    seed: int = 0
+    num_workers: int = 1
+    pulp_solver: str = "highs"
+
+
+class Session(Protocol):
+    name: str
+    version: str
+
+    def add(self, constraint: Constraint) -> None: ...
+
+    def optimize(self, expr: Expr, sense: str, time_limit_s: float,
+                 extra: list[Constraint] | None = None) -> StageResult: ...
+
+
+class BackendMissing(RuntimeError):
+    pass
+
+
+BACKENDS = {"cpsat": "solver.redistribute.cpsat", "pulp": "solver.redistribute.pulp",
+            "highs": "solver.redistribute.pulp", "cbc": "solver.redistribute.pulp"}
+EXTRAS = {"cpsat": "ortools", "pulp": "pulp highspy", "highs": "pulp highspy", "cbc": "pulp"}
+
+
+def open_session(backend: str, problem: MarketProblem, options: SolveOptions) -> Session:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
+    try:
+        module = importlib.import_module(BACKENDS[backend])
+    except ImportError as exc:
+        raise BackendMissing(f"backend {backend!r} needs the package(s) {EXTRAS[backend]}: "
+                             f"pip install {EXTRAS[backend]} ({exc})") from exc
+    if backend in ("highs", "cbc"):
+        options = SolveOptions(options.time_limit_s, options.seed, options.num_workers, pulp_solver=backend)
+    return module.Session(problem, options)

@@ -1,0 +1,117 @@
+"""An independent checker: recomputes every hard rule and objective term in integer arithmetic.
+
+It reads only the setup (effective wishes, targets) and the finished table, never the solver's model,
+so a wrong translation in a backend or in the model itself shows up as a violation here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from fractions import Fraction
+from math import gcd
+
+from solver.domain import TOTAL_UNITS, Scope
+from solver.redistribute.targets import Setup
+
+
+class CheckFailed(AssertionError):
+    """The solver returned a table that breaks a rule: a bug, never the user's fault."""
+
+
+def objective_terms(setup: Setup, shares: Mapping[str, int], flows: list[tuple[str, str, int]]) -> dict[str, str]:
+    """Every objective term, recomputed from the table (counts, units, or an exact ratio)."""
+    moved: dict[str, int] = defaultdict(int)
+    for g, r, amount in flows:
+        moved[g] += amount
+        moved[r] += amount
+    members = setup.participants.values()
+    total_pop = sum(m.population for m in setup.municipalities.values())
+    d = gcd(total_pop, 100_000)
+    scale_p, scale_k = total_pop // d, 100_000 // d
+    county = {c: m.county_code for c, m in setup.municipalities.items()}
+    ratios = [Fraction(moved[p.code], p.effective) for p in members if p.capacity > 0]
+    return {
+        "unmet": str(sum(p.effective - moved[p.code] for p in members)),
+        "unequal": str(sum(abs(moved[p.code] - p.target) for p in members)),
+        "population": str(sum(abs(scale_p * (p.base + (-1 if p.gives else 1) * moved[p.code])
+                                  - scale_k * setup.municipalities[p.code].population) for p in members)),
+        "cross_county": str(sum(1 for g, r, _ in flows if county[g] != county[r])),
+        "transfers": str(len(flows)),
+        "volume": str(sum(moved[p.code] for p in members if p.gives)),
+        "min_ratio": str(min(ratios, default=Fraction(1))),
+    }
+
+
+def check(setup: Setup, shares: Mapping[str, int], flows: list[tuple[str, str, int]],
+          spill: Mapping[str, int]) -> list[str]:
+    """All violations of the hard rules (an empty list when the table is sound)."""
+    policy = setup.policy
+    out: list[str] = []
+    if set(shares) != set(setup.municipalities):
+        out.append("the table does not have exactly one share per municipality")
+        return out
+    if sum(shares.values()) != TOTAL_UNITS:
+        out.append(f"shares sum to {sum(shares.values())} units, not {TOTAL_UNITS}")
+    given: dict[str, int] = defaultdict(int)
+    received: dict[str, int] = defaultdict(int)
+    receivers_of: dict[str, set[str]] = defaultdict(set)
+    parts = setup.participants
+    county = {c: m.county_code for c, m in setup.municipalities.items()}
+    for g, r, amount in flows:
+        if amount <= 0:
+            out.append(f"transfer {g}→{r} is not positive")
+        if amount < policy.min_transfer:
+            out.append(f"transfer {g}→{r} of {amount} is below the smallest transfer {policy.min_transfer}")
+        if g not in parts or not parts[g].gives:
+            out.append(f"{g} gives without a wish to give")
+        if r not in parts or parts[r].gives:
+            out.append(f"{r} receives without a wish to receive")
+        if policy.scope is Scope.COUNTY and county[g] != county[r]:
+            out.append(f"transfer {g}→{r} crosses a county line under county scope")
+        if g in parts and parts[g].partner is not None and parts[g].partner != r:
+            out.append(f"{g} gives to {r}, not to its fixed partner {parts[g].partner}")
+        given[g] += amount
+        received[r] += amount
+        receivers_of[g].add(r)
+    for code in set(given) & set(received):
+        out.append(f"{code} both gives and receives")
+    for code, base in setup.base.units.items():
+        expected = base - given[code] + received[code] + spill.get(code, 0)
+        if shares[code] != expected:
+            out.append(f"{code}: share {shares[code]} ≠ base {base} − given + received + spill = {expected}")
+        if shares[code] < 0:
+            out.append(f"{code}: negative share")
+    if spill and not policy.spill:
+        out.append("spill without spill mode")
+    for code in spill:
+        if code in parts:
+            out.append(f"{code} has a wish but received spill")
+    for p in parts.values():
+        if p.gives:
+            if given[p.code] > p.effective:
+                out.append(f"{p.code} gives {given[p.code]}, more than its effective offer {p.effective}")
+            if policy.one_receiver and len(receivers_of[p.code]) > 1:
+                out.append(f"{p.code} gives to {len(receivers_of[p.code])} receivers")
+            if shares[p.code] < min(p.base, policy.giver_floor):
+                out.append(f"{p.code} falls below the giver floor")
+            if policy.binding_agreements and p.partner is not None and given[p.code] != p.effective:
+                out.append(f"{p.code} does not give its whole offer to its partner {p.partner}")
+        else:
+            if received[p.code] > p.effective:
+                out.append(f"{p.code} receives {received[p.code]}, more than its effective room {p.effective}")
+            cap = setup.receiver_cap.get(p.code)
+            if cap is not None and received[p.code] > 0 and shares[p.code] > max(p.base, cap):
+                out.append(f"{p.code} ends above its cap {cap}")
+    if setup.county_floor:
+        totals: dict[str, int] = defaultdict(int)
+        base_totals: dict[str, int] = defaultdict(int)
+        for code, units in shares.items():
+            totals[county[code]] += units
+            base_totals[county[code]] += setup.base[code]
+        for c, floor in setup.county_floor.items():
+            if totals[c] < floor and totals[c] < base_totals[c]:
+                out.append(f"county {c} ends at {totals[c]}, below its floor {floor}")
+            if totals[c] < floor and any(p.county == c and given[p.code] for p in parts.values()):
+                out.append(f"county {c} is below its floor {floor} but its municipalities gave share away")
+    return out

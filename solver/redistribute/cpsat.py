@@ -1,0 +1,76 @@
+"""OR-Tools CP-SAT backend: translates a MarketProblem, optimises one stage at a time."""
+
+from __future__ import annotations
+
+import time
+
+import ortools
+from ortools.sat.python import cp_model
+
+from solver.redistribute.backend import SolutionStatus, SolveOptions, StageResult, Termination
+from solver.redistribute.problem import Constraint, Expr, MarketProblem
+
+
+class Session:
+    name = "cpsat"
+    version = ortools.__version__
+
+    def __init__(self, problem: MarketProblem, options: SolveOptions):
+        self.options = options
+        self.model = cp_model.CpModel()
+        self.vars = [self.model.new_int_var(v.lb, v.ub, v.name) for v in problem.variables]
+        for c in problem.constraints:
+            self.add(c)
+        self.last: list[int] | None = None
+
+    def _linear(self, expr: Expr) -> cp_model.LinearExprT:
+        if not expr:
+            return 0
+        keys = list(expr)
+        return cp_model.LinearExpr.weighted_sum([self.vars[k] for k in keys], [expr[k] for k in keys])
+
+    def add(self, constraint: Constraint, model: cp_model.CpModel | None = None) -> None:
+        lo = constraint.lo if constraint.lo is not None else cp_model.INT_MIN
+        hi = constraint.hi if constraint.hi is not None else cp_model.INT_MAX
+        (model or self.model).add_linear_constraint(self._linear(constraint.expr), lo, hi)
+
+    def optimize(self, expr: Expr, sense: str, time_limit_s: float,
+                 extra: list[Constraint] | None = None) -> StageResult:
+        model = self.model
+        if extra:
+            # temporary constraints go on a copy; variables keep their indices in a clone
+            model = self.model.clone()
+            for c in extra:
+                self.add(c, model)
+        model.clear_objective()
+        if sense == "max":
+            model.maximize(self._linear(expr))
+        else:
+            model.minimize(self._linear(expr))
+        model.clear_hints()
+        if self.last is not None:
+            for var, value in zip(self.vars, self.last, strict=True):
+                model.add_hint(var, value)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
+        solver.parameters.num_workers = self.options.num_workers
+        solver.parameters.random_seed = self.options.seed
+        started = time.perf_counter()
+        status = solver.solve(model)
+        elapsed = time.perf_counter() - started
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            values = [int(solver.value(v)) for v in self.vars]
+            self.last = values
+            optimal = status == cp_model.OPTIMAL
+            return StageResult(
+                Termination.OPTIMAL if optimal else Termination.TIME_LIMIT,
+                SolutionStatus.OPTIMAL if optimal else SolutionStatus.FEASIBLE,
+                values, round(solver.objective_value), solver.best_objective_bound, elapsed,
+            )
+        if status == cp_model.INFEASIBLE:
+            return StageResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, elapsed)
+        if status == cp_model.UNKNOWN:
+            return StageResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, None, elapsed,
+                               "no solution found within the time limit")
+        return StageResult(Termination.ERROR, SolutionStatus.NONE, None, None, None, elapsed,
+                           f"CP-SAT status {solver.status_name(status)}: {model.validate()}")

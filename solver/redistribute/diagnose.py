@@ -1,0 +1,94 @@
+"""Why a request is infeasible, in words: the constraint groups that cannot hold together.
+
+Every hard constraint of the market is guarded by its own literal and the literals are passed to CP-SAT
+as assumptions; CP-SAT returns a sufficient set of them for the infeasibility, which names the
+municipalities, agreements, rooms and floors that conflict. This runs for every backend.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from solver.domain import Municipality, format_permille
+from solver.redistribute.problem import GROUPS, MarketProblem
+
+_CODE = re.compile(r"\b\d{4}\b")
+_HARD = ("offer", "room", "link", "one_receiver", "county_floor", "agreement")
+
+
+def conflicting_constraints(problem: MarketProblem, time_limit_s: float = 5.0) -> list[tuple[str, str]] | None:
+    """(group, label) of a set of hard constraints that cannot all hold, or None if they can."""
+    model = cp_model.CpModel()
+    xs = [model.new_int_var(v.lb, v.ub, v.name) for v in problem.variables]
+    guards = []
+    for index, c in enumerate(problem.constraints):
+        if c.group not in _HARD:
+            continue
+        keys = list(c.expr)
+        expr = cp_model.LinearExpr.weighted_sum([xs[k] for k in keys], [c.expr[k] for k in keys]) if keys else 0
+        lit = model.new_bool_var(f"guard{index}")
+        lo = c.lo if c.lo is not None else cp_model.INT_MIN
+        hi = c.hi if c.hi is not None else cp_model.INT_MAX
+        if not keys:
+            # an empty left side: 0 must lie in [lo, hi]
+            if not lo <= 0 <= hi:
+                model.add_bool_or([lit.Not()])
+        else:
+            model.add_linear_constraint(expr, lo, hi).only_enforce_if(lit)
+        guards.append((lit, c))
+    model.add_assumptions([lit for lit, _ in guards])
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit_s
+    solver.parameters.num_workers = 1
+    status = solver.solve(model)
+    if status != cp_model.INFEASIBLE:
+        return None
+    core = set(solver.sufficient_assumptions_for_infeasibility())
+    return [(c.group, c.label) for lit, c in guards if lit.index in core]
+
+
+def _name_codes(text: str, municipalities: Mapping[str, Municipality]) -> str:
+    return _CODE.sub(lambda m: f"{municipalities[m.group()].name} ({m.group()})"
+                     if m.group() in municipalities else m.group(), text)
+
+
+def diagnose_infeasible(problem: MarketProblem, municipalities: Mapping[str, Municipality]) -> list[dict[str, Any]]:
+    """Diagnosis entries for an infeasible market: what conflicts, in words, with the facts behind it."""
+    market = problem.market
+    by_code = {p.code: p for p in market.givers + market.receivers}
+    items: list[dict[str, Any]] = []
+    core = conflicting_constraints(problem)
+    if not core:
+        return [{"kind": "infeasible", "market": market.key, "constraints": [],
+                 "text_en": f"No table satisfies every rule in market {market.key}; no smaller conflict was found.",
+                 "text_sv": f"Ingen tabell uppfyller alla regler i marknaden {market.key}; ingen mindre konflikt hittades."}]
+    facts_en, facts_sv = [], []
+    for group, label in core:
+        codes = _CODE.findall(label)
+        for code in codes:
+            p = by_code.get(code)
+            if p is None:
+                continue
+            what = "offer" if p.gives else "room"
+            fact = f"{municipalities[code].name} ({code}) has an effective {what} of {format_permille(p.effective)}‰"
+            if p.lowered_by:
+                fact += " after " + ", ".join(rule.replace("_", " ") for rule, _ in p.lowered_by)
+            if fact not in facts_en:
+                facts_en.append(fact)
+                vad = "erbjudande" if p.gives else "utrymme"
+                facts_sv.append(f"{municipalities[code].name} ({code}) har ett effektivt {vad} på "
+                                f"{format_permille(p.effective).replace('.', ',')} ‰")
+    named = [f"{GROUPS[g]}: {_name_codes(label, municipalities)}" for g, label in core]
+    items.append({
+        "kind": "infeasible",
+        "market": market.key,
+        "constraints": [{"group": g, "label": label} for g, label in core],
+        "text_en": "These rules cannot all hold: " + "; ".join(named) + ". " + ("; ".join(facts_en) + "." if facts_en else ""),
+        "text_sv": "Dessa regler kan inte gälla samtidigt: " + "; ".join(_name_codes(label, municipalities) for _, label in core)
+                   + ". " + ("; ".join(facts_sv) + "." if facts_sv else ""),
+    })
+    return items

@@ -1,0 +1,332 @@
+"""The solver-neutral redistribution problem: integer variables, named constraint groups, objective stages.
+
+One `MarketProblem` is built per market (the nation, or one county under county scope). Backends only
+translate it; the lexicographic driver in `solve.py` runs its stages and fixes each optimum before the
+next, so every backend optimises the same sequence of integer objectives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import gcd
+
+from solver.domain import ObjectiveMode, Policy
+from solver.redistribute.targets import Market, Setup
+
+Expr = dict[int, int]  # variable index -> integer coefficient
+
+#: human names of the constraint groups, cited by explanations and diagnoses
+GROUPS = {
+    "offer": "a giver gives at most its effective offer",
+    "room": "a receiver takes at most its effective room",
+    "link": "a transfer exists only between a chosen pair, and is at least the smallest transfer",
+    "one_receiver": "a giver gives to at most one receiver",
+    "county_floor": "a county keeps at least its readiness floor",
+    "agreement": "a binding agreement moves the giver's whole offer to its partner",
+    "deviation": "distance from the proportional target",
+    "stage": "an earlier objective stage keeps its optimum",
+    "population": "distance from the population-proportional share",
+}
+
+#: objective terms, in the order of the lexicographic mode
+STAGES = ("max_deviation", "volume_simplicity", "population", "tie_pairs", "tie_amounts")
+
+
+@dataclass
+class Variable:
+    name: str
+    lb: int
+    ub: int
+
+
+@dataclass
+class Constraint:
+    group: str
+    label: str
+    expr: Expr
+    lo: int | None
+    hi: int | None
+
+
+@dataclass
+class Stage:
+    name: str
+    expr: Expr
+    sense: str  # "min" or "max"
+
+
+@dataclass
+class MarketProblem:
+    market: Market
+    variables: list[Variable] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
+    x: dict[tuple[str, str], Expr] = field(default_factory=dict)
+    y: dict[tuple[str, str], int] = field(default_factory=dict)
+    moved: dict[str, Expr] = field(default_factory=dict)
+    terms: dict[str, Expr] = field(default_factory=dict)
+    pop_scale: tuple[int, int] = (1, 1)
+    largest: int = -1  # the variable bounding every participant's deviation from its target
+    aux: dict[str, tuple[int, int]] = field(default_factory=dict)  # code -> (deviation var, population var)  # (P, K): population term is |P·share − K·population|
+
+    def var(self, name: str, lb: int, ub: int) -> int:
+        self.variables.append(Variable(name, lb, ub))
+        return len(self.variables) - 1
+
+    def add(self, group: str, label: str, expr: Expr, lo: int | None = None, hi: int | None = None) -> None:
+        self.constraints.append(Constraint(group, label, {k: v for k, v in expr.items() if v}, lo, hi))
+
+
+def add_expr(*parts: tuple[int, Expr]) -> Expr:
+    out: Expr = {}
+    for coeff, expr in parts:
+        for k, v in expr.items():
+            out[k] = out.get(k, 0) + coeff * v
+    return {k: v for k, v in out.items() if v}
+
+
+def evaluate(expr: Expr, values: list[int]) -> int:
+    return sum(c * values[i] for i, c in expr.items())
+
+
+def build_problem(setup: Setup, market: Market) -> MarketProblem:
+    policy: Policy = setup.policy
+    prob = MarketProblem(market)
+    by_code = {p.code: p for p in market.givers + market.receivers}
+    for g, r in market.pairs:
+        # x[g,r] = target_g·y[g,r] + e[g,r]: the amount as the giver's proportional target plus a
+        # correction, which lets the solver reason about the packing of targets directly
+        bound = min(by_code[g].effective, by_code[r].effective)
+        target = min(by_code[g].target, bound)
+        yi = prob.var(f"y[{g},{r}]", 0, 1)
+        ei = prob.var(f"e[{g},{r}]", -target, bound - target)
+        prob.y[g, r] = yi
+        prob.x[g, r] = {yi: target, ei: 1} if target else {ei: 1}
+        reach = max(target, bound - target)
+        prob.add("link", f"{g}→{r} only when chosen", {ei: 1, yi: -reach}, hi=0)
+        prob.add("link", f"{g}→{r} only when chosen", {ei: 1, yi: reach}, lo=0)
+        prob.add("link", f"{g}→{r} within the pair's bound", add_expr((1, prob.x[g, r]), (-bound, {yi: 1})), hi=0)
+        prob.add("link", f"{g}→{r} at least the smallest transfer",
+                 add_expr((1, prob.x[g, r]), (-policy.min_transfer, {yi: 1})), lo=0)
+    for p in by_code.values():
+        prob.moved[p.code] = add_expr(*[(1, prob.x[pair]) for pair in market.pairs if p.code in pair])
+    for g in market.givers:
+        prob.add("offer", f"offer of {g.code}", prob.moved[g.code], hi=g.effective)
+        chosen = {prob.y[pair]: 1 for pair in market.pairs if pair[0] == g.code}
+        if policy.one_receiver and chosen:
+            prob.add("one_receiver", f"one receiver for {g.code}", chosen, hi=1)
+        if policy.binding_agreements and g.partner is not None:
+            pair = (g.code, g.partner)
+            expr = prob.x.get(pair, {})
+            prob.add("agreement", f"agreement {g.code}→{g.partner}", expr, lo=g.effective, hi=g.effective)
+    for r in market.receivers:
+        prob.add("room", f"room of {r.code}", prob.moved[r.code], hi=r.effective)
+    _county_floors(setup, market, prob)
+    _objective_terms(setup, market, prob)
+    return prob
+
+
+def _county_floors(setup: Setup, market: Market, prob: MarketProblem) -> None:
+    if not setup.county_floor:
+        return
+    base_total: dict[str, int] = {}
+    for code, m in setup.municipalities.items():
+        base_total[m.county_code] = base_total.get(m.county_code, 0) + setup.base[code]
+    for county in sorted({p.county for p in market.givers + market.receivers}):
+        net = add_expr(*[(1 if not p.gives else -1, prob.moved[p.code])
+                         for p in market.givers + market.receivers if p.county == county])
+        # never below the floor, nor further below it when the base table already is
+        need = min(setup.county_floor[county], base_total[county]) - base_total[county]
+        if any(p.gives and p.county == county for p in market.givers):
+            prob.add("county_floor", f"readiness floor of county {county}", net, lo=need)
+
+
+def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
+    members = market.participants
+    total_pop = sum(m.population for m in setup.municipalities.values())
+    divisor = gcd(total_pop, 100_000)
+    scale_p, scale_k = total_pop // divisor, 100_000 // divisor
+    prob.pop_scale = (scale_p, scale_k)
+    unequal: Expr = {}
+    population: Expr = {}
+    largest = prob.var("max_deviation", 0, max((max(p.target, p.effective) for p in members), default=0))
+    for p in members:
+        moved = prob.moved[p.code]
+        sign = -1 if p.gives else 1
+        d = prob.var(f"dev[{p.code}]", 0, max(p.target, p.effective))
+        prob.add("deviation", f"largest deviation bounds {p.code}", {largest: 1, d: -1}, lo=0)
+        prob.add("deviation", f"above target {p.code}", add_expr((1, {d: 1}), (-1, moved)), lo=-p.target)
+        prob.add("deviation", f"below target {p.code}", add_expr((1, {d: 1}), (1, moved)), lo=p.target)
+        unequal[d] = 1
+        population_now = scale_p * p.base - scale_k * setup.municipalities[p.code].population
+        span = abs(population_now) + scale_p * p.effective
+        e = prob.var(f"pop[{p.code}]", 0, span)
+        # e ≥ ±(P·(base ± moved) − K·population)
+        prob.add("population", f"population share {p.code} (over)", add_expr((1, {e: 1}), (-sign * scale_p, moved)),
+                 lo=population_now)
+        prob.add("population", f"population share {p.code} (under)", add_expr((1, {e: 1}), (sign * scale_p, moved)),
+                 lo=-population_now)
+        population[e] = 1
+        prob.aux[p.code] = (d, e)
+    volume: Expr = {}
+    for g in market.givers:
+        volume = add_expr((1, volume), (1, prob.moved[g.code]))
+    cross = {prob.y[pair]: 1 for pair in market.pairs
+             if setup.municipalities[pair[0]].county_code != setup.municipalities[pair[1]].county_code}
+    count = {prob.y[pair]: 1 for pair in market.pairs}
+    unmet: Expr = {}
+    for p in members:
+        unmet = add_expr((1, unmet), (-1, prob.moved[p.code]))
+    prob.largest = largest
+    prob.terms = {"unmet": unmet, "unequal": unequal, "population": population, "cross_county": cross,
+                  "transfers": count, "volume": volume}
+    k = len(market.pairs) + 1
+    givers = [g.code for g in market.givers]
+    receivers = [r.code for r in market.receivers]
+    tie_pairs = {prob.y[g, r]: -(givers.index(g) + 1) * (receivers.index(r) + 1) for g, r in market.pairs}
+    tie_amounts: Expr = {}
+    n = len(members) + 1
+    for rank, p in enumerate(members):
+        tie_amounts = add_expr((1, tie_amounts), (-((n - rank) ** 2), prob.moved[p.code]))
+    if setup.policy.objective is ObjectiveMode.WEIGHTED:
+        prob.stages = [Stage("weighted", weighted_objective(setup.policy, prob), "min")]
+    else:
+        prob.stages = [
+            Stage("max_deviation", {largest: 1}, "min"),
+            Stage("volume_simplicity", add_expr((k * k, volume), (-k, cross), (-1, count)), "max"),
+            Stage("population", population, "min"),
+        ]
+    prob.stages += [Stage("tie_pairs", tie_pairs, "min"), Stage("tie_amounts", tie_amounts, "min")]
+
+
+WEIGHT_RESOLUTION = 1000
+
+
+def weighted_objective(policy: Policy, prob: MarketProblem) -> Expr:
+    """Σ weight × term with integer coefficients; unit terms are scaled by P to match the population term."""
+    w = policy.weights
+    scale_p = prob.pop_scale[0]
+
+    def coeff(weight: float) -> int:
+        return round(weight * WEIGHT_RESOLUTION)
+
+    return add_expr(
+        (coeff(w.unmet) * scale_p, prob.terms["unmet"]),
+        (coeff(w.unequal) * scale_p, prob.terms["unequal"]),
+        (coeff(w.population), prob.terms["population"]),
+        (coeff(w.cross_county) * scale_p, prob.terms["cross_county"]),
+        (coeff(w.transfers) * scale_p, prob.terms["transfers"]),
+    )
+
+
+def deviation_cuts(setup: Setup, prob: MarketProblem, limit: int) -> list[Constraint]:
+    """Constraints that hold when no participant deviates from its target by more than `limit` units.
+
+    They are implied by the model, but stated on the assignment variables alone they let a solver prove
+    quickly that no packing of the targets fits within a smaller deviation.
+    """
+    market = prob.market
+    by_code = {p.code: p for p in market.givers + market.receivers}
+    out = [Constraint("deviation", f"every deviation at most {limit}", {prob.largest: 1}, None, limit)]
+    if not setup.policy.one_receiver:
+        return out
+    for (g, r), yi in prob.y.items():
+        ei = next(k for k in prob.x[g, r] if k != yi)
+        out.append(Constraint("deviation", f"{g}→{r} within {limit} of target", {ei: 1, yi: -limit}, None, 0))
+        out.append(Constraint("deviation", f"{g}→{r} within {limit} of target", {ei: 1, yi: limit}, 0, None))
+    for r in market.receivers:
+        ups: Expr = {}
+        downs: Expr = {}
+        for (g, rr), yi in prob.y.items():
+            if rr != r.code:
+                continue
+            giver = by_code[g]
+            bound = min(giver.effective, r.effective)
+            target = min(giver.target, bound)
+            ups[yi] = target + min(limit, bound - target)
+            downs[yi] = target - min(limit, max(0, target - setup.policy.min_transfer))
+        if ups:
+            out.append(Constraint("deviation", f"room of {r.code} filled within {limit}", ups, r.target - limit, None))
+            out.append(Constraint("deviation", f"room of {r.code} filled within {limit}", downs, None,
+                                  r.target + min(limit, r.effective - r.target)))
+    return out
+
+
+def settle(setup: Setup, prob: MarketProblem, values: list[int]) -> list[int]:
+    """Recompute the auxiliary variables exactly from the decisions (pairs chosen, amounts).
+
+    A floating-point backend may leave an auxiliary variable a tolerance away from its defining
+    expression; stage values are always computed from settled values.
+    """
+    out = list(values)
+    scale_p, scale_k = prob.pop_scale
+    largest = 0
+    for p in prob.market.participants:
+        d, e = prob.aux[p.code]
+        moved = evaluate(prob.moved[p.code], out)
+        out[d] = abs(moved - p.target)
+        share = p.base + (-moved if p.gives else moved)
+        out[e] = abs(scale_p * share - scale_k * setup.municipalities[p.code].population)
+        largest = max(largest, out[d])
+    if prob.largest >= 0:
+        out[prob.largest] = largest
+    return out
+
+
+def construct(setup: Setup, prob: MarketProblem) -> list[int]:
+    """A deterministic feasible table, used as the solver's first hint and as the fallback at the time limit.
+
+    Givers, largest target first (then code), go to the allowed receiver with the most unmet target
+    (then code); each receiver's group is then evened out unit by unit towards the receiver's target.
+    """
+    market = prob.market
+    policy = setup.policy
+    values = [max(v.lb, min(v.ub, 0)) for v in prob.variables]
+    by_code = {p.code: p for p in market.givers + market.receivers}
+    need = {r.code: r.target for r in market.receivers}
+    allowed: dict[str, list[str]] = {}
+    for g, r in market.pairs:
+        allowed.setdefault(g, []).append(r)
+    amounts: dict[tuple[str, str], int] = {}
+    for g in sorted(market.givers, key=lambda p: (-p.target, p.code)):
+        options = allowed.get(g.code, [])
+        if not options or g.target < policy.min_transfer:
+            continue
+        if policy.one_receiver:
+            r = min(options, key=lambda c: (-need[c], c))
+            if need[r] <= 0:
+                continue
+            amounts[g.code, r] = g.target
+            need[r] -= g.target
+        else:
+            left = g.target
+            for r in sorted(options, key=lambda c: (-need[c], c)):
+                take = min(left, need[r], by_code[r].effective)
+                if take >= policy.min_transfer:
+                    amounts[g.code, r] = take
+                    need[r] -= take
+                    left -= take
+    # even out each receiver: trim an overfull group, top up a short one, within every pair's bounds
+    for r in market.receivers:
+        pairs = sorted(p for p in amounts if p[1] == r.code)
+        total = sum(amounts[p] for p in pairs)
+        step = -1 if total > r.target else 1
+        while total != r.target and pairs:
+            movable = [p for p in pairs if (amounts[p] > policy.min_transfer if step < 0 else
+                                            amounts[p] < min(by_code[p[0]].effective, r.effective)
+                                            and sum(amounts[q] for q in amounts if q[0] == p[0]) < by_code[p[0]].effective)]
+            if not movable:
+                break
+            p = min(movable, key=lambda q: (step * (amounts[q] - by_code[q[0]].target), q))
+            amounts[p] += step
+            total += step
+        if total > r.effective:
+            for p in pairs:
+                del amounts[p]
+    for (g, r), amount in amounts.items():
+        yi = prob.y[g, r]
+        values[yi] = 1
+        for k, coeff in prob.x[g, r].items():
+            if k != yi:
+                values[k] = amount - (prob.x[g, r].get(yi, 0))
+    return settle(setup, prob, values)

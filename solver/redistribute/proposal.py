@@ -1,0 +1,270 @@
+"""Propose a redistribution: validate inputs, cut proportionally, solve each market, check, explain."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from solver.apportion import Method, apportion
+from solver.compensation import expected_children, variable_compensation
+from solver.data import load_municipalities
+from solver.domain import InputError, InputProblem, Municipality, Policy, Transfer, Wish, permille
+from solver.policy import parse_policy, read_policy
+from solver.redistribute.backend import SolutionStatus, SolveOptions, Termination
+from solver.redistribute.check import CheckFailed, check, objective_terms
+from solver.redistribute.diagnose import diagnose_infeasible
+from solver.redistribute.explain import explain
+from solver.redistribute.solve import MarketResult, solve_market, worst_solution, worst_termination
+from solver.redistribute.targets import Setup, build_setup
+from solver.shares import ShareTable, compute_base_shares, read_share_table, validate_share_rows
+from solver.wishes import read_wishes
+
+BACKEND_ALIASES = {"cpsat": "cpsat", "pulp": "pulp", "highs": "highs", "pulp-highs": "highs", "cbc": "cbc",
+                   "pulp-cbc": "cbc"}
+
+
+@dataclass
+class Proposal:
+    """A proposed share table with its transfers, explanations, objective and solve report."""
+
+    municipalities: tuple[Municipality, ...]
+    base: ShareTable
+    policy: Policy
+    wishes: list[Wish]
+    setup: Setup
+    shares: dict[str, int]
+    transfers: list[Transfer]
+    spill: dict[str, int]
+    termination: Termination
+    solution: SolutionStatus
+    objective: dict[str, Any]
+    solver: dict[str, Any]
+    diagnosis: list[dict[str, Any]]
+    explanations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def feasible(self) -> bool:
+        return self.solution is not SolutionStatus.NONE
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        forecast = self.policy.forecast
+        for m in self.municipalities:
+            units = self.shares[m.code]
+            base = self.base[m.code]
+            p = self.setup.participants.get(m.code)
+            out.append({
+                "code": m.code,
+                "name": m.name,
+                "county_code": m.county_code,
+                "wish": p.kind if p else None,
+                "base_permille": permille(base),
+                "proposed_permille": permille(units),
+                "delta_permille": permille(units - base),
+                "expected_children": expected_children(units, forecast),
+                "variable_compensation_sek": variable_compensation(units, forecast),
+                "explanation": self.explanations.get(m.code, {}),
+            })
+        return out
+
+    def to_dict(self, *, timing: bool = True) -> dict[str, Any]:
+        solver = dict(self.solver)
+        if not timing:
+            solver["wall_time_s"] = None
+            solver["markets"] = [{k: v for k, v in mk.items() if k != "wall_time_s"} for mk in solver["markets"]]
+        return {
+            "status": {"termination": self.termination.value, "solution": self.solution.value},
+            "shares": self.rows(),
+            "transfers": [t.to_dict() for t in self.transfers],
+            "spill": [{"code": c, "permille": permille(u)} for c, u in sorted(self.spill.items())],
+            "objective": self.objective,
+            "solver": solver,
+            "diagnosis": self.diagnosis,
+            "policy": self.policy.to_dict(),
+            "base": {"source": self.base.source, "illustrative": self.base.illustrative, "note": self.base.note},
+            "wishes": [w.to_dict() for w in self.wishes],
+        }
+
+    def to_json(self, *, timing: bool = True) -> str:
+        return json.dumps(self.to_dict(timing=timing), ensure_ascii=False, indent=1) + "\n"
+
+
+def _resolve_shares(shares: ShareTable | str | Path | Mapping[str, Any] | None,
+                    municipalities: Sequence[Municipality]) -> ShareTable:
+    if shares is None:
+        return compute_base_shares(municipalities)
+    if isinstance(shares, ShareTable):
+        if set(shares.units) != {m.code for m in municipalities} or sum(shares.units.values()) != 100_000:
+            raise InputError([InputProblem(shares.source, "shares", "must hold every municipality once and sum to "
+                                           "exactly 1000.00")], what="share table")
+        return shares
+    if isinstance(shares, str | Path):
+        return read_share_table(shares, municipalities)
+    rows = [{"code": c, "share_permille": v, "_row": i} for i, (c, v) in enumerate(shares.items(), start=1)]
+    return validate_share_rows(rows, municipalities, "shares")
+
+
+def _resolve_policy(policy: Policy | Mapping[str, Any] | str | Path | None, overrides: Mapping[str, Any]) -> Policy:
+    if isinstance(policy, Policy):
+        if overrides:
+            merged = {k: v for k, v in policy.to_dict().items()}
+            return parse_policy(merged, **overrides)
+        return policy
+    if policy is None or isinstance(policy, Mapping):
+        return parse_policy(dict(policy or {}), **overrides)
+    return read_policy(policy, **overrides)
+
+
+def propose(
+    wishes: str | Path | Sequence[Mapping[str, Any]] | Mapping[str, Any] | Sequence[Wish],
+    *,
+    shares: ShareTable | str | Path | Mapping[str, Any] | None = None,
+    policy: Policy | Mapping[str, Any] | str | Path | None = None,
+    backend: str = "cpsat",
+    municipalities: Sequence[Municipality] | None = None,
+    **policy_overrides: Any,
+) -> Proposal:
+    """The national (or county) redistribution proposal for a wish set.
+
+    Raises InputError (every problem at once) for bad input; an infeasible request returns a proposal
+    whose status says infeasible and whose diagnosis says why.
+    """
+    started = time.perf_counter()
+    if backend not in BACKEND_ALIASES:
+        raise InputError([InputProblem("request", "backend", f"unknown backend {backend!r}; choose cpsat, pulp, "
+                                       "highs or cbc")], what="request")
+    backend = BACKEND_ALIASES[backend]
+    munis = tuple(municipalities) if municipalities is not None else load_municipalities()
+    base = _resolve_shares(shares, munis)
+    pol = _resolve_policy(policy, policy_overrides)
+    if isinstance(wishes, Sequence) and not isinstance(wishes, str) and wishes and isinstance(wishes[0], Wish):
+        wishes = [w.to_dict() for w in wishes]  # type: ignore[union-attr]
+    wish_list = read_wishes(wishes, munis, base, pol)  # type: ignore[arg-type]
+    setup = build_setup(munis, base, wish_list, pol)
+    options = SolveOptions(time_limit_s=pol.time_limit_s, seed=pol.seed, num_workers=pol.num_workers)
+    results = [solve_market(setup, market, backend, options) for market in setup.markets]
+    return assemble(setup, wish_list, results, backend, time.perf_counter() - started)
+
+
+def _spill(setup: Setup, results: list[MarketResult]) -> dict[str, int]:
+    """What volunteers could not take, spread over the municipalities without a wish by population."""
+    spill: dict[str, int] = {}
+    for res in results:
+        market = res.market
+        left = sum(g.effective - res.moved(g.code) for g in market.givers)
+        if left <= 0:
+            continue
+        pool = [m for m in setup.municipalities.values() if m.code not in setup.participants
+                and (market.key == "national" or m.county_code == market.key)]
+        if not pool:
+            continue
+        seats = apportion([m.population for m in pool], left, Method.HAMILTON).seats
+        spill.update({m.code: s for m, s in zip(pool, seats, strict=True) if s})
+    return spill
+
+
+def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], backend: str,
+             wall_time_s: float) -> Proposal:
+    munis = tuple(sorted(setup.municipalities.values(), key=lambda m: m.code))
+    termination = worst_termination([r.termination for r in results])
+    solution = worst_solution([r.solution for r in results])
+    diagnosis: list[dict[str, Any]] = []
+    flows: list[tuple[str, str, int]] = []
+    for res in results:
+        if res.values is None:
+            if res.termination is Termination.INFEASIBLE:
+                diagnosis += diagnose_infeasible(res.problem, setup.municipalities)
+            else:
+                diagnosis.append({"kind": res.termination.value, "market": res.market.key, "constraints": [],
+                                  "text_en": f"No table was found for market {res.market.key}: {res.message}",
+                                  "text_sv": f"Ingen tabell hittades för marknaden {res.market.key}: {res.message}"})
+            continue
+        flows += res.flows()
+    shares = dict(setup.base.units)
+    spill: dict[str, int] = {}
+    if solution is SolutionStatus.NONE:
+        flows = []
+    else:
+        if setup.policy.spill:
+            spill = _spill(setup, results)
+        for g, r, amount in flows:
+            shares[g] -= amount
+            shares[r] += amount
+        for code, amount in spill.items():
+            shares[code] += amount
+        violations = check(setup, shares, flows, spill)
+        if violations:
+            raise CheckFailed("the solver's table breaks the rules: " + "; ".join(violations))
+    flows.sort()
+    county = {c: m.county_code for c, m in setup.municipalities.items()}
+    transfers = [Transfer(g, r, a, county[g] != county[r]) for g, r, a in flows]
+    terms = objective_terms(setup, shares, flows)
+    w = setup.policy.weights
+    weighted = (w.unmet * int(terms["unmet"]) + w.unequal * int(terms["unequal"])
+                + w.population * int(terms["population"]) / results_scale(setup)
+                + w.cross_county * int(terms["cross_county"]) + w.transfers * int(terms["transfers"]))
+    objective = {
+        "mode": setup.policy.objective.value,
+        "value": round(weighted, 6),
+        "terms": {
+            "unmet_permille": permille(int(terms["unmet"])),
+            "unequal_permille": permille(int(terms["unequal"])),
+            "population_deviation_permille": round(int(terms["population"]) / results_scale(setup) / 100, 6),
+            "cross_county_transfers": int(terms["cross_county"]),
+            "transfers": int(terms["transfers"]),
+            "volume_permille": permille(int(terms["volume"])),
+            "min_ratio": round(_fraction(terms["min_ratio"]), 6),
+        },
+        "exact": terms,
+        "stages": {r.market.key: r.stage_values for r in results},
+    }
+    solver_info = {
+        "backend": backend,
+        "version": _backend_version(backend),
+        "wall_time_s": round(wall_time_s, 4),
+        "gap": max((r.gap for r in results), default=0.0),
+        "bound": None,
+        "seed": setup.policy.seed,
+        "time_limit_s": setup.policy.time_limit_s,
+        "num_workers": setup.policy.num_workers,
+        "python": platform.python_version(),
+        "markets": [{"market": r.market.key, "termination": r.termination.value, "solution": r.solution.value,
+                     "solves": r.solves, "gap": r.gap, "wall_time_s": round(r.wall_time_s, 4),
+                     "givers": len(r.market.givers), "receivers": len(r.market.receivers),
+                     "pairs": len(r.market.pairs)} for r in results],
+    }
+    proposal = Proposal(munis, setup.base, setup.policy, wishes, setup, shares, transfers, spill, termination,
+                        solution, objective, solver_info, diagnosis)
+    market_of = {p.code: m for m in setup.markets for p in m.givers + m.receivers}
+    for m in munis:
+        proposal.explanations[m.code] = explain(m.code, setup.municipalities, setup.base[m.code], shares[m.code],
+                                                setup.participants.get(m.code), market_of.get(m.code), flows,
+                                                spill.get(m.code, 0), setup.policy.one_receiver)
+    return proposal
+
+
+def results_scale(setup: Setup) -> int:
+    from math import gcd
+
+    total = sum(m.population for m in setup.municipalities.values())
+    return total // gcd(total, 100_000)
+
+
+def _fraction(text: str) -> float:
+    num, _, den = text.partition("/")
+    return int(num) / int(den or 1)
+
+
+def _backend_version(backend: str) -> str:
+    if backend == "cpsat":
+        import ortools
+
+        return f"ortools {ortools.__version__}"
+    import pulp
+
+    return f"pulp {pulp.__version__} ({backend})"

@@ -1,0 +1,185 @@
+"""The lexicographic driver: runs a market's objective stages on any backend, fixing each optimum.
+
+Stage values are recomputed exactly from the integer solution before they are fixed, so a backend that
+works in floating point cannot carry a rounding error into the next stage.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from solver.redistribute.backend import SolutionStatus, SolveOptions, StageResult, Termination, open_session
+from solver.redistribute.problem import (
+    Constraint,
+    MarketProblem,
+    Stage,
+    build_problem,
+    construct,
+    deviation_cuts,
+    evaluate,
+    settle,
+)
+from solver.redistribute.targets import Market, Setup
+
+DEBUG = bool(os.environ.get("ANDELSTAL_DEBUG"))
+_WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
+_SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
+
+
+@dataclass
+class MarketResult:
+    market: Market
+    problem: MarketProblem
+    termination: Termination
+    solution: SolutionStatus
+    values: list[int] | None
+    stage_values: dict[str, str] = field(default_factory=dict)
+    gap: float = 0.0
+    bound: float | None = None
+    solves: int = 0
+    wall_time_s: float = 0.0
+    message: str = ""
+
+    def moved(self, code: str) -> int:
+        assert self.values is not None
+        return evaluate(self.problem.moved[code], self.values)
+
+    def flows(self) -> list[tuple[str, str, int]]:
+        assert self.values is not None
+        flows = [(g, r, evaluate(expr, self.values)) for (g, r), expr in sorted(self.problem.x.items())]
+        return [f for f in flows if f[2] > 0]
+
+
+def worst_termination(items: list[Termination]) -> Termination:
+    return max(items, key=_WORST.index, default=Termination.OPTIMAL)
+
+
+def worst_solution(items: list[SolutionStatus]) -> SolutionStatus:
+    return max(items, key=_SOLUTION_WORST.index, default=SolutionStatus.OPTIMAL)
+
+
+def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptions) -> MarketResult:
+    started = time.perf_counter()
+    prob = build_problem(setup, market)
+    session = open_session(backend, prob, options)
+    result = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
+    deadline = started + options.time_limit_s
+    terminations: list[Termination] = []
+    solutions: list[SolutionStatus] = []
+
+    def run(stage: Stage, extra: list[Constraint] | None = None) -> StageResult:
+        res = session.optimize(stage.expr, stage.sense, max(0.01, deadline - time.perf_counter()), extra)
+        result.solves += 1
+        if res.values is not None:
+            res.values = settle(setup, prob, res.values)
+        if DEBUG:
+            print("stage", stage.name, res.termination.value, res.objective, res.bound, round(res.wall_time_s, 3))
+        if res.solution is not SolutionStatus.NONE and extra is None:
+            terminations.append(res.termination)
+            solutions.append(res.solution)
+            if res.termination is not Termination.OPTIMAL and res.bound is not None and res.objective:
+                result.gap = max(result.gap, abs(res.bound - res.objective) / max(1.0, abs(res.objective)))
+                result.bound = res.bound
+        return res
+
+    def fix(stage: Stage, values: list[int]) -> None:
+        value = evaluate(stage.expr, values)
+        result.stage_values[stage.name] = str(value)
+        lo, hi = (value, None) if stage.sense == "max" else (None, value)
+        session.add(Constraint("stage", stage.name, stage.expr, lo, hi))
+
+    values: list[int] | None = None
+    fallback = construct(setup, prob)
+    if hasattr(session, "last"):
+        session.last = fallback
+    for stage in prob.stages:
+        if stage.name == "max_deviation":
+            found = _smallest_deviation(setup, prob, run)
+            if isinstance(found, StageResult):
+                if found.termination is Termination.TIME_LIMIT and _sound(setup, prob, fallback):
+                    values = fallback
+                    terminations.append(Termination.TIME_LIMIT)
+                    solutions.append(SolutionStatus.FEASIBLE)
+                    result.message = "time limit reached; the table is the deterministic construction"
+                    break
+                return _failed(result, found, started)
+            limit, values = found
+            result.stage_values[stage.name] = str(limit)
+            for c in deviation_cuts(setup, prob, limit):
+                session.add(c)
+            continue
+        if values is not None and time.perf_counter() >= deadline:
+            # out of time: keep the table found so far, and say that later stages were not optimised
+            terminations.append(Termination.TIME_LIMIT)
+            solutions.append(SolutionStatus.FEASIBLE)
+            result.message = f"time limit reached before stage {stage.name}"
+            break
+        res = run(stage)
+        if res.values is None:
+            if values is not None and res.termination is Termination.TIME_LIMIT:
+                terminations.append(Termination.TIME_LIMIT)
+                solutions.append(SolutionStatus.FEASIBLE)
+                result.message = f"time limit reached in stage {stage.name}"
+                break
+            return _failed(result, res, started)
+        values = res.values
+        fix(stage, values)
+    result.values = values
+    result.termination = worst_termination(terminations)
+    result.solution = worst_solution(solutions)
+    result.wall_time_s = time.perf_counter() - started
+    return result
+
+
+def _smallest_deviation(setup: Setup, prob: MarketProblem, run) -> tuple[int, list[int]] | StageResult:
+    """The least D such that every participant ends within D units of its proportional target.
+
+    Found by feasibility checks (0, 1, 2, 4, … then bisection), each with cuts that make a check fast.
+    """
+    feasible = Stage("max_deviation-check", {}, "min")
+    ceiling = prob.variables[prob.largest].ub
+    low, high, best = -1, None, None
+    limit = 0
+    while high is None:
+        res = run(feasible, deviation_cuts(setup, prob, limit))
+        if res.values is not None:
+            high, best = limit, res.values
+        elif res.termination is not Termination.INFEASIBLE:
+            return res
+        else:
+            low = limit
+            if limit >= ceiling:
+                return res
+            limit = min(ceiling, 1 if limit == 0 else limit * 2)
+    while high - low > 1:
+        mid = (low + high) // 2
+        res = run(feasible, deviation_cuts(setup, prob, mid))
+        if res.values is not None:
+            high, best = mid, res.values
+        elif res.termination is Termination.INFEASIBLE:
+            low = mid
+        else:
+            return res
+    assert best is not None
+    return high, best
+
+
+def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:
+    """Whether the construction satisfies every hard constraint of the model."""
+    for c in prob.constraints:
+        if c.group in ("deviation", "population"):
+            continue
+        v = evaluate(c.expr, values)
+        if (c.lo is not None and v < c.lo) or (c.hi is not None and v > c.hi):
+            return False
+    return True
+
+
+def _failed(result: MarketResult, res: StageResult, started: float) -> MarketResult:
+    result.termination = res.termination
+    result.solution = SolutionStatus.NONE
+    result.message = res.message
+    result.wall_time_s = time.perf_counter() - started
+    return result

@@ -1,0 +1,99 @@
+"""Apportionment methods against textbook cases and their defining properties."""
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solver.apportion import ApportionmentError, Method, apportion
+
+VOTES = [100_000, 80_000, 30_000, 20_000]  # the standard D'Hondt / Sainte-Laguë example, 8 seats
+
+
+def test_dhondt_textbook_example():
+    assert apportion(VOTES, 8, "dhondt").seats == (4, 3, 1, 0)
+
+
+def test_sainte_lague_textbook_example():
+    assert apportion(VOTES, 8, "sainte-lague").seats == (3, 3, 1, 1)
+
+
+def test_hamilton_textbook_example():
+    # quotas 3.48, 2.78, 1.04, 0.70: floors 3, 2, 1, 0 and the two largest remainders (B, D) get the rest
+    assert apportion(VOTES, 8, "hamilton").seats == (3, 3, 1, 1)
+
+
+def test_adams_gives_every_party_a_seat_first():
+    # one seat each, then claims w/s: A 100k, B 80k, A 50k, B 40k -> (3, 3, 1, 1)
+    assert apportion(VOTES, 8, "adams").seats == (3, 3, 1, 1)
+    assert apportion(VOTES, 3, "adams").seats == (1, 1, 1, 0)
+
+
+def test_huntington_hill_small_states():
+    # Balinski & Young style: HH favours small states relative to Webster
+    seats = apportion([2560, 3315, 995, 5012], 10, "huntington-hill").seats
+    assert sum(seats) == 10 and all(s >= 1 for s in seats)
+
+
+def test_alabama_paradox_for_hamilton():
+    # populations 6, 6, 2: with 10 seats C gets 2, with 11 seats C gets 1
+    assert apportion([6, 6, 2], 10, "hamilton").seats == (4, 4, 2)
+    assert apportion([6, 6, 2], 11, "hamilton").seats == (5, 5, 1)
+
+
+@pytest.mark.parametrize("method", ["webster", "jefferson", "adams", "huntington-hill"])
+@settings(max_examples=60, deadline=None)
+@given(weights=st.lists(st.integers(1, 10_000), min_size=2, max_size=12), house=st.integers(12, 200))
+def test_divisor_methods_are_house_monotone(method, weights, house):
+    smaller = apportion(weights, house, method).seats
+    larger = apportion(weights, house + 1, method).seats
+    assert all(b >= a for a, b in zip(smaller, larger))
+    assert sum(larger) == house + 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(weights=st.lists(st.integers(1, 10_000), min_size=2, max_size=12), house=st.integers(1, 500))
+def test_hamilton_satisfies_quota(weights, house):
+    seats = apportion(weights, house, "hamilton").seats
+    total = sum(weights)
+    for w, s in zip(weights, seats):
+        quota = Fraction(house * w, total)
+        assert int(quota) <= s <= int(quota) + 1
+
+
+@pytest.mark.parametrize("method", list(Method))
+def test_floors_and_caps_hold(method):
+    seats = apportion([1, 1, 1000], 30, method, floors=[5, 5, 0], caps=[None, None, 15]).seats
+    assert sum(seats) == 30 and seats[0] >= 5 and seats[1] >= 5 and seats[2] <= 15
+
+
+@pytest.mark.parametrize("method", list(Method))
+def test_exact_ties_are_broken_by_rule_and_reported(method):
+    result = apportion([10, 10, 10], 2, method)
+    assert result.seats == (1, 1, 0)  # equal weights: input order decides
+    assert result.ties and result.ties[0].parties == (0, 1, 2) and result.ties[0].winners == (0, 1)
+
+
+def test_fractions_are_exact():
+    seats = apportion([Fraction(1, 3), Fraction(1, 3), Fraction(1, 3)], 100_000, "hamilton").seats
+    assert seats == (33_334, 33_333, 33_333)
+
+
+@pytest.mark.parametrize("method", list(Method))
+def test_large_house_matches_from_scratch(method):
+    # the float-guessed starting point must never change the result
+    weights = [Fraction(7919 * i % 1009 + 1, 3) for i in range(1, 60)]
+    fast = apportion(weights, 100_000, method).seats
+    assert sum(fast) == 100_000
+    again = apportion(weights + [Fraction(0)], 100_000, method).seats
+    assert again[:-1] == fast and again[-1] == 0
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ApportionmentError):
+        apportion([1, 2], 5, "hamilton", floors=[3, 3])
+    with pytest.raises(ApportionmentError):
+        apportion([-1, 2], 5, "hamilton")
+    with pytest.raises(ValueError):
+        apportion([1, 2], 5, "borda")

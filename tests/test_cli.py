@@ -1,0 +1,69 @@
+"""The `andelstal` command as an analyst runs it: real files in, real files out."""
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+
+from openpyxl import load_workbook
+
+from solver.cli import main
+
+
+def write_wishes(tmp_path):
+    path = tmp_path / "wishes.json"
+    path.write_text(json.dumps({"wishes": [
+        {"code": "2262", "wish": "give", "amount_permille": 1.05, "partner": "2260"},
+        {"code": "2283", "wish": "give", "amount_permille": "all"},
+        {"code": "2260", "wish": "receive", "amount_permille": 5.0},
+    ]}), encoding="utf-8")
+    return path
+
+
+def test_propose_writes_json_csv_and_xlsx(tmp_path, capsys):
+    wishes = write_wishes(tmp_path)
+    for suffix in ("json", "csv", "xlsx"):
+        assert main(["propose", "--wishes", str(wishes), "--out", str(tmp_path / f"p.{suffix}"), "--forecast", "1500"]) == 0
+    data = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    assert data["status"] == {"termination": "optimal", "solution": "optimal"}
+    assert {"shares", "transfers", "objective", "solver", "diagnosis"} <= set(data)
+    assert all(Decimal(repr(r["proposed_permille"])).as_tuple().exponent >= -2 for r in data["shares"])
+    csv_lines = (tmp_path / "p.csv").read_text(encoding="utf-8").splitlines()
+    assert csv_lines[0].startswith("code,name,county_code") and len(csv_lines) == 291
+    book = load_workbook(tmp_path / "p.xlsx")
+    assert {"shares", "transfers", "explanations", "wishes", "policy"} <= set(book.sheetnames)
+    assert book["transfers"].max_row == 1 + len(data["transfers"])
+    assert "2262 → 2260" in capsys.readouterr().out
+
+
+def test_no_timing_output_is_byte_identical(tmp_path):
+    wishes = write_wishes(tmp_path)
+    for name in ("a.json", "b.json"):
+        assert main(["propose", "--wishes", str(wishes), "--out", str(tmp_path / name), "--no-timing"]) == 0
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+def test_check_reports_bad_input_and_exits_2(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("code,wish,amount_permille,partner\n0114,give,1.234,\n9999,receive,1,\n", encoding="utf-8")
+    assert main(["check", "--wishes", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "row 2" in err and "amount_permille" in err and "row 3" in err and "9999" in err
+
+
+def test_check_accepts_good_input(tmp_path, capsys):
+    assert main(["check", "--wishes", str(write_wishes(tmp_path))]) == 0
+    assert "OK: 3 wishes" in capsys.readouterr().out
+
+
+def test_shares_command_writes_an_exact_table(tmp_path):
+    out = tmp_path / "shares.csv"
+    assert main(["shares", "--method", "webster", "--out", str(out)]) == 0
+    rows = out.read_text(encoding="utf-8").splitlines()[1:]
+    assert len(rows) == 290
+    assert sum(round(float(r.split(",")[-1]) * 100) for r in rows) == 100_000
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "solver.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "propose" in result.stdout
