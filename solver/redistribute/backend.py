@@ -36,6 +36,7 @@ class StageResult:
     bound: float | None
     wall_time_s: float
     message: str = ""
+    spent: float = 0.0  # budget used: deterministic time for CP-SAT (reproducible), wall time otherwise
 
 
 @dataclass(frozen=True)

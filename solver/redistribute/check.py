@@ -84,9 +84,15 @@ def check(setup: Setup, shares: Mapping[str, int], flows: list[tuple[str, str, i
             out.append(f"{code}: negative share")
     if spill and not policy.spill:
         out.append("spill without spill mode")
-    for code in spill:
-        if code in parts:
+    if sum(spill.values()) != 0:
+        out.append("the spill does not balance: what givers put in is not what others take")
+    for code, amount in spill.items():
+        if amount > 0 and code in parts:
             out.append(f"{code} has a wish but received spill")
+        if amount < 0 and (code not in parts or not parts[code].gives):
+            out.append(f"{code} put share into the spill without a wish to give")
+        if amount < 0 and code in parts and given[code] - amount > parts[code].effective:
+            out.append(f"{code} gives and spills more than its effective offer")
     for p in parts.values():
         if p.gives:
             if given[p.code] > p.effective:

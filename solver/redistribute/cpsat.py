@@ -52,12 +52,19 @@ class Session:
             for var, value in zip(self.vars, self.last, strict=True):
                 model.add_hint(var, value)
         solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
+        # a deterministic limit makes a time-limited answer reproducible; the wall-clock limit is a backstop
+        solver.parameters.max_deterministic_time = max(0.001, time_limit_s)
+        solver.parameters.max_time_in_seconds = 4 * max(0.01, time_limit_s) + 1
         solver.parameters.num_workers = self.options.num_workers
         solver.parameters.random_seed = self.options.seed
         started = time.perf_counter()
         status = solver.solve(model)
         elapsed = time.perf_counter() - started
+        result = self._result(solver, status, elapsed, model)
+        result.spent = solver.deterministic_time
+        return result
+
+    def _result(self, solver: cp_model.CpSolver, status, elapsed: float, model: cp_model.CpModel) -> StageResult:
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             values = [int(solver.value(v)) for v in self.vars]
             self.last = values

@@ -131,6 +131,10 @@ def explain(code: str, municipalities: Mapping[str, Municipality], base: int, fi
         else:
             en.append(f"the smallest transfer allowed kept it at {_en(moved)} instead of {_en(p.target)}")
             sv.append(f"den minsta tillåtna överföringen höll den vid {_sv(moved)} i stället för {_sv(p.target)}")
+    if spill < 0:
+        reasons.append({"rule": "spill", "permille": permille(spill)})
+        en.append(f"the {_en(-spill)} no volunteer could take is spread over the municipalities without a wish")
+        sv.append(f"de {_sv(-spill)} som ingen frivillig kunde ta emot fördelas på kommunerna utan önskemål")
     if p.partner is not None:
         reasons.append({"rule": "agreement", "partner": p.partner})
         en.append(f"its agreement with {municipalities[p.partner].name} fixed the receiver")

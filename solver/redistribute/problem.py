@@ -273,60 +273,15 @@ def settle(setup: Setup, prob: MarketProblem, values: list[int]) -> list[int]:
     return out
 
 
-def construct(setup: Setup, prob: MarketProblem) -> list[int]:
-    """A deterministic feasible table, used as the solver's first hint and as the fallback at the time limit.
 
-    Givers, largest target first (then code), go to the allowed receiver with the most unmet target
-    (then code); each receiver's group is then evened out unit by unit towards the receiver's target.
-    """
-    market = prob.market
-    policy = setup.policy
+def values_for(setup: Setup, prob: MarketProblem, flows: dict[tuple[str, str], int]) -> list[int]:
+    """The variable values of a table given as amounts per pair (zero elsewhere), auxiliaries settled."""
     values = [max(v.lb, min(v.ub, 0)) for v in prob.variables]
-    by_code = {p.code: p for p in market.givers + market.receivers}
-    need = {r.code: r.target for r in market.receivers}
-    allowed: dict[str, list[str]] = {}
-    for g, r in market.pairs:
-        allowed.setdefault(g, []).append(r)
-    amounts: dict[tuple[str, str], int] = {}
-    for g in sorted(market.givers, key=lambda p: (-p.target, p.code)):
-        options = allowed.get(g.code, [])
-        if not options or g.target < policy.min_transfer:
-            continue
-        if policy.one_receiver:
-            r = min(options, key=lambda c: (-need[c], c))
-            if need[r] <= 0:
-                continue
-            amounts[g.code, r] = g.target
-            need[r] -= g.target
-        else:
-            left = g.target
-            for r in sorted(options, key=lambda c: (-need[c], c)):
-                take = min(left, need[r], by_code[r].effective)
-                if take >= policy.min_transfer:
-                    amounts[g.code, r] = take
-                    need[r] -= take
-                    left -= take
-    # even out each receiver: trim an overfull group, top up a short one, within every pair's bounds
-    for r in market.receivers:
-        pairs = sorted(p for p in amounts if p[1] == r.code)
-        total = sum(amounts[p] for p in pairs)
-        step = -1 if total > r.target else 1
-        while total != r.target and pairs:
-            movable = [p for p in pairs if (amounts[p] > policy.min_transfer if step < 0 else
-                                            amounts[p] < min(by_code[p[0]].effective, r.effective)
-                                            and sum(amounts[q] for q in amounts if q[0] == p[0]) < by_code[p[0]].effective)]
-            if not movable:
-                break
-            p = min(movable, key=lambda q: (step * (amounts[q] - by_code[q[0]].target), q))
-            amounts[p] += step
-            total += step
-        if total > r.effective:
-            for p in pairs:
-                del amounts[p]
-    for (g, r), amount in amounts.items():
-        yi = prob.y[g, r]
+    for pair, amount in flows.items():
+        yi = prob.y[pair]
         values[yi] = 1
-        for k, coeff in prob.x[g, r].items():
+        for k in prob.x[pair]:
             if k != yi:
-                values[k] = amount - (prob.x[g, r].get(yi, 0))
+                values[k] = amount - prob.x[pair].get(yi, 0)
     return settle(setup, prob, values)
+

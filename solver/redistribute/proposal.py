@@ -152,7 +152,10 @@ def propose(
 
 
 def _spill(setup: Setup, results: list[MarketResult]) -> dict[str, int]:
-    """What volunteers could not take, spread over the municipalities without a wish by population."""
+    """What volunteers could not take, spread over the municipalities without a wish by population.
+
+    Signed: a giver's entry is negative (what it put into the pool), a recipient's positive.
+    """
     spill: dict[str, int] = {}
     for res in results:
         market = res.market
@@ -165,6 +168,9 @@ def _spill(setup: Setup, results: list[MarketResult]) -> dict[str, int]:
             continue
         seats = apportion([m.population for m in pool], left, Method.HAMILTON).seats
         spill.update({m.code: s for m, s in zip(pool, seats, strict=True) if s})
+        for g in market.givers:  # the givers' unplaced offers are what the pool spreads
+            if g.effective - res.moved(g.code) > 0:
+                spill[g.code] = -(g.effective - res.moved(g.code))
     return spill
 
 

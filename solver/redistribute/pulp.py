@@ -78,6 +78,11 @@ class Session:
 
     def optimize(self, expr: Expr, sense: str, time_limit_s: float,
                  extra: list[Constraint] | None = None) -> StageResult:
+        result = self._optimize(expr, sense, time_limit_s, extra)
+        result.spent = result.wall_time_s
+        return result
+
+    def _optimize(self, expr: Expr, sense: str, time_limit_s: float, extra: list[Constraint] | None) -> StageResult:
         temporary = []
         for c in extra or []:
             for name, con in self._constraints(c):

@@ -11,15 +11,16 @@ import time
 from dataclasses import dataclass, field
 
 from solver.redistribute.backend import SolutionStatus, SolveOptions, StageResult, Termination, open_session
+from solver.redistribute.construct import construct_flows
 from solver.redistribute.problem import (
     Constraint,
     MarketProblem,
     Stage,
     build_problem,
-    construct,
     deviation_cuts,
     evaluate,
     settle,
+    values_for,
 )
 from solver.redistribute.targets import Market, Setup
 
@@ -65,12 +66,13 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     prob = build_problem(setup, market)
     session = open_session(backend, prob, options)
     result = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
-    deadline = started + options.time_limit_s
+    budget = [options.time_limit_s]  # what is left: CP-SAT counts deterministic time, so limits reproduce
     terminations: list[Termination] = []
     solutions: list[SolutionStatus] = []
 
     def run(stage: Stage, extra: list[Constraint] | None = None) -> StageResult:
-        res = session.optimize(stage.expr, stage.sense, max(0.01, deadline - time.perf_counter()), extra)
+        res = session.optimize(stage.expr, stage.sense, max(0.001, budget[0]), extra)
+        budget[0] -= res.spent
         result.solves += 1
         if res.values is not None:
             res.values = settle(setup, prob, res.values)
@@ -91,12 +93,14 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         session.add(Constraint("stage", stage.name, stage.expr, lo, hi))
 
     values: list[int] | None = None
-    fallback = construct(setup, prob)
+    fallback = values_for(setup, prob, construct_flows(market, setup.policy))
+    if not _sound(setup, prob, fallback):
+        fallback = values_for(setup, prob, {})
     if hasattr(session, "last"):
         session.last = fallback
     for stage in prob.stages:
         if stage.name == "max_deviation":
-            found = _smallest_deviation(setup, prob, run)
+            found = _smallest_deviation(setup, prob, run, fallback)
             if isinstance(found, StageResult):
                 if found.termination is Termination.TIME_LIMIT and _sound(setup, prob, fallback):
                     values = fallback
@@ -110,7 +114,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             for c in deviation_cuts(setup, prob, limit):
                 session.add(c)
             continue
-        if values is not None and time.perf_counter() >= deadline:
+        if values is not None and budget[0] <= 0:
             # out of time: keep the table found so far, and say that later stages were not optimised
             terminations.append(Termination.TIME_LIMIT)
             solutions.append(SolutionStatus.FEASIBLE)
@@ -133,28 +137,16 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     return result
 
 
-def _smallest_deviation(setup: Setup, prob: MarketProblem, run) -> tuple[int, list[int]] | StageResult:
+def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int]) -> tuple[int, list[int]] | StageResult:
     """The least D such that every participant ends within D units of its proportional target.
 
-    Found by feasibility checks (0, 1, 2, 4, … then bisection), each with cuts that make a check fast.
+    The construction's D is an upper bound; a check of D = 0 and then bisection find the least, each
+    check a feasibility problem with cuts that let the solver prove quickly that a packing cannot fit.
     """
     feasible = Stage("max_deviation-check", {}, "min")
-    ceiling = prob.variables[prob.largest].ub
-    low, high, best = -1, None, None
-    limit = 0
-    while high is None:
-        res = run(feasible, deviation_cuts(setup, prob, limit))
-        if res.values is not None:
-            high, best = limit, res.values
-        elif res.termination is not Termination.INFEASIBLE:
-            return res
-        else:
-            low = limit
-            if limit >= ceiling:
-                return res
-            limit = min(ceiling, 1 if limit == 0 else limit * 2)
+    low, high, best = -1, known[prob.largest], known
     while high - low > 1:
-        mid = (low + high) // 2
+        mid = 0 if low < 0 else (low + high) // 2
         res = run(feasible, deviation_cuts(setup, prob, mid))
         if res.values is not None:
             high, best = mid, res.values
@@ -162,7 +154,6 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run) -> tuple[int, li
             low = mid
         else:
             return res
-    assert best is not None
     return high, best
 
 

@@ -1,0 +1,164 @@
+"""Time `propose` (build, solve, explain) on the national instance and synthetic ones, against a naive baseline.
+
+Usage: python benchmarks/propose.py [--repeat 5] [--time-limit 10] [--sizes 290,2900,29000] [--out FILE]
+
+Instances:
+- national: the shipped 290 municipalities and sample wishes (40 givers, 10 receivers);
+- synthetic N: N units made from copies of the 290 municipalities (codes prefixed by the copy number,
+  each copy its own set of counties), with about 14 % of them wishing, drawn from a fixed seed.
+
+The naive baseline is the formulation the issue describes: every giver paired with every receiver,
+big-M single-receiver binaries, one weighted objective (unmet offers + deviation from the population
+share + a penalty per cross-county pair), solved by PuLP with CBC. Results are written as JSON with the
+settings and the machine that produced them; ratios are against the baseline from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pulp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from solver.data import load_municipalities, sample_wishes_path  # noqa: E402
+from solver.domain import TOTAL_UNITS, Municipality  # noqa: E402
+from solver.redistribute.proposal import propose  # noqa: E402
+from solver.shares import ShareTable, compute_base_shares  # noqa: E402
+
+
+def synthetic(units: int, seed: int = 7) -> tuple[list[Municipality], ShareTable, dict]:
+    """`units` municipalities from copies of the real ones, with an apportioned share table and wishes."""
+    real = load_municipalities()
+    base = compute_base_shares(real).units
+    copies = max(1, units // len(real))
+    munis = []
+    for k in range(copies):
+        for m in real:
+            munis.append(replace(m, code=f"{k:03d}{m.code}", county_code=f"{k:03d}{m.county_code}"))
+    from solver.apportion import apportion
+
+    seats = apportion([base[m.code[3:]] for m in munis], TOTAL_UNITS, "hamilton").seats
+    table = ShareTable(units={m.code: s for m, s in zip(munis, seats)}, source=f"synthetic {len(munis)}")
+    rng = random.Random(seed)
+    chosen = rng.sample(munis, k=len(munis) * 14 // 100)
+    wishes = []
+    for i, m in enumerate(sorted(chosen, key=lambda m: m.code)):
+        if i % 5 == 0:
+            wishes.append({"code": m.code, "wish": "receive", "amount_permille": rng.choice([1, 2, 3, 5]) * table.units[m.code] / 100})
+        else:
+            offer = max(1, table.units[m.code] * rng.choice([25, 50, 75, 100]) // 100)
+            wishes.append({"code": m.code, "wish": "give", "amount_permille": offer / 100})
+    for w in wishes:
+        w["amount_permille"] = round(w["amount_permille"], 2) or 0.01
+    return munis, table, {"wishes": wishes}
+
+
+def naive_baseline(munis: list[Municipality], table: ShareTable, wishes: dict, time_limit: float) -> dict:
+    """The issue's naive weighted formulation on CBC; returns its status and objective."""
+    county = {m.code: m.county_code for m in munis}
+    total_pop = sum(m.population for m in munis)
+    pop_share = {m.code: m.population * TOTAL_UNITS / total_pop for m in munis}
+    givers = {w["code"]: (table.units[w["code"]] if w["amount_permille"] == "all" else round(w["amount_permille"] * 100))
+              for w in wishes["wishes"] if w["wish"] == "give"}
+    rooms = {w["code"]: round(w["amount_permille"] * 100) for w in wishes["wishes"] if w["wish"] == "receive"}
+    prob = pulp.LpProblem("naive", pulp.LpMinimize)
+    x = {(g, r): pulp.LpVariable(f"x_{g}_{r}", 0, min(givers[g], rooms[r]), cat="Integer") for g in givers for r in rooms}
+    y = {(g, r): pulp.LpVariable(f"y_{g}_{r}", cat="Binary") for g in givers for r in rooms}
+    dev = {c: pulp.LpVariable(f"d_{c}", 0) for c in list(givers) + list(rooms)}
+    for g in givers:
+        prob += pulp.lpSum(y[g, r] for r in rooms) <= 1
+        prob += pulp.lpSum(x[g, r] for r in rooms) <= givers[g]
+        for r in rooms:
+            prob += x[g, r] <= 100_000 * y[g, r]  # big-M, as a naive model writes it
+    for r in rooms:
+        prob += pulp.lpSum(x[g, r] for g in givers) <= rooms[r]
+    for c in dev:
+        moved = pulp.lpSum(x[c, r] for r in rooms) if c in givers else pulp.lpSum(x[g, c] for g in givers)
+        share = table.units[c] - moved if c in givers else table.units[c] + moved
+        prob += dev[c] >= share - pop_share[c]
+        prob += dev[c] >= pop_share[c] - share
+    unmet = pulp.lpSum(givers[g] - pulp.lpSum(x[g, r] for r in rooms) for g in givers)
+    cross = pulp.lpSum(y[g, r] for g in givers for r in rooms if county[g] != county[r])
+    prob += unmet + 0.1 * pulp.lpSum(dev.values()) + 10 * cross
+    started = time.perf_counter()
+    prob.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1))
+    return {"seconds": time.perf_counter() - started, "status": pulp.LpStatus[prob.status],
+            "solution": prob.sol_status, "objective": pulp.value(prob.objective)}
+
+
+def timed(repeat: int, run) -> dict:
+    times, last = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        last = run()
+        times.append(time.perf_counter() - started)
+    return {"median_s": statistics.median(times), "runs": times, "last": last}
+
+
+def describe(proposal) -> dict:
+    markets = proposal.solver["markets"]
+    out = {"termination": proposal.termination.value, "solution": proposal.solution.value,
+           "markets": len(markets), "markets_optimal": sum(m["solution"] == "optimal" for m in markets),
+           "solves": sum(m["solves"] for m in markets)}
+    if len(markets) == 1:
+        out["stages"] = proposal.objective["stages"][markets[0]["market"]]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--sizes", default="290,2900,29000")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "propose.json"))
+    args = parser.parse_args()
+    results: dict = {"settings": vars(args), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                                                         "python": platform.python_version(),
+                                                         "processor": platform.processor()}, "rows": []}
+
+    def record(name: str, row: dict) -> None:
+        row["instance"] = name
+        results["rows"].append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "runs"}, default=str), flush=True)
+
+    national = json.loads(sample_wishes_path().read_text(encoding="utf-8"))
+    munis = list(load_municipalities())
+    table = compute_base_shares(munis)
+    baseline = timed(1, lambda: naive_baseline(munis, table, national, max(args.time_limit, 60)))
+    record("national", {"method": "naive baseline (PuLP CBC)", "median_s": baseline["median_s"],
+                        "result": baseline["last"]})
+    for backend in ("cpsat", "highs"):
+        for one_receiver in (True, False):
+            run = timed(args.repeat if backend == "cpsat" else 1,
+                        lambda: propose(national, backend=backend, time_limit_s=args.time_limit, one_receiver=one_receiver))
+            record("national", {"method": f"propose {backend}, one_receiver={one_receiver}", "median_s": run["median_s"],
+                                "runs": run["runs"], "ratio_to_baseline": run["median_s"] / baseline["median_s"],
+                                "result": describe(run["last"])})
+    for size in [int(s) for s in args.sizes.split(",") if int(s) > 290]:
+        munis, table, wishes = synthetic(size)
+        for scope in ("county", "national"):
+            if scope == "national" and size > 2900:
+                record(f"synthetic {size}", {"method": "propose national", "skipped": "one market of "
+                                             f"{len(wishes['wishes'])} participants: too large a model"})
+                continue
+            run = timed(1, lambda: propose(wishes, shares=table, municipalities=munis, backend="cpsat",
+                                           time_limit_s=args.time_limit, scope=scope))
+            record(f"synthetic {size}", {"method": f"propose cpsat scope={scope}", "median_s": run["median_s"],
+                                         "result": describe(run["last"])})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
