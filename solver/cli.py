@@ -131,7 +131,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", help="a policy file (TOML or JSON)")
     p.add_argument("--scope", choices=["national", "county"])
     p.add_argument("--forecast", type=int, help="forecast of children for the year")
-    p.add_argument("--time-limit", type=float, help="solver time limit in seconds")
+    p.add_argument("--time-limit", type=float,
+                   help="solver work limit: CP-SAT deterministic seconds (reproducible), wall seconds for PuLP")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -156,7 +157,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_propose)
     p = sub.add_parser("demo", help="print a national proposal for the shipped sample wishes")
     p.add_argument("--backend", default="cpsat", choices=["cpsat", "pulp", "highs", "cbc"])
-    p.add_argument("--time-limit", type=float, default=10.0)
+    p.add_argument("--time-limit", type=float, default=5.0)
     p.set_defaults(func=cmd_demo)
     return top
 

@@ -194,7 +194,7 @@ class Policy:
     binding_agreements: bool = False
     min_transfer: int = 1
     forecast: int = 500
-    time_limit_s: float = 10.0
+    time_limit_s: float = 5.0
     seed: int = 0
     num_workers: int = 1
 

@@ -116,8 +116,8 @@ def parse_policy(data: dict[str, Any] | None, **overrides: Any) -> Policy:
         binding_agreements=_bool(data, "binding_agreements", False, problems),
         min_transfer=_permille(data, "min_transfer_permille", 1, 1, problems),
         forecast=_int(data, "forecast", 500, 0, 1_000_000, problems),
-        time_limit_s=float(_fraction(data.get("time_limit_s", 10), "time_limit_s", problems, low=Fraction(0),
-                                     high=Fraction(int(MAX_TIME_LIMIT_S)), strict_low=True) or 10),
+        time_limit_s=float(_fraction(data.get("time_limit_s", 5), "time_limit_s", problems, low=Fraction(0),
+                                     high=Fraction(int(MAX_TIME_LIMIT_S)), strict_low=True) or 5),
         seed=_int(data, "seed", 0, 0, 2**31 - 1, problems),
         num_workers=_int(data, "num_workers", 1, 1, 64, problems),
     )

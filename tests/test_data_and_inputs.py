@@ -139,3 +139,25 @@ def test_policy_problems_are_all_reported():
     fields = {p.field for p in info.value.problems}
     assert {"scope", "weights.unmet", "weights.speed", "forecast", "colour", "receiver_cap",
             "min_transfer_permille"} <= fields
+
+
+def test_share_table_from_xlsx_and_policy_from_toml(tmp_path, municipalities, base):
+    from openpyxl import Workbook
+
+    from solver.policy import read_policy
+
+    book = Workbook()
+    book.active.append(["code", "share_permille"])
+    for code, units in base.units.items():
+        book.active.append([int(code), units / 100])  # a spreadsheet that stored codes as numbers
+    path = tmp_path / "shares.xlsx"
+    book.save(path)
+    assert read_share_table(path, municipalities).units == base.units
+    toml = tmp_path / "policy.toml"
+    toml.write_text('scope = "county"\nreceiver_cap = 3.0\n[weights]\ncross_county = 5\n', encoding="utf-8")
+    policy = read_policy(toml)
+    assert policy.scope.value == "county" and policy.receiver_cap == 3 and policy.weights.cross_county == 5
+    bad = tmp_path / "bad.toml"
+    bad.write_text("scope = \n", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot be parsed"):
+        read_policy(bad)

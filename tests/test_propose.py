@@ -70,12 +70,37 @@ def check_rules(p, wishes, one_receiver=True, county_scope=False):
 
 
 @FAST
-@given(instances(), st.booleans(), st.booleans())
-def test_hard_rules_hold(wishes, one_receiver, county):
+@given(instances(), st.booleans(), st.booleans(), st.sampled_from([0, 0.5, 2.0]), st.sampled_from([None, 1.5, 4]),
+       st.sampled_from([None, 0.9]), st.sampled_from([0.01, 0.2]))
+def test_hard_rules_hold(wishes, one_receiver, county, giver_floor, cap, county_floor, min_transfer):
     scope = "county" if county else "national"
-    p = propose(wishes, one_receiver=one_receiver, scope=scope)
+    p = propose(wishes, one_receiver=one_receiver, scope=scope, giver_floor_permille=giver_floor, receiver_cap=cap,
+                county_floor=county_floor, min_transfer_permille=min_transfer)
     assert p.feasible
     check_rules(p, wishes, one_receiver, county)
+    for t in p.transfers:
+        assert t.amount >= round(min_transfer * 100)
+    for code, part in p.setup.participants.items():
+        if part.gives:
+            assert p.shares[code] >= min(p.base.units[code], round(giver_floor * 100))
+        elif cap is not None and p.transfers:
+            assert p.shares[code] <= max(p.base.units[code], p.setup.receiver_cap[code])
+    if county_floor is not None:
+        for county_code, floor in p.setup.county_floor.items():
+            total = sum(u for c, u in p.shares.items() if c[:2] == county_code)
+            base_total = sum(u for c, u in p.base.units.items() if c[:2] == county_code)
+            assert total >= min(floor, base_total)
+
+
+@FAST
+@given(instances(max_givers=4, max_receivers=2))
+def test_fixed_partners_are_respected(wishes):
+    receivers = [w["code"] for w in wishes["wishes"] if w["wish"] == "receive"]
+    for w in wishes["wishes"]:
+        if w["wish"] == "give":
+            w["partner"] = receivers[-1]
+    p = propose(wishes)
+    assert all(t.receiver == receivers[-1] for t in p.transfers)
 
 
 @FAST

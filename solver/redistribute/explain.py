@@ -58,16 +58,16 @@ def explain(code: str, municipalities: Mapping[str, Municipality], base: int, fi
     m = municipalities[code]
     who_en = who_sv = f"{m.name} ({code})"
     reasons: list[dict[str, Any]] = []
-    change_en = f"Its share goes from {_en(base)} to {_en(final)}."
-    change_sv = f"Andelen går från {_sv(base)} till {_sv(final)}."
+    change_en = f"its share goes from {_en(base)} to {_en(final)}."
+    change_sv = f"andelen går från {_sv(base)} till {_sv(final)}."
     if participant is None:
         if spill:
             reasons.append({"rule": "spill", "permille": permille(spill)})
             return {"reasons": reasons,
-                    "text_en": f"{who_en} had no wish; it takes {_en(spill)} of the share that volunteers could not "
-                               f"place, in proportion to its population. {change_en}",
-                    "text_sv": f"{who_sv} hade inget önskemål; den tar {_sv(spill)} av den andel som frivilliga inte "
-                               f"kunde ta emot, i proportion till folkmängden. {change_sv}"}
+                    "text_en": f"{who_en} had no wish but takes {_en(spill)} of the share that volunteers could not "
+                               f"place, in proportion to its population; {change_en}",
+                    "text_sv": f"{who_sv} hade inget önskemål men tar {_sv(spill)} av den andel som frivilliga inte "
+                               f"kunde ta emot, i proportion till folkmängden; {change_sv}"}
         reasons.append({"rule": "no_wish"})
         return {"reasons": reasons,
                 "text_en": f"{who_en} had no wish and keeps its share of {_en(base)}.",
@@ -104,6 +104,10 @@ def explain(code: str, municipalities: Mapping[str, Municipality], base: int, fi
     else:
         en.append(f"it {verb_en} nothing")
         sv.append(f"den {verb_sv} ingenting")
+    if not gives and 0 < p.capacity < p.effective:
+        reasons.append({"rule": "offers_limited", "available_permille": permille(p.capacity)})
+        en.append(f"only {_en(p.capacity)} was offered by givers it can receive from")
+        sv.append(f"endast {_sv(p.capacity)} erbjöds av givare som den kan ta emot från")
     if market is not None and p.target < p.capacity:
         side = market.givers if gives else market.receivers
         wished = sum(q.capacity for q in side)
@@ -140,5 +144,5 @@ def explain(code: str, municipalities: Mapping[str, Municipality], base: int, fi
         en.append(f"its agreement with {municipalities[p.partner].name} fixed the receiver")
         sv.append(f"dess överenskommelse med {municipalities[p.partner].name} bestämde mottagaren")
     return {"reasons": reasons,
-            "text_en": "; ".join(en) + f". {change_en}",
-            "text_sv": "; ".join(sv) + f". {change_sv}"}
+            "text_en": "; ".join(en) + f"; {change_en}",
+            "text_sv": "; ".join(sv) + f"; {change_sv}"}
