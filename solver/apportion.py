@@ -122,11 +122,15 @@ def _clamped_quotas(w: list[Fraction], house: int, lo: list[int], hi: list[int])
         return sum((min(Fraction(hi[i]), max(Fraction(lo[i]), lam * w[i])) for i in range(n)), Fraction(0))
 
     points = sorted({Fraction(b, w[i]) for i in range(n) if w[i] > 0 for b in (lo[i], hi[i])})
-    lam_lo = Fraction(0)
-    for point in points:  # find the segment of the piecewise-linear total that reaches the house
-        if total(point) >= house:
-            break
-        lam_lo = point
+    # bisect for the last breakpoint whose total is still below the house: the total is non-decreasing
+    first, last = 0, len(points)
+    while first < last:
+        mid = (first + last) // 2
+        if total(points[mid]) < house:
+            first = mid + 1
+        else:
+            last = mid
+    lam_lo = points[first - 1] if first > 0 else Fraction(0)
     # on [lam_lo, next point] the total is linear: total(λ) = fixed + λ·slope
     slope = sum((w[i] for i in range(n) if w[i] > 0 and lo[i] <= lam_lo * w[i] < hi[i]), Fraction(0))
     base = total(lam_lo)

@@ -128,3 +128,12 @@ def test_unknown_backend_is_a_clear_error():
 
     with pytest.raises(InputError, match="unknown backend"):
         propose({"wishes": []}, backend="gurobi")
+
+
+def test_rooms_smaller_than_two_smallest_transfers_still_solve():
+    # two givers cannot share a room of 0.6 when each transfer must be at least 0.5
+    wishes = {"wishes": [{"code": "0114", "wish": "give", "amount_permille": 0.6},
+                         {"code": "0115", "wish": "give", "amount_permille": 0.6},
+                         {"code": "2260", "wish": "receive", "amount_permille": 0.6}]}
+    p = propose(wishes, min_transfer_permille=0.5)
+    assert p.solution.value == "optimal" and len(p.transfers) == 1

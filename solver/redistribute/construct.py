@@ -14,6 +14,7 @@ from solver.domain import Policy
 from solver.redistribute.targets import Market, Participant
 
 MAX_PASSES = 50
+INFEASIBLE = 10**12
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,9 @@ def group_deviation(members: list[Member], target: int, room: int) -> int:
         high = sum(min(m.high, m.target + d) for m in members)
         return low <= min(room, target + d) and high >= target - d
 
-    top = max(target, max(m.target for m in members)) + 1
-    while not fits(top):  # pragma: no cover - the bounds make `top` feasible
-        top *= 2
+    if sum(m.low for m in members) > room:
+        return INFEASIBLE  # the smallest transfers alone overflow the room
+    top = max(target, room, max(m.high for m in members)) + 1  # every bound is slack at this d
     lo, hi = -1, top
     while hi - lo > 1:
         mid = (lo + hi) // 2

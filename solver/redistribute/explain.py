@@ -55,6 +55,7 @@ def _names(items: list[tuple[str, int]], names: Mapping[str, Municipality], fmt)
 def explain(code: str, municipalities: Mapping[str, Municipality], base: int, final: int,
             participant: Participant | None, market: Market | None, flows: list[tuple[str, str, int]],
             spill: int, one_receiver: bool) -> dict[str, Any]:
+    """`flows` are this municipality's own transfers (giver, receiver, amount)."""
     m = municipalities[code]
     who_en = who_sv = f"{m.name} ({code})"
     reasons: list[dict[str, Any]] = []
@@ -75,6 +76,7 @@ def explain(code: str, municipalities: Mapping[str, Municipality], base: int, fi
     p = participant
     gives = p.gives
     mine = [(r, a) for g, r, a in flows if g == code] if gives else [(g, a) for g, r, a in flows if r == code]
+
     moved = sum(a for _, a in mine)
     reasons.append({"rule": "wish", "wish": p.kind, "stated_permille": permille(p.stated),
                     "effective_permille": permille(p.effective)})

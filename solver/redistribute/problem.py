@@ -29,7 +29,7 @@ GROUPS = {
 }
 
 #: objective terms, in the order of the lexicographic mode
-STAGES = ("max_deviation", "volume_simplicity", "population", "tie_pairs", "tie_amounts")
+STAGES = ("max_deviation", "volume_simplicity", "population", "tie_pairs", "tie_flows")
 
 
 @dataclass
@@ -108,11 +108,15 @@ def build_problem(setup: Setup, market: Market) -> MarketProblem:
         prob.add("link", f"{g}→{r} within the pair's bound", add_expr((1, prob.x[g, r]), (-bound, {yi: 1})), hi=0)
         prob.add("link", f"{g}→{r} at least the smallest transfer",
                  add_expr((1, prob.x[g, r]), (-policy.min_transfer, {yi: 1})), lo=0)
+    pairs_of: dict[str, list[tuple[str, str]]] = {code: [] for code in by_code}
+    for pair in market.pairs:
+        pairs_of[pair[0]].append(pair)
+        pairs_of[pair[1]].append(pair)
     for p in by_code.values():
-        prob.moved[p.code] = add_expr(*[(1, prob.x[pair]) for pair in market.pairs if p.code in pair])
+        prob.moved[p.code] = add_expr(*[(1, prob.x[pair]) for pair in pairs_of[p.code]])
     for g in market.givers:
         prob.add("offer", f"offer of {g.code}", prob.moved[g.code], hi=g.effective)
-        chosen = {prob.y[pair]: 1 for pair in market.pairs if pair[0] == g.code}
+        chosen = {prob.y[pair]: 1 for pair in pairs_of[g.code]}
         if policy.one_receiver and chosen:
             prob.add("one_receiver", f"one receiver for {g.code}", chosen, hi=1)
         if policy.binding_agreements and g.partner is not None:
@@ -183,11 +187,12 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
     k = len(market.pairs) + 1
     givers = [g.code for g in market.givers]
     receivers = [r.code for r in market.receivers]
-    tie_pairs = {prob.y[g, r]: -(givers.index(g) + 1) * (receivers.index(r) + 1) for g, r in market.pairs}
-    tie_amounts: Expr = {}
-    n = len(members) + 1
-    for rank, p in enumerate(members):
-        tie_amounts = add_expr((1, tie_amounts), (-((n - rank) ** 2), prob.moved[p.code]))
+    # Ties: a strictly Monge cost (j+1)(G−i) for giver i and receiver j, growing with the receiver's
+    # rank, makes givers in code order take receivers in code order (the north-west corner rule) and
+    # leaves no two tables with the same cost along any exchange of two pairs.
+    monge = {(g, r): (receivers.index(r) + 1) * (len(givers) - givers.index(g)) for g, r in market.pairs}
+    tie_pairs = {prob.y[pair]: cost for pair, cost in monge.items()}
+    tie_flows = add_expr(*[(cost, prob.x[pair]) for pair, cost in monge.items()])
     if setup.policy.objective is ObjectiveMode.WEIGHTED:
         prob.stages = [Stage("weighted", weighted_objective(setup.policy, prob), "min")]
     else:
@@ -196,7 +201,7 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
             Stage("volume_simplicity", add_expr((k * k, volume), (-k, cross), (-1, count)), "max"),
             Stage("population", population, "min"),
         ]
-    prob.stages += [Stage("tie_pairs", tie_pairs, "min"), Stage("tie_amounts", tie_amounts, "min")]
+    prob.stages += [Stage("tie_pairs", tie_pairs, "min"), Stage("tie_flows", tie_flows, "min")]
 
 
 WEIGHT_RESOLUTION = 1000
@@ -234,17 +239,16 @@ def deviation_cuts(setup: Setup, prob: MarketProblem, limit: int) -> list[Constr
         ei = next(k for k in prob.x[g, r] if k != yi)
         out.append(Constraint("deviation", f"{g}→{r} within {limit} of target", {ei: 1, yi: -limit}, None, 0))
         out.append(Constraint("deviation", f"{g}→{r} within {limit} of target", {ei: 1, yi: limit}, 0, None))
+    ups_of: dict[str, Expr] = {r.code: {} for r in market.receivers}
+    downs_of: dict[str, Expr] = {r.code: {} for r in market.receivers}
+    for (g, rr), yi in prob.y.items():
+        giver, r = by_code[g], by_code[rr]
+        bound = min(giver.effective, r.effective)
+        target = min(giver.target, bound)
+        ups_of[rr][yi] = target + min(limit, bound - target)
+        downs_of[rr][yi] = target - min(limit, max(0, target - setup.policy.min_transfer))
     for r in market.receivers:
-        ups: Expr = {}
-        downs: Expr = {}
-        for (g, rr), yi in prob.y.items():
-            if rr != r.code:
-                continue
-            giver = by_code[g]
-            bound = min(giver.effective, r.effective)
-            target = min(giver.target, bound)
-            ups[yi] = target + min(limit, bound - target)
-            downs[yi] = target - min(limit, max(0, target - setup.policy.min_transfer))
+        ups, downs = ups_of[r.code], downs_of[r.code]
         if ups:
             out.append(Constraint("deviation", f"room of {r.code} filled within {limit}", ups, r.target - limit, None))
             out.append(Constraint("deviation", f"room of {r.code} filled within {limit}", downs, None,

@@ -247,10 +247,14 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
     proposal = Proposal(munis, setup.base, setup.policy, wishes, setup, shares, transfers, spill, termination,
                         solution, objective, solver_info, diagnosis)
     market_of = {p.code: m for m in setup.markets for p in m.givers + m.receivers}
+    flows_of: dict[str, list[tuple[str, str, int]]] = {}
+    for flow in flows:
+        flows_of.setdefault(flow[0], []).append(flow)
+        flows_of.setdefault(flow[1], []).append(flow)
     for m in munis:
         proposal.explanations[m.code] = explain(m.code, setup.municipalities, setup.base[m.code], shares[m.code],
-                                                setup.participants.get(m.code), market_of.get(m.code), flows,
-                                                spill.get(m.code, 0), setup.policy.one_receiver)
+                                                setup.participants.get(m.code), market_of.get(m.code),
+                                                flows_of.get(m.code, []), spill.get(m.code, 0), setup.policy.one_receiver)
     return proposal
 
 
