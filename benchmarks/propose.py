@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pulp
@@ -54,7 +55,8 @@ def synthetic(units: int, seed: int = 7) -> tuple[list[Municipality], ShareTable
     wishes = []
     for i, m in enumerate(sorted(chosen, key=lambda m: m.code)):
         if i % 5 == 0:
-            wishes.append({"code": m.code, "wish": "receive", "amount_permille": rng.choice([1, 2, 3, 5]) * table.units[m.code] / 100})
+            room = rng.choice([1, 2, 3, 5]) * table.units[m.code]
+            wishes.append({"code": m.code, "wish": "receive", "amount_permille": room / 100})
         else:
             offer = max(1, table.units[m.code] * rng.choice([25, 50, 75, 100]) // 100)
             wishes.append({"code": m.code, "wish": "give", "amount_permille": offer / 100})
@@ -140,7 +142,7 @@ def main() -> None:
     for backend in ("cpsat", "highs"):
         for one_receiver in (True, False):
             run = timed(args.repeat if backend == "cpsat" else 1,
-                        lambda: propose(national, backend=backend, time_limit_s=args.time_limit, one_receiver=one_receiver))
+                        partial(propose, national, backend=backend, time_limit_s=args.time_limit, one_receiver=one_receiver))
             record("national", {"method": f"propose {backend}, one_receiver={one_receiver}", "median_s": run["median_s"],
                                 "runs": run["runs"], "ratio_to_baseline": run["median_s"] / baseline["median_s"],
                                 "result": describe(run["last"])})
@@ -151,8 +153,8 @@ def main() -> None:
                 record(f"synthetic {size}", {"method": "propose national", "skipped": "one market of "
                                              f"{len(wishes['wishes'])} participants: too large a model"})
                 continue
-            run = timed(1, lambda: propose(wishes, shares=table, municipalities=munis, backend="cpsat",
-                                           time_limit_s=args.time_limit, scope=scope))
+            run = timed(1, partial(propose, wishes, shares=table, municipalities=munis, backend="cpsat",
+                                   time_limit_s=args.time_limit, scope=scope))
             record(f"synthetic {size}", {"method": f"propose cpsat scope={scope}", "median_s": run["median_s"],
                                          "result": describe(run["last"])})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -87,7 +87,8 @@ def _weights(raw: Any, problems: list[InputProblem]) -> Weights:
     values = Weights().to_dict()
     for name, value in raw.items():
         if name not in _WEIGHT_FIELDS:
-            problems.append(InputProblem("policy", f"weights.{name}", f"unknown term; known: {', '.join(sorted(_WEIGHT_FIELDS))}"))
+            known = ", ".join(sorted(_WEIGHT_FIELDS))
+            problems.append(InputProblem("policy", f"weights.{name}", f"unknown term; known: {known}"))
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1_000_000:
             problems.append(InputProblem("policy", f"weights.{name}", f"must be a number from 0 to 1e6, got {value!r}"))

@@ -67,3 +67,14 @@ def test_shares_command_writes_an_exact_table(tmp_path):
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "solver.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "propose" in result.stdout
+
+
+def test_infeasible_request_exits_3_with_a_diagnosis(tmp_path, capsys):
+    wishes = tmp_path / "w.csv"
+    wishes.write_text("code,wish,amount_permille,partner\n0114,give,2,2260\n0115,give,2,2260\n2260,receive,3,\n",
+                      encoding="utf-8")
+    policy = tmp_path / "p.toml"
+    policy.write_text("binding_agreements = true\n", encoding="utf-8")
+    assert main(["propose", "--wishes", str(wishes), "--policy", str(policy), "--out", str(tmp_path / "o.json")]) == 3
+    out = capsys.readouterr().out
+    assert "termination infeasible" in out and "diagnosis:" in out and "Ånge (2260)" in out

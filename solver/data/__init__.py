@@ -92,7 +92,8 @@ def parse_municipalities(text: str, *, source: str = "municipalities.csv",
         if len(seen) != EXPECTED_MUNICIPALITIES:
             problems.append(InputProblem(source, "code", f"expected {EXPECTED_MUNICIPALITIES} municipalities, got {len(seen)}"))
         if len(county_names) != EXPECTED_COUNTIES:
-            problems.append(InputProblem(source, "county_code", f"expected {EXPECTED_COUNTIES} counties, got {len(county_names)}"))
+            problems.append(InputProblem(source, "county_code",
+                                         f"expected {EXPECTED_COUNTIES} counties, got {len(county_names)}"))
     if problems:
         raise InputError(problems, what=source)
     return tuple(sorted(result, key=lambda m: m.code))

@@ -121,3 +121,24 @@ def check(setup: Setup, shares: Mapping[str, int], flows: list[tuple[str, str, i
             if totals[c] < floor and any(p.county == c and given[p.code] for p in parts.values()):
                 out.append(f"county {c} is below its floor {floor} but its municipalities gave share away")
     return out
+
+
+def stage_values(setup: Setup, market_pairs: int, members: list, flows: list[tuple[str, str, int]]) -> dict[str, int]:
+    """The lexicographic stage values of one market, recomputed from its transfers alone."""
+    moved: dict[str, int] = defaultdict(int)
+    for g, r, amount in flows:
+        moved[g] += amount
+        moved[r] += amount
+    total_pop = sum(m.population for m in setup.municipalities.values())
+    d = gcd(total_pop, 100_000)
+    scale_p, scale_k = total_pop // d, 100_000 // d
+    county = {c: m.county_code for c, m in setup.municipalities.items()}
+    k = market_pairs + 1
+    volume = sum(moved[p.code] for p in members if p.gives)
+    cross = sum(1 for g, r, _ in flows if county[g] != county[r])
+    return {
+        "max_deviation": max((abs(moved[p.code] - p.target) for p in members), default=0),
+        "volume_simplicity": volume * k * k - cross * k - len(flows),
+        "population": sum(abs(scale_p * (p.base + (-1 if p.gives else 1) * moved[p.code])
+                              - scale_k * setup.municipalities[p.code].population) for p in members),
+    }

@@ -67,7 +67,7 @@ def diagnose_infeasible(problem: MarketProblem, municipalities: Mapping[str, Mun
                  "text_en": f"No table satisfies every rule in market {market.key}; no smaller conflict was found.",
                  "text_sv": f"Ingen tabell uppfyller alla regler i marknaden {market.key}; ingen mindre konflikt hittades."}]
     facts_en, facts_sv = [], []
-    for group, label in core:
+    for _group, label in core:
         codes = _CODE.findall(label)
         for code in codes:
             p = by_code.get(code)

@@ -65,9 +65,9 @@ class MarketProblem:
     y: dict[tuple[str, str], int] = field(default_factory=dict)
     moved: dict[str, Expr] = field(default_factory=dict)
     terms: dict[str, Expr] = field(default_factory=dict)
-    pop_scale: tuple[int, int] = (1, 1)
+    pop_scale: tuple[int, int] = (1, 1)  # (P, K): the population term is |P·share − K·population|
     largest: int = -1  # the variable bounding every participant's deviation from its target
-    aux: dict[str, tuple[int, int]] = field(default_factory=dict)  # code -> (deviation var, population var)  # (P, K): population term is |P·share − K·population|
+    aux: dict[str, tuple[int, int]] = field(default_factory=dict)  # code -> (deviation var, population var)
 
     def var(self, name: str, lb: int, ub: int) -> int:
         self.variables.append(Variable(name, lb, ub))

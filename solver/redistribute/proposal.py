@@ -16,7 +16,7 @@ from solver.data import load_municipalities
 from solver.domain import InputError, InputProblem, Municipality, Policy, Transfer, Wish, permille
 from solver.policy import parse_policy, read_policy
 from solver.redistribute.backend import SolutionStatus, SolveOptions, Termination
-from solver.redistribute.check import CheckFailed, check, objective_terms
+from solver.redistribute.check import CheckFailed, check, objective_terms, stage_values
 from solver.redistribute.diagnose import diagnose_infeasible
 from solver.redistribute.explain import explain
 from solver.redistribute.solve import MarketResult, solve_market, worst_solution, worst_termination
@@ -204,6 +204,14 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
         for code, amount in spill.items():
             shares[code] += amount
         violations = check(setup, shares, flows, spill)
+        for res in results:
+            if res.values is None:
+                continue
+            recomputed = stage_values(setup, len(res.market.pairs), res.market.participants, res.flows())
+            for stage, value in res.stage_values.items():
+                if stage in recomputed and int(value) != recomputed[stage]:
+                    violations.append(f"market {res.market.key}: stage {stage} reported {value}, "
+                                      f"the table gives {recomputed[stage]}")
         if violations:
             raise CheckFailed("the solver's table breaks the rules: " + "; ".join(violations))
     flows.sort()
@@ -234,13 +242,14 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
         "version": _backend_version(backend),
         "wall_time_s": round(wall_time_s, 4),
         "gap": max((r.gap for r in results), default=0.0),
-        "bound": None,
+        "bound": next((r.bound for r in results if r.bound is not None), None),
         "seed": setup.policy.seed,
         "time_limit_s": setup.policy.time_limit_s,
         "num_workers": setup.policy.num_workers,
         "python": platform.python_version(),
         "markets": [{"market": r.market.key, "termination": r.termination.value, "solution": r.solution.value,
-                     "solves": r.solves, "gap": r.gap, "wall_time_s": round(r.wall_time_s, 4),
+                     "solves": r.solves, "gap": r.gap, "bound": r.bound, "stopped": r.message or None,
+                     "wall_time_s": round(r.wall_time_s, 4),
                      "givers": len(r.market.givers), "receivers": len(r.market.receivers),
                      "pairs": len(r.market.pairs)} for r in results],
     }

@@ -73,7 +73,8 @@ class Session:
         if self.options.pulp_solver == "cbc":
             return pulp.PULP_CBC_CMD(msg=False, timeLimit=limit, threads=self.options.num_workers, gapRel=0,
                                      gapAbs=0, options=[f"randomSeed {self.options.seed + 1}"])
-        return pulp.HiGHS(msg=False, log_to_console=False, output_flag=False, timeLimit=limit, threads=self.options.num_workers, gapRel=0, gapAbs=0,
+        return pulp.HiGHS(msg=False, log_to_console=False, output_flag=False, timeLimit=limit,
+                          threads=self.options.num_workers, gapRel=0, gapAbs=0,
                           random_seed=self.options.seed)
 
     def optimize(self, expr: Expr, sense: str, time_limit_s: float,
