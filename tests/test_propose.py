@@ -232,3 +232,47 @@ def test_rows_carry_explanations_and_money():
     assert "Timrå" in ange["explanation"]["text_en"] and "Timrå" in ange["explanation"]["text_sv"]
     assert rows["0114"]["explanation"]["reasons"] == [{"rule": "no_wish"}]
     assert p.to_dict()["transfers"] == [{"giver": "2262", "receiver": "2260", "permille": 1.05, "cross_county": False}]
+
+
+def _least_deviation_by_enumeration(p) -> int:
+    """Brute force over every assignment of givers to receivers (or none) in each market."""
+    import itertools
+
+    worst = 0
+    for market in p.setup.markets:
+        rooms = {r.code: r for r in market.receivers}
+        options = {g.code: [r for gg, r in market.pairs if gg == g.code] + [None] for g in market.givers}
+        best = None
+        for choice in itertools.product(*options.values()):
+            sigma = dict(zip(options, choice))
+            d = 0
+            for g in market.givers:
+                if sigma[g.code] is None:
+                    d = max(d, g.target)
+            for r in market.receivers:
+                group = [g for g in market.givers if sigma[g.code] == r.code]
+                # least D with every giver and the receiver within D of their targets
+                highs = [min(g.effective, rooms[r.code].effective) for g in group]
+                lows = [min(p.policy.min_transfer, h) for h in highs]
+                if sum(lows) > r.effective:
+                    d = 10**9  # the smallest transfers alone overflow the room
+                    break
+                for limit in itertools.count():
+                    if any(g.target - limit > h for g, h in zip(group, highs)):
+                        continue
+                    lo = sum(max(low, g.target - limit) for g, low in zip(group, lows))
+                    hi = sum(min(h, g.target + limit) for g, h in zip(group, highs))
+                    if lo <= min(r.effective, r.target + limit) and hi >= r.target - limit:
+                        d = max(d, limit)
+                        break
+            best = d if best is None else min(best, d)
+        worst = max(worst, best or 0)
+    return worst
+
+
+@FAST
+@given(instances(max_givers=4, max_receivers=3))
+def test_the_largest_deviation_is_the_least_possible(wishes):
+    p = propose(wishes)
+    assume(p.solution.value == "optimal")
+    assert int(p.objective["stages"]["national"]["max_deviation"]) == _least_deviation_by_enumeration(p)

@@ -27,8 +27,7 @@ class Member:
 
 def _bounds(giver: Participant, receiver: Participant, policy: Policy) -> Member:
     high = min(giver.effective, receiver.effective)
-    target = min(giver.target, high)
-    return Member(giver.code, target, min(policy.min_transfer, high), high)
+    return Member(giver.code, giver.target, min(policy.min_transfer, high), high)
 
 
 def group_deviation(members: list[Member], target: int, room: int) -> int:
@@ -37,13 +36,15 @@ def group_deviation(members: list[Member], target: int, room: int) -> int:
         return target
 
     def fits(d: int) -> bool:
+        if any(m.target - d > m.high for m in members):
+            return False  # a giver whose target exceeds what this room can take by more than d
         low = sum(max(m.low, m.target - d) for m in members)
         high = sum(min(m.high, m.target + d) for m in members)
         return low <= min(room, target + d) and high >= target - d
 
     if sum(m.low for m in members) > room:
         return INFEASIBLE  # the smallest transfers alone overflow the room
-    top = max(target, room, max(m.high for m in members)) + 1  # every bound is slack at this d
+    top = max(target, room, max(m.target for m in members)) + 1  # every bound is slack at this d
     lo, hi = -1, top
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -169,4 +170,37 @@ def construct_flows(market: Market, policy: Policy) -> dict[tuple[str, str], int
                 flows[g, r] = take
                 left[g] -= take
                 need -= take
+    return flows
+
+
+def giver_types(market: Market, policy: Policy) -> dict[tuple, list[str]]:
+    """Givers that are interchangeable for the largest deviation: same target, offer, allowed receivers."""
+    allowed: dict[str, list[str]] = {}
+    for g, r in market.pairs:
+        allowed.setdefault(g, []).append(r)
+    types: dict[tuple, list[str]] = {}
+    for g in market.givers:
+        if g.code in allowed:
+            types.setdefault((g.target, g.effective, tuple(allowed[g.code])), []).append(g.code)
+    return types
+
+
+def flows_from_counts(market: Market, policy: Policy, types: dict[tuple, list[str]],
+                      counts: dict[tuple[int, str], int], limit: int) -> dict[tuple[str, str], int]:
+    """A table from how many givers of each type go to each receiver: givers of a type in code order
+    fill receivers in code order, and each group's amounts stay within `limit` of their targets."""
+    receivers = {r.code: r for r in market.receivers}
+    givers = {g.code: g for g in market.givers}
+    groups: dict[str, list[str]] = {r: [] for r in receivers}
+    for index, members in enumerate(types.values()):
+        queue = list(members)
+        for r in sorted(receivers):
+            for _ in range(counts.get((index, r), 0)):
+                groups[r].append(queue.pop(0))
+    flows: dict[tuple[str, str], int] = {}
+    for r, group in groups.items():
+        group.sort()
+        members = [_bounds(givers[g], receivers[r], policy) for g in group]
+        amounts = group_amounts(members, receivers[r].target, receivers[r].effective, limit)
+        flows.update({(g, r): a for g, a in zip(group, amounts)})
     return flows

@@ -289,3 +289,31 @@ def values_for(setup: Setup, prob: MarketProblem, flows: dict[tuple[str, str], i
                 values[k] = amount - prob.x[pair].get(yi, 0)
     return settle(setup, prob, values)
 
+
+
+def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str]], limit: int) -> MarketProblem:
+    """Can every participant stay within `limit` units of its target? Asked of counts of interchangeable
+    givers per receiver, which removes the symmetry that makes the full model slow to refute."""
+    prob = MarketProblem(market)
+    policy = setup.policy
+    counts: dict[tuple[int, str], int] = {}
+    lows: dict[str, Expr] = {r.code: {} for r in market.receivers}
+    highs: dict[str, Expr] = {r.code: {} for r in market.receivers}
+    rooms = {r.code: r for r in market.receivers}
+    for index, ((target, effective, allowed), members) in enumerate(types.items()):
+        total: Expr = {}
+        for r in allowed:
+            high = min(effective, rooms[r].effective)
+            # a giver whose target this room cannot come within `limit` of may not go there
+            var = prob.var(f"n[{index},{r}]", 0, len(members) if target - limit <= high else 0)
+            counts[index, r] = var
+            total[var] = 1
+            lows[r][var] = max(min(policy.min_transfer, high), target - limit)
+            highs[r][var] = min(high, target + limit)
+        everyone = len(members) if target > limit else 0
+        prob.add("types", f"givers of type {index} placed", total, lo=everyone, hi=len(members))
+    for r in market.receivers:
+        prob.add("room", f"room of {r.code} within {limit}", lows[r.code], hi=min(r.effective, r.target + limit))
+        prob.add("room", f"room of {r.code} within {limit}", highs[r.code], lo=r.target - limit)
+    prob.y = {key: var for key, var in counts.items()}  # (type index, receiver) -> count variable
+    return prob
