@@ -28,8 +28,6 @@ GROUPS = {
     "population": "distance from the population-proportional share",
 }
 
-#: objective terms, in the order of the lexicographic mode
-STAGES = ("max_deviation", "volume_simplicity", "population", "tie_pairs", "tie_flows")
 
 
 @dataclass

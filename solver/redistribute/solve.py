@@ -6,7 +6,7 @@ works in floating point cannot carry a rounding error into the next stage.
 
 from __future__ import annotations
 
-import os
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -25,7 +25,7 @@ from solver.redistribute.problem import (
 )
 from solver.redistribute.targets import Market, Setup
 
-DEBUG = bool(os.environ.get("ANDELSTAL_DEBUG"))
+log = logging.getLogger(__name__)
 _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
 
@@ -77,8 +77,8 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         result.solves += 1
         if res.values is not None:
             res.values = settle(setup, prob, res.values)
-        if DEBUG:
-            print("stage", stage.name, res.termination.value, res.objective, res.bound, round(res.wall_time_s, 3))
+        log.debug("market %s stage %s: %s, objective %s, bound %s, %.3f s", market.key, stage.name,
+                  res.termination.value, res.objective, res.bound, res.wall_time_s)
         if res.solution is not SolutionStatus.NONE and extra is None:
             terminations.append(res.termination)
             solutions.append(res.solution)
@@ -111,6 +111,8 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
                     break
                 return _failed(result, found, started)
             limit, values = found
+            if hasattr(session, "last"):
+                session.last = values  # the next stage starts from this table
             result.stage_values[stage.name] = str(limit)
             for c in deviation_cuts(setup, prob, limit):
                 session.add(c)
@@ -149,11 +151,12 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int]
     low, high, best = -1, known[prob.largest], known
     while high - low > 1:
         mid = 0 if low < 0 else (low + high) // 2
-        if check is not None:
-            res = check(mid)
-            if res.values is not None:
-                res.values = values_for(setup, prob, res.values)  # type: ignore[arg-type]
-        else:
+        res = check(mid) if check is not None else None
+        if res is not None and res.values is not None:
+            res.values = values_for(setup, prob, res.values)  # type: ignore[arg-type]
+            if not _sound(setup, prob, res.values):
+                res = None  # the counts' table breaks a rule they do not model: ask the full model
+        if res is None:
             res = run(feasible, deviation_cuts(setup, prob, mid))
         if res.values is not None:
             high, best = mid, res.values
