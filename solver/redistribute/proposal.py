@@ -191,6 +191,15 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
                                   "text_sv": f"Ingen tabell hittades för marknaden {res.market.key}: {res.message}"})
             continue
         flows += res.flows()
+        if res.termination is Termination.TIME_LIMIT:
+            proven = ", ".join(res.stage_values) or "none"
+            diagnosis.append({
+                "kind": "time_limit", "market": res.market.key, "constraints": [],
+                "text_en": f"Market {res.market.key}: the table keeps every rule, but the solver's work limit was "
+                           f"reached ({res.message}); stages proven optimal: {proven}.",
+                "text_sv": f"Marknaden {res.market.key}: tabellen följer alla regler, men lösarens arbetsgräns nåddes "
+                           f"({res.message}); steg bevisat optimala: {proven}.",
+            })
     shares = dict(setup.base.units)
     spill: dict[str, int] = {}
     if solution is SolutionStatus.NONE:
