@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Protocol
 
@@ -45,6 +45,7 @@ class SolveOptions:
     seed: int = 0
     num_workers: int = 1
     pulp_solver: str = "highs"
+    wall_deadline: float | None = None  # time.perf_counter() value after which no solve may run on
 
 
 class Session(Protocol):
@@ -75,5 +76,5 @@ def open_session(backend: str, problem: MarketProblem, options: SolveOptions) ->
         raise BackendMissing(f"backend {backend!r} needs the package(s) {EXTRAS[backend]}: "
                              f"pip install {EXTRAS[backend]} ({exc})") from exc
     if backend in ("highs", "cbc"):
-        options = SolveOptions(options.time_limit_s, options.seed, options.num_workers, pulp_solver=backend)
+        options = replace(options, pulp_solver=backend)
     return module.Session(problem, options)

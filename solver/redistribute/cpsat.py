@@ -54,7 +54,10 @@ class Session:
         solver = cp_model.CpSolver()
         # a deterministic limit makes a time-limited answer reproducible; the wall-clock limit is a backstop
         solver.parameters.max_deterministic_time = max(0.001, time_limit_s)
-        solver.parameters.max_time_in_seconds = 4 * max(0.01, time_limit_s) + 1
+        wall = 4 * max(0.01, time_limit_s) + 1
+        if self.options.wall_deadline is not None:
+            wall = min(wall, max(0.01, self.options.wall_deadline - time.perf_counter()))
+        solver.parameters.max_time_in_seconds = wall
         solver.parameters.num_workers = self.options.num_workers
         solver.parameters.random_seed = self.options.seed
         started = time.perf_counter()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from solver.redistribute.backend import SolutionStatus, SolveOptions, StageResult, Termination, open_session
 from solver.redistribute.construct import construct_flows, flows_from_counts, giver_types
@@ -26,6 +26,7 @@ from solver.redistribute.problem import (
 from solver.redistribute.targets import Market, Setup
 
 log = logging.getLogger(__name__)
+WALL_PER_WORK = 3  # wall seconds allowed per unit of the work limit before the clock stops a solve
 _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
 
@@ -64,6 +65,8 @@ def worst_solution(items: list[SolutionStatus]) -> SolutionStatus:
 
 def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptions) -> MarketResult:
     started = time.perf_counter()
+    # the work limit is deterministic (reproducible); the wall clock only stops a machine that is slow
+    options = replace(options, wall_deadline=started + WALL_PER_WORK * options.time_limit_s + 1)
     prob = build_problem(setup, market)
     session = open_session(backend, prob, options)
     result = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
@@ -94,6 +97,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         session.add(Constraint("stage", stage.name, stage.expr, lo, hi))
 
     values: list[int] | None = None
+    counted = None
     fallback = values_for(setup, prob, construct_flows(market, setup.policy))
     if not _sound(setup, prob, fallback):
         fallback = values_for(setup, prob, {})
@@ -102,6 +106,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     for stage in prob.stages:
         if stage.name == "max_deviation":
             found = _smallest_deviation(setup, prob, run, fallback, _type_check(setup, market, backend, options, budget))
+            counted = _type_volume(setup, prob, backend, options, budget)
             if isinstance(found, StageResult):
                 if found.termination is Termination.TIME_LIMIT and _sound(setup, prob, fallback):
                     values = fallback
@@ -117,7 +122,16 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             for c in deviation_cuts(setup, prob, limit):
                 session.add(c)
             continue
-        if values is not None and budget[0] <= 0:
+        if stage.name == "volume_simplicity" and counted is not None and values is not None:
+            found_counts = counted(int(result.stage_values["max_deviation"]), stage)
+            if found_counts is not None:
+                value, values = found_counts
+                result.stage_values[stage.name] = str(value)
+                session.add(Constraint("stage", stage.name, stage.expr, value, None))
+                if hasattr(session, "last"):
+                    session.last = values
+                continue
+        if values is not None and (budget[0] <= 0 or time.perf_counter() >= (options.wall_deadline or float("inf"))):
             # out of time: keep the table found so far, and say that later stages were not optimised
             terminations.append(Termination.TIME_LIMIT)
             solutions.append(SolutionStatus.FEASIBLE)
@@ -185,6 +199,36 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
         return res
 
     return check
+
+
+def _type_volume(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: list[float]):
+    """Under the one-receiver rule, the volume-and-simplicity stage on counts of interchangeable givers.
+
+    Its optimum is the full model's (the stage depends on counts and receivers' totals alone); the table
+    built from it is checked against the full model, and anything unproven falls back to the full model.
+    """
+    policy = setup.policy
+    market = prob.market
+    if not policy.one_receiver or policy.binding_agreements:
+        return None
+    types = giver_types(market, policy, by_county=True)
+
+    def solve(limit: int, stage: Stage) -> tuple[int, list[int]] | None:
+        counts = type_count_problem(setup, market, types, limit, volume=True)
+        res = open_session(backend, counts, options).optimize(counts.stages[0].expr, "max", max(0.001, budget[0]))
+        budget[0] -= res.spent
+        if res.values is None or res.termination is not Termination.OPTIMAL:
+            return None
+        value = evaluate(counts.stages[0].expr, res.values)
+        chosen = {key: res.values[var] for key, var in counts.y.items()}
+        totals = {r: evaluate(expr, res.values) for r, expr in counts.moved.items()}
+        values = values_for(setup, prob, flows_from_counts(market, policy, types, chosen, limit, totals))
+        if (not _sound(setup, prob, values) or values[prob.largest] > limit
+                or evaluate(stage.expr, values) != value):
+            return None
+        return value, values
+
+    return solve
 
 
 def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:
