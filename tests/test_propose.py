@@ -276,3 +276,25 @@ def test_the_largest_deviation_is_the_least_possible(wishes):
     p = propose(wishes)
     assume(p.solution.value == "optimal")
     assert int(p.objective["stages"]["national"]["max_deviation"]) == _least_deviation_by_enumeration(p)
+
+
+def _with_counts_from(givers: int, wishes):
+    from solver.redistribute import solve
+
+    before = solve.COUNTS_FROM_GIVERS
+    solve.COUNTS_FROM_GIVERS = givers
+    try:
+        return propose(wishes)
+    finally:
+        solve.COUNTS_FROM_GIVERS = before
+
+
+@FAST
+@given(instances(max_givers=4, max_receivers=3))
+def test_counts_and_full_model_agree(wishes):
+    """The first two stages decided on counts of interchangeable givers equal the full model's."""
+    counted = _with_counts_from(1, wishes)
+    full = _with_counts_from(1000, wishes)
+    assume(counted.solution.value == "optimal" and full.solution.value == "optimal")
+    assert int(counted.objective["stages"]["national"]["max_deviation"]) == _least_deviation_by_enumeration(counted)
+    assert counted.objective["stages"] == full.objective["stages"]

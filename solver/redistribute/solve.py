@@ -27,6 +27,7 @@ from solver.redistribute.targets import Market, Setup
 
 log = logging.getLogger(__name__)
 WALL_PER_WORK = 3  # wall seconds allowed per unit of the work limit before the clock stops a solve
+COUNTS_FROM_GIVERS = 8  # markets with at least this many givers decide the first stages on counts
 _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
 
@@ -185,7 +186,7 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
     """Under the one-receiver rule, a deviation check on counts of interchangeable givers (exact, and much
     faster to refute than the full model); it returns the table it found as flows."""
     policy = setup.policy
-    if not policy.one_receiver or policy.binding_agreements:
+    if not policy.one_receiver or policy.binding_agreements or len(market.givers) < COUNTS_FROM_GIVERS:
         return None
     types = giver_types(market, policy)
 
@@ -209,7 +210,7 @@ def _type_volume(setup: Setup, prob: MarketProblem, backend: str, options: Solve
     """
     policy = setup.policy
     market = prob.market
-    if not policy.one_receiver or policy.binding_agreements:
+    if not policy.one_receiver or policy.binding_agreements or len(market.givers) < COUNTS_FROM_GIVERS:
         return None
     types = giver_types(market, policy, by_county=True)
 
