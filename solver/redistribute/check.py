@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from fractions import Fraction
-from math import gcd
 
 from solver.domain import TOTAL_UNITS, Scope
 from solver.redistribute.targets import Setup
@@ -26,9 +25,7 @@ def objective_terms(setup: Setup, shares: Mapping[str, int], flows: list[tuple[s
         moved[g] += amount
         moved[r] += amount
     members = setup.participants.values()
-    total_pop = sum(m.population for m in setup.municipalities.values())
-    d = gcd(total_pop, 100_000)
-    scale_p, scale_k = total_pop // d, 100_000 // d
+    scale_p, scale_k = setup.pop_scale
     county = {c: m.county_code for c, m in setup.municipalities.items()}
     ratios = [Fraction(moved[p.code], p.effective) for p in members if p.capacity > 0]
     return {
@@ -129,10 +126,8 @@ def stage_values(setup: Setup, market_pairs: int, members: list, flows: list[tup
     for g, r, amount in flows:
         moved[g] += amount
         moved[r] += amount
-    total_pop = sum(m.population for m in setup.municipalities.values())
-    d = gcd(total_pop, 100_000)
-    scale_p, scale_k = total_pop // d, 100_000 // d
-    county = {c: m.county_code for c, m in setup.municipalities.items()}
+    scale_p, scale_k = setup.pop_scale
+    county = {c: setup.municipalities[c].county_code for g, r, _ in flows for c in (g, r)}
     k = market_pairs + 1
     volume = sum(moved[p.code] for p in members if p.gives)
     cross = sum(1 for g, r, _ in flows if county[g] != county[r])

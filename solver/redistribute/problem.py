@@ -8,7 +8,6 @@ next, so every backend optimises the same sequence of integer objectives.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import gcd
 
 from solver.domain import ObjectiveMode, Policy
 from solver.redistribute.targets import Market, Setup
@@ -145,10 +144,7 @@ def _county_floors(setup: Setup, market: Market, prob: MarketProblem) -> None:
 
 def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
     members = market.participants
-    total_pop = sum(m.population for m in setup.municipalities.values())
-    divisor = gcd(total_pop, 100_000)
-    scale_p, scale_k = total_pop // divisor, 100_000 // divisor
-    prob.pop_scale = (scale_p, scale_k)
+    scale_p, scale_k = prob.pop_scale = setup.pop_scale
     unequal: Expr = {}
     population: Expr = {}
     largest = prob.var("max_deviation", 0, max((max(p.target, p.effective) for p in members), default=0))

@@ -229,7 +229,7 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
     terms = objective_terms(setup, shares, flows)
     w = setup.policy.weights
     weighted = (w.unmet * int(terms["unmet"]) + w.unequal * int(terms["unequal"])
-                + w.population * int(terms["population"]) / results_scale(setup)
+                + w.population * int(terms["population"]) / setup.pop_scale[0]
                 + w.cross_county * int(terms["cross_county"]) + w.transfers * int(terms["transfers"]))
     objective = {
         "mode": setup.policy.objective.value,
@@ -237,7 +237,7 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
         "terms": {
             "unmet_permille": permille(int(terms["unmet"])),
             "unequal_permille": permille(int(terms["unequal"])),
-            "population_deviation_permille": round(int(terms["population"]) / results_scale(setup) / 100, 6),
+            "population_deviation_permille": round(int(terms["population"]) / setup.pop_scale[0] / 100, 6),
             "cross_county_transfers": int(terms["cross_county"]),
             "transfers": int(terms["transfers"]),
             "volume_permille": permille(int(terms["volume"])),
@@ -274,13 +274,6 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
                                                 setup.participants.get(m.code), market_of.get(m.code),
                                                 flows_of.get(m.code, []), spill.get(m.code, 0), setup.policy.one_receiver)
     return proposal
-
-
-def results_scale(setup: Setup) -> int:
-    from math import gcd
-
-    total = sum(m.population for m in setup.municipalities.values())
-    return total // gcd(total, 100_000)
 
 
 def _fraction(text: str) -> float:

@@ -73,6 +73,15 @@ class Setup:
     pop_share: dict[str, Fraction]
     notes: list[dict] = field(default_factory=list)
 
+    @property
+    def pop_scale(self) -> tuple[int, int]:
+        """(P, K) with the population term |P·share − K·population| in integers (P/K = total population/100,000)."""
+        if not hasattr(self, "_pop_scale"):
+            total = sum(m.population for m in self.municipalities.values())
+            divisor = math.gcd(total, 100_000)
+            self._pop_scale = (total // divisor, 100_000 // divisor)
+        return self._pop_scale
+
 
 def county_floors(municipalities: Sequence[Municipality], policy: Policy, pop_share: dict[str, Fraction]) -> dict[str, int]:
     if policy.county_floor is None:
