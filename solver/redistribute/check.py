@@ -18,22 +18,36 @@ class CheckFailed(AssertionError):
     """The solver returned a table that breaks a rule: a bug, never the user's fault."""
 
 
-def objective_terms(setup: Setup, shares: Mapping[str, int], flows: list[tuple[str, str, int]]) -> dict[str, str]:
-    """Every objective term, recomputed from the table (counts, units, or an exact ratio)."""
+def _moved(flows: list[tuple[str, str, int]]) -> dict[str, int]:
     moved: dict[str, int] = defaultdict(int)
     for g, r, amount in flows:
         moved[g] += amount
         moved[r] += amount
-    members = setup.participants.values()
+    return moved
+
+
+def _population(setup: Setup, members, moved: Mapping[str, int]) -> int:
+    """Σ |P·share − K·population| over the members: the population term in integers."""
     scale_p, scale_k = setup.pop_scale
-    county = {c: m.county_code for c, m in setup.municipalities.items()}
+    return sum(abs(scale_p * (p.base + (-1 if p.gives else 1) * moved[p.code])
+                   - scale_k * setup.municipalities[p.code].population) for p in members)
+
+
+def _cross(setup: Setup, flows: list[tuple[str, str, int]]) -> int:
+    county = {c: setup.municipalities[c].county_code for g, r, _ in flows for c in (g, r)}
+    return sum(1 for g, r, _ in flows if county[g] != county[r])
+
+
+def objective_terms(setup: Setup, shares: Mapping[str, int], flows: list[tuple[str, str, int]]) -> dict[str, str]:
+    """Every objective term, recomputed from the table (counts, units, or an exact ratio)."""
+    moved = _moved(flows)
+    members = setup.participants.values()
     ratios = [Fraction(moved[p.code], p.effective) for p in members if p.capacity > 0]
     return {
         "unmet": str(sum(p.effective - moved[p.code] for p in members)),
         "unequal": str(sum(abs(moved[p.code] - p.target) for p in members)),
-        "population": str(sum(abs(scale_p * (p.base + (-1 if p.gives else 1) * moved[p.code])
-                                  - scale_k * setup.municipalities[p.code].population) for p in members)),
-        "cross_county": str(sum(1 for g, r, _ in flows if county[g] != county[r])),
+        "population": str(_population(setup, members, moved)),
+        "cross_county": str(_cross(setup, flows)),
         "transfers": str(len(flows)),
         "volume": str(sum(moved[p.code] for p in members if p.gives)),
         "min_ratio": str(min(ratios, default=Fraction(1))),
@@ -122,18 +136,11 @@ def check(setup: Setup, shares: Mapping[str, int], flows: list[tuple[str, str, i
 
 def stage_values(setup: Setup, market_pairs: int, members: list, flows: list[tuple[str, str, int]]) -> dict[str, int]:
     """The lexicographic stage values of one market, recomputed from its transfers alone."""
-    moved: dict[str, int] = defaultdict(int)
-    for g, r, amount in flows:
-        moved[g] += amount
-        moved[r] += amount
-    scale_p, scale_k = setup.pop_scale
-    county = {c: setup.municipalities[c].county_code for g, r, _ in flows for c in (g, r)}
+    moved = _moved(flows)
     k = market_pairs + 1
     volume = sum(moved[p.code] for p in members if p.gives)
-    cross = sum(1 for g, r, _ in flows if county[g] != county[r])
     return {
         "max_deviation": max((abs(moved[p.code] - p.target) for p in members), default=0),
-        "volume_simplicity": volume * k * k - cross * k - len(flows),
-        "population": sum(abs(scale_p * (p.base + (-1 if p.gives else 1) * moved[p.code])
-                              - scale_k * setup.municipalities[p.code].population) for p in members),
+        "volume_simplicity": volume * k * k - _cross(setup, flows) * k - len(flows),
+        "population": _population(setup, members, moved),
     }
