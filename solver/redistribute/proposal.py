@@ -192,7 +192,7 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
             continue
         flows += res.flows()
         if res.termination is Termination.TIME_LIMIT:
-            proven = ", ".join(res.stage_values) or "none"
+            proven = ", ".join(k for k, v in res.stage_status.items() if v == "optimal") or "none"
             diagnosis.append({
                 "kind": "time_limit", "market": res.market.key, "constraints": [],
                 "text_en": f"Market {res.market.key}: the table keeps every rule, but the solver's work limit was "
@@ -245,6 +245,7 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
         },
         "exact": terms,
         "stages": {r.market.key: r.stage_values for r in results},
+        "stage_status": {r.market.key: r.stage_status for r in results},
     }
     solver_info = {
         "backend": backend,

@@ -40,6 +40,7 @@ class MarketResult:
     solution: SolutionStatus
     values: list[int] | None
     stage_values: dict[str, str] = field(default_factory=dict)
+    stage_status: dict[str, str] = field(default_factory=dict)  # stage -> "optimal" (proven) or "feasible"
     gap: float = 0.0
     bound: float | None = None
     solves: int = 0
@@ -91,9 +92,10 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
                 result.bound = res.bound
         return res
 
-    def fix(stage: Stage, values: list[int]) -> None:
+    def fix(stage: Stage, values: list[int], proven: bool) -> None:
         value = evaluate(stage.expr, values)
         result.stage_values[stage.name] = str(value)
+        result.stage_status[stage.name] = "optimal" if proven else "feasible"
         lo, hi = (value, None) if stage.sense == "max" else (None, value)
         session.add(Constraint("stage", stage.name, stage.expr, lo, hi))
 
@@ -120,6 +122,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             if hasattr(session, "last"):
                 session.last = values  # the next stage starts from this table
             result.stage_values[stage.name] = str(limit)
+            result.stage_status[stage.name] = "optimal"
             for c in deviation_cuts(setup, prob, limit):
                 session.add(c)
             continue
@@ -128,6 +131,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             if found_counts is not None:
                 value, values = found_counts
                 result.stage_values[stage.name] = str(value)
+                result.stage_status[stage.name] = "optimal"
                 session.add(Constraint("stage", stage.name, stage.expr, value, None))
                 if hasattr(session, "last"):
                     session.last = values
@@ -147,7 +151,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
                 break
             return _failed(result, res, started)
         values = res.values
-        fix(stage, values)
+        fix(stage, values, res.termination is Termination.OPTIMAL)
     result.values = values
     result.termination = worst_termination(terminations)
     result.solution = worst_solution(solutions)
