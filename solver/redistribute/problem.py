@@ -28,7 +28,6 @@ GROUPS = {
 }
 
 
-
 @dataclass
 class Variable:
     name: str
@@ -179,12 +178,12 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
     prob.terms = {"unmet": unmet, "unequal": unequal, "population": population, "cross_county": cross,
                   "transfers": count, "volume": volume}
     k = len(market.pairs) + 1
-    givers = [g.code for g in market.givers]
-    receivers = [r.code for r in market.receivers]
+    giver_rank = {g.code: i for i, g in enumerate(market.givers)}
+    receiver_rank = {r.code: j for j, r in enumerate(market.receivers)}
     # Ties: a strictly Monge cost (j+1)(G−i) for giver i and receiver j, growing with the receiver's
     # rank, makes givers in code order take receivers in code order (the north-west corner rule) and
     # leaves no two tables with the same cost along any exchange of two pairs.
-    monge = {(g, r): (receivers.index(r) + 1) * (len(givers) - givers.index(g)) for g, r in market.pairs}
+    monge = {(g, r): (receiver_rank[r] + 1) * (len(giver_rank) - giver_rank[g]) for g, r in market.pairs}
     tie_pairs = {prob.y[pair]: cost for pair, cost in monge.items()}
     tie_flows = add_expr(*[(cost, prob.x[pair]) for pair, cost in monge.items()])
     if setup.policy.objective is ObjectiveMode.WEIGHTED:
