@@ -99,13 +99,18 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         lo, hi = (value, None) if stage.sense == "max" else (None, value)
         session.add(Constraint("stage", stage.name, stage.expr, lo, hi))
 
+    def stop(message: str) -> None:
+        """Out of time with a sound table: keep it, and say what was not optimised."""
+        terminations.append(Termination.TIME_LIMIT)
+        solutions.append(SolutionStatus.FEASIBLE)
+        result.message = message
+
     values: list[int] | None = None
     counted = None
     fallback = values_for(setup, prob, construct_flows(market, setup.policy))
     if not _sound(setup, prob, fallback):
         fallback = values_for(setup, prob, {})
-    if hasattr(session, "last"):
-        session.last = fallback
+    _hint(session, fallback)
     for stage in prob.stages:
         if stage.name == "max_deviation":
             found = _smallest_deviation(setup, prob, run, fallback, _type_check(setup, market, backend, options, budget))
@@ -113,41 +118,30 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             if isinstance(found, StageResult):
                 if found.termination is Termination.TIME_LIMIT and _sound(setup, prob, fallback):
                     values = fallback
-                    terminations.append(Termination.TIME_LIMIT)
-                    solutions.append(SolutionStatus.FEASIBLE)
-                    result.message = "time limit reached; the table is the deterministic construction"
+                    stop("time limit reached; the table is the deterministic construction")
                     break
                 return _failed(result, found, started)
             limit, values = found
-            if hasattr(session, "last"):
-                session.last = values  # the next stage starts from this table
+            _hint(session, values)  # the next stage starts from this table
             result.stage_values[stage.name] = str(limit)
             result.stage_status[stage.name] = "optimal"
             for c in deviation_cuts(setup, prob, limit):
                 session.add(c)
             continue
         if stage.name == "volume_simplicity" and counted is not None and values is not None:
-            found_counts = counted(int(result.stage_values["max_deviation"]), stage)
-            if found_counts is not None:
-                value, values = found_counts
-                result.stage_values[stage.name] = str(value)
-                result.stage_status[stage.name] = "optimal"
-                session.add(Constraint("stage", stage.name, stage.expr, value, None))
-                if hasattr(session, "last"):
-                    session.last = values
+            from_counts = counted(int(result.stage_values["max_deviation"]), stage)
+            if from_counts is not None:
+                values = from_counts
+                fix(stage, values, proven=True)
+                _hint(session, values)
                 continue
         if values is not None and (budget[0] <= 0 or time.perf_counter() >= (options.wall_deadline or float("inf"))):
-            # out of time: keep the table found so far, and say that later stages were not optimised
-            terminations.append(Termination.TIME_LIMIT)
-            solutions.append(SolutionStatus.FEASIBLE)
-            result.message = f"time limit reached before stage {stage.name}"
+            stop(f"time limit reached before stage {stage.name}")
             break
         res = run(stage)
         if res.values is None:
             if values is not None and res.termination is Termination.TIME_LIMIT:
-                terminations.append(Termination.TIME_LIMIT)
-                solutions.append(SolutionStatus.FEASIBLE)
-                result.message = f"time limit reached in stage {stage.name}"
+                stop(f"time limit reached in stage {stage.name}")
                 break
             return _failed(result, res, started)
         values = res.values
@@ -186,11 +180,24 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int]
     return high, best
 
 
+def _counts_apply(setup: Setup, market: Market) -> bool:
+    """Counts of interchangeable givers stand for the givers only under the one-receiver rule and without
+    binding agreements; below COUNTS_FROM_GIVERS givers the full model is as quick."""
+    policy = setup.policy
+    return policy.one_receiver and not policy.binding_agreements and len(market.givers) >= COUNTS_FROM_GIVERS
+
+
+def _hint(session, values: list[int]) -> None:
+    """Start the session's next solve from `values` (CP-SAT takes hints; the PuLP backends do not)."""
+    if hasattr(session, "last"):
+        session.last = values
+
+
 def _type_check(setup: Setup, market: Market, backend: str, options: SolveOptions, budget: list[float]):
     """Under the one-receiver rule, a deviation check on counts of interchangeable givers (exact, and much
     faster to refute than the full model); it returns the table it found as flows."""
     policy = setup.policy
-    if not policy.one_receiver or policy.binding_agreements or len(market.givers) < COUNTS_FROM_GIVERS:
+    if not _counts_apply(setup, market):
         return None
     types = giver_types(market, policy)
 
@@ -214,11 +221,11 @@ def _type_volume(setup: Setup, prob: MarketProblem, backend: str, options: Solve
     """
     policy = setup.policy
     market = prob.market
-    if not policy.one_receiver or policy.binding_agreements or len(market.givers) < COUNTS_FROM_GIVERS:
+    if not _counts_apply(setup, market):
         return None
     types = giver_types(market, policy, by_county=True)
 
-    def solve(limit: int, stage: Stage) -> tuple[int, list[int]] | None:
+    def solve(limit: int, stage: Stage) -> list[int] | None:
         counts = type_count_problem(setup, market, types, limit, volume=True)
         res = open_session(backend, counts, options).optimize(counts.stages[0].expr, "max", max(0.001, budget[0]))
         budget[0] -= res.spent
@@ -231,7 +238,7 @@ def _type_volume(setup: Setup, prob: MarketProblem, backend: str, options: Solve
         if (not _sound(setup, prob, values) or values[prob.largest] > limit
                 or evaluate(stage.expr, values) != value):
             return None
-        return value, values
+        return values
 
     return solve
 
