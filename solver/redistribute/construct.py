@@ -19,15 +19,25 @@ INFEASIBLE = 10**12
 
 @dataclass(frozen=True)
 class Member:
+    """A giver in a receiver's group: its target and the least and most it can give that receiver."""
+
     code: str
     target: int
     low: int
     high: int
 
+    def window(self, d: int) -> tuple[int, int]:
+        """What it may give while staying within d of its target (empty when low > high)."""
+        return max(self.low, self.target - d), min(self.high, self.target + d)
+
+
+def member(code: str, target: int, offer: int, room: int, policy: Policy) -> Member:
+    high = min(offer, room)
+    return Member(code, target, min(policy.min_transfer, high), high)
+
 
 def _bounds(giver: Participant, receiver: Participant, policy: Policy) -> Member:
-    high = min(giver.effective, receiver.effective)
-    return Member(giver.code, giver.target, min(policy.min_transfer, high), high)
+    return member(giver.code, giver.target, giver.effective, receiver.effective, policy)
 
 
 def group_deviation(members: list[Member], target: int, room: int) -> int:
@@ -36,11 +46,11 @@ def group_deviation(members: list[Member], target: int, room: int) -> int:
         return target
 
     def fits(d: int) -> bool:
+        windows = [m.window(d) for m in members]
         if any(m.target - d > m.high for m in members):
             return False  # a giver whose target exceeds what this room can take by more than d
-        low = sum(max(m.low, m.target - d) for m in members)
-        high = sum(min(m.high, m.target + d) for m in members)
-        return low <= min(room, target + d) and high >= target - d
+        return (sum(lo for lo, _ in windows) <= min(room, target + d)
+                and sum(hi for _, hi in windows) >= target - d)
 
     if sum(m.low for m in members) > room:
         return INFEASIBLE  # the smallest transfers alone overflow the room
@@ -57,8 +67,7 @@ def group_deviation(members: list[Member], target: int, room: int) -> int:
 
 def group_amounts(members: list[Member], target: int, room: int, d: int) -> list[int]:
     """Amounts within d of each target whose sum is as close to the receiver's target as d allows."""
-    lows = [max(m.low, m.target - d) for m in members]
-    highs = [min(m.high, m.target + d) for m in members]
+    lows, highs = (list(side) for side in zip(*(m.window(d) for m in members))) if members else ([], [])
     total = min(max(target, sum(lows)), sum(highs), room)
     amounts = [min(max(m.target, lo), hi) for m, lo, hi in zip(members, lows, highs)]
     gap = total - sum(amounts)
@@ -79,10 +88,8 @@ def assign(market: Market, policy: Policy) -> dict[str, str]:
     """Each giver's receiver under the one-receiver rule."""
     receivers = {r.code: r for r in market.receivers}
     givers = {g.code: g for g in market.givers}
-    allowed: dict[str, list[str]] = {}
-    for g, r in market.pairs:
-        allowed.setdefault(g, []).append(r)
-    member = {(g, r): _bounds(givers[g], receivers[r], policy) for g, r in market.pairs}
+    allowed = market.receivers_of()
+    pair_member = {(g, r): _bounds(givers[g], receivers[r], policy) for g, r in market.pairs}
     sigma: dict[str, str] = {}
     need = {r: receivers[r].target for r in receivers}
     for g in sorted(allowed, key=lambda c: (-givers[c].target, c)):
@@ -90,14 +97,14 @@ def assign(market: Market, policy: Policy) -> dict[str, str]:
             continue
         r = min(allowed[g], key=lambda c: (-need[c], c))
         sigma[g] = r
-        need[r] -= member[g, r].target
+        need[r] -= pair_member[g, r].target
 
     def deviation(r: str, group: list[str]) -> tuple[int, int]:
         """(least largest deviation, what the receiver then misses of its target) for a group."""
-        members = [member[g, r] for g in sorted(group)]
+        members = [pair_member[g, r] for g in sorted(group)]
         target, room = receivers[r].target, receivers[r].effective
         d = group_deviation(members, target, room)
-        high = sum(min(m.high, m.target + d) for m in members)
+        high = sum(m.window(d)[1] for m in members)
         return d, max(0, min(target, room) - high)
 
     groups: dict[str, list[str]] = {r: sorted(g for g, rr in sigma.items() if rr == r) for r in receivers}
@@ -177,9 +184,7 @@ def giver_types(market: Market, policy: Policy, *, by_county: bool = False) -> d
     """Givers that are interchangeable for the largest deviation: the same target, offer and allowed
     receivers; `by_county` also asks for the same allowed receivers in their own county, which makes them
     interchangeable for the volume-and-simplicity stage as well."""
-    allowed: dict[str, list[str]] = {}
-    for g, r in market.pairs:
-        allowed.setdefault(g, []).append(r)
+    allowed = market.receivers_of()
     county = {r.code: r.county for r in market.receivers}
     types: dict[tuple, list[str]] = {}
     for g in market.givers:

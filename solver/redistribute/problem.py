@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from solver.domain import ObjectiveMode, Policy
+from solver.redistribute.construct import member
 from solver.redistribute.targets import Market, Setup
 
 Expr = dict[int, int]  # variable index -> integer coefficient
@@ -59,6 +60,7 @@ class MarketProblem:
     stages: list[Stage] = field(default_factory=list)
     x: dict[tuple[str, str], Expr] = field(default_factory=dict)
     y: dict[tuple[str, str], int] = field(default_factory=dict)
+    e: dict[tuple[str, str], int] = field(default_factory=dict)  # the correction x − target·y of each pair
     moved: dict[str, Expr] = field(default_factory=dict)
     terms: dict[str, Expr] = field(default_factory=dict)
     pop_scale: tuple[int, int] = (1, 1)  # (P, K): the population term is |P·share − K·population|
@@ -97,6 +99,7 @@ def build_problem(setup: Setup, market: Market) -> MarketProblem:
         yi = prob.var(f"y[{g},{r}]", 0, 1)
         ei = prob.var(f"e[{g},{r}]", -target, bound - target)
         prob.y[g, r] = yi
+        prob.e[g, r] = ei
         prob.x[g, r] = {yi: target, ei: 1} if target else {ei: 1}
         reach = max(target, bound - target)
         prob.add("link", f"{g}→{r} only when chosen", {ei: 1, yi: -reach}, hi=0)
@@ -229,7 +232,7 @@ def deviation_cuts(setup: Setup, prob: MarketProblem, limit: int) -> list[Constr
     if not setup.policy.one_receiver:
         return out
     for (g, r), yi in prob.y.items():
-        ei = next(k for k in prob.x[g, r] if k != yi)
+        ei = prob.e[g, r]
         out.append(Constraint("deviation", f"{g}→{r} within {limit} of target", {ei: 1, yi: -limit}, None, 0))
         out.append(Constraint("deviation", f"{g}→{r} within {limit} of target", {ei: 1, yi: limit}, 0, None))
     ups_of: dict[str, Expr] = {r.code: {} for r in market.receivers}
@@ -270,18 +273,13 @@ def settle(setup: Setup, prob: MarketProblem, values: list[int]) -> list[int]:
     return out
 
 
-
 def values_for(setup: Setup, prob: MarketProblem, flows: dict[tuple[str, str], int]) -> list[int]:
     """The variable values of a table given as amounts per pair (zero elsewhere), auxiliaries settled."""
     values = [max(v.lb, min(v.ub, 0)) for v in prob.variables]
     for pair, amount in flows.items():
-        yi = prob.y[pair]
-        values[yi] = 1
-        for k in prob.x[pair]:
-            if k != yi:
-                values[k] = amount - prob.x[pair].get(yi, 0)
+        values[prob.y[pair]] = 1
+        values[prob.e[pair]] = amount - prob.x[pair].get(prob.y[pair], 0)
     return settle(setup, prob, values)
-
 
 
 def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str]], limit: int,
@@ -303,16 +301,15 @@ def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str
     for index, ((target, effective, allowed, own), members) in enumerate(types.items()):
         total: Expr = {}
         for r in allowed:
-            high = min(effective, rooms[r].effective)
+            slot = member(members[0], target, effective, rooms[r].effective, policy)
             # a giver whose target this room cannot come within `limit` of may not go there
-            var = prob.var(f"n[{index},{r}]", 0, len(members) if target - limit <= high else 0)
+            var = prob.var(f"n[{index},{r}]", 0, len(members) if target - limit <= slot.high else 0)
             counts[index, r] = var
             total[var] = 1
             placed[var] = 1
             if r not in own:
                 cross[var] = 1
-            lows[r][var] = max(min(policy.min_transfer, high), target - limit)
-            highs[r][var] = min(high, target + limit)
+            lows[r][var], highs[r][var] = slot.window(limit)
         everyone = len(members) if target > limit else 0
         prob.add("types", f"givers of type {index} placed", total, lo=everyone, hi=len(members))
     received: Expr = {}

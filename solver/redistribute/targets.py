@@ -60,6 +60,13 @@ class Market:
     def participants(self) -> list[Participant]:
         return sorted(self.givers + self.receivers, key=lambda p: p.code)
 
+    def receivers_of(self) -> dict[str, list[str]]:
+        """Each giver's allowed receivers, in code order (givers without any are left out)."""
+        out: dict[str, list[str]] = {}
+        for g, r in self.pairs:
+            out.setdefault(g, []).append(r)
+        return out
+
 
 @dataclass
 class Setup:
