@@ -64,7 +64,7 @@ def test_shares_command_writes_an_exact_table(tmp_path):
     assert sum(round(float(r.split(",")[-1]) * 100) for r in rows) == 100_000
 
 
-def test_console_script_is_installed():
+def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "solver.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "propose" in result.stdout
 

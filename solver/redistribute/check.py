@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 
 from solver.domain import TOTAL_UNITS, Scope
-from solver.redistribute.targets import Setup
+from solver.redistribute.targets import Market, Setup
 
 
 class CheckFailed(AssertionError):
@@ -134,13 +134,17 @@ def check(setup: Setup, shares: Mapping[str, int], flows: list[tuple[str, str, i
     return out
 
 
-def stage_values(setup: Setup, market_pairs: int, members: list, flows: list[tuple[str, str, int]]) -> dict[str, int]:
-    """The lexicographic stage values of one market, recomputed from its transfers alone."""
+def check_stages(setup: Setup, market: Market, reported: Mapping[str, str],
+                 flows: list[tuple[str, str, int]]) -> list[str]:
+    """Each lexicographic stage value the solver reported, recomputed from the market's transfers alone."""
     moved = _moved(flows)
-    k = market_pairs + 1
+    members = market.participants
+    k = len(market.pairs) + 1
     volume = sum(moved[p.code] for p in members if p.gives)
-    return {
+    recomputed = {
         "max_deviation": max((abs(moved[p.code] - p.target) for p in members), default=0),
         "volume_simplicity": volume * k * k - _cross(setup, flows) * k - len(flows),
         "population": _population(setup, members, moved),
     }
+    return [f"market {market.key}: stage {stage} reported {value}, the table gives {recomputed[stage]}"
+            for stage, value in reported.items() if stage in recomputed and int(value) != recomputed[stage]]

@@ -76,7 +76,6 @@ def explain(code: str, municipalities: Mapping[str, Municipality], base: int, fi
     p = participant
     gives = p.gives
     mine = [(r, a) for g, r, a in flows if g == code] if gives else [(g, a) for g, r, a in flows if r == code]
-
     moved = sum(a for _, a in mine)
     reasons.append({"rule": "wish", "wish": p.kind, "stated_permille": permille(p.stated),
                     "effective_permille": permille(p.effective)})

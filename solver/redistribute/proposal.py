@@ -16,7 +16,7 @@ from solver.data import load_municipalities
 from solver.domain import InputError, InputProblem, Municipality, Policy, Transfer, Wish, permille
 from solver.policy import parse_policy, read_policy
 from solver.redistribute.backend import SolutionStatus, SolveOptions, Termination
-from solver.redistribute.check import CheckFailed, check, objective_terms, stage_values
+from solver.redistribute.check import CheckFailed, check, check_stages, objective_terms
 from solver.redistribute.diagnose import diagnose_infeasible
 from solver.redistribute.explain import explain
 from solver.redistribute.solve import MarketResult, solve_market, worst_solution, worst_termination
@@ -159,18 +159,15 @@ def _spill(setup: Setup, results: list[MarketResult]) -> dict[str, int]:
     spill: dict[str, int] = {}
     for res in results:
         market = res.market
-        left = sum(g.effective - res.moved(g.code) for g in market.givers)
-        if left <= 0:
-            continue
+        unplaced = {g.code: g.effective - res.moved(g.code) for g in market.givers}
+        unplaced = {code: units for code, units in unplaced.items() if units > 0}
         pool = [m for m in setup.municipalities.values() if m.code not in setup.participants
                 and (market.key == "national" or m.county_code == market.key)]
-        if not pool:
+        if not unplaced or not pool:
             continue
-        seats = apportion([m.population for m in pool], left, Method.HAMILTON).seats
+        seats = apportion([m.population for m in pool], sum(unplaced.values()), Method.HAMILTON).seats
         spill.update({m.code: s for m, s in zip(pool, seats, strict=True) if s})
-        for g in market.givers:  # the givers' unplaced offers are what the pool spreads
-            if g.effective - res.moved(g.code) > 0:
-                spill[g.code] = -(g.effective - res.moved(g.code))
+        spill.update({code: -units for code, units in unplaced.items()})  # what each giver put in
     return spill
 
 
@@ -214,13 +211,8 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
             shares[code] += amount
         violations = check(setup, shares, flows, spill)
         for res in results:
-            if res.values is None:
-                continue
-            recomputed = stage_values(setup, len(res.market.pairs), res.market.participants, res.flows())
-            for stage, value in res.stage_values.items():
-                if stage in recomputed and int(value) != recomputed[stage]:
-                    violations.append(f"market {res.market.key}: stage {stage} reported {value}, "
-                                      f"the table gives {recomputed[stage]}")
+            if res.values is not None:
+                violations += check_stages(setup, res.market, res.stage_values, res.flows())
         if violations:
             raise CheckFailed("the solver's table breaks the rules: " + "; ".join(violations))
     flows.sort()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from solver.apportion import Method, apportion
-from solver.domain import Municipality, Policy, Scope, Wish
+from solver.domain import TOTAL_UNITS, Municipality, Policy, Scope, Wish
 from solver.shares import ShareTable, population_shares
 
 # reasons that lowered a wish, cited by the explanations
@@ -78,16 +78,8 @@ class Setup:
     county_floor: dict[str, int]
     receiver_cap: dict[str, int]
     pop_share: dict[str, Fraction]
+    pop_scale: tuple[int, int]  # (P, K): the population term |P·share − K·population| in integers
     notes: list[dict] = field(default_factory=list)
-
-    @property
-    def pop_scale(self) -> tuple[int, int]:
-        """(P, K) with the population term |P·share − K·population| in integers (P/K = total population/100,000)."""
-        if not hasattr(self, "_pop_scale"):
-            total = sum(m.population for m in self.municipalities.values())
-            divisor = math.gcd(total, 100_000)
-            self._pop_scale = (total // divisor, 100_000 // divisor)
-        return self._pop_scale
 
 
 def county_floors(municipalities: Sequence[Municipality], policy: Policy, pop_share: dict[str, Fraction]) -> dict[str, int]:
@@ -132,7 +124,10 @@ def build_setup(municipalities: Sequence[Municipality], base: ShareTable, wishes
     markets = _markets(participants, policy)
     for market in markets:
         _proportional_cut(market, policy)
-    return Setup(by_code, base, policy, participants, markets, floors, cap_units, pop_share)
+    total = sum(m.population for m in municipalities)
+    divisor = math.gcd(total, TOTAL_UNITS)
+    pop_scale = (total // divisor, TOTAL_UNITS // divisor)
+    return Setup(by_code, base, policy, participants, markets, floors, cap_units, pop_share, pop_scale)
 
 
 def _apply_county_floors(participants: dict[str, Participant], floors: dict[str, int], base: ShareTable,
