@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from solver.domain import InputError, InputProblem
 
@@ -88,8 +88,8 @@ def _rows_from_xlsx(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def write_xlsx(path: str | Path, sheets: dict[str, list[list[Any]]]) -> None:
-    """A workbook with one sheet per entry; the first row of each is its header."""
+def write_xlsx(path: str | Path | BinaryIO, sheets: dict[str, list[list[Any]]]) -> None:
+    """A workbook with one sheet per entry (to a path or a binary stream); the first row of each is its header."""
     from openpyxl import Workbook
 
     workbook = Workbook()

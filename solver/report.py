@@ -1,4 +1,8 @@
-"""A proposal written out: JSON (everything), CSV (the share table), XLSX (shares, transfers, explanations, inputs)."""
+"""A proposal written out: JSON (everything), CSV (the share table), XLSX (shares, transfers, explanations, inputs).
+
+Everything is built from the proposal JSON (`Proposal.to_dict()`), so a stored proposal exports exactly
+as the command line writes it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from solver.domain import InputError, InputProblem
 from solver.io import write_xlsx
@@ -21,17 +26,16 @@ def _fmt(value: object) -> object:
     return "" if value is None else value
 
 
-def shares_csv(proposal: Proposal) -> str:
+def shares_csv(data: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(SHARE_COLUMNS)
-    for row in proposal.rows():
+    for row in data["shares"]:
         writer.writerow([_fmt(row[c]) for c in SHARE_COLUMNS])
     return out.getvalue()
 
 
-def proposal_sheets(proposal: Proposal) -> dict[str, list[list[object]]]:
-    data = proposal.to_dict()
+def proposal_sheets(data: dict[str, Any]) -> dict[str, list[list[object]]]:
     rows = data["shares"]
     return {
         "shares": [SHARE_COLUMNS] + [[row[c] for c in SHARE_COLUMNS] for row in rows],
@@ -58,8 +62,14 @@ def write_proposal(proposal: Proposal, path: str | Path, *, timing: bool = True)
     if suffix == ".json":
         path.write_text(proposal.to_json(timing=timing), encoding="utf-8")
     elif suffix == ".csv":
-        path.write_text(shares_csv(proposal), encoding="utf-8")
+        path.write_text(shares_csv(proposal.to_dict(timing=timing)), encoding="utf-8")
     elif suffix == ".xlsx":
-        write_xlsx(path, proposal_sheets(proposal))
+        write_xlsx(path, proposal_sheets(proposal.to_dict(timing=timing)))
     else:
         raise InputError([InputProblem(str(path), "out", "must end in .json, .csv or .xlsx")], what="output")
+
+
+def xlsx_bytes(data: dict[str, Any]) -> bytes:
+    out = io.BytesIO()
+    write_xlsx(out, proposal_sheets(data))
+    return out.getvalue()

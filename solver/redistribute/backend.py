@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Protocol
@@ -46,6 +47,11 @@ class SolveOptions:
     num_workers: int = 1
     pulp_solver: str = "highs"
     wall_deadline: float | None = None  # time.perf_counter() value after which no solve may run on
+    cancel: threading.Event | None = None  # set by another thread: no further solve starts
+
+
+class Cancelled(RuntimeError):
+    """The caller cancelled the proposal; raised before the next solve would start."""
 
 
 class Session(Protocol):

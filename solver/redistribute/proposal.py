@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,12 +128,14 @@ def propose(
     policy: Policy | Mapping[str, Any] | str | Path | None = None,
     backend: str = "cpsat",
     municipalities: Sequence[Municipality] | None = None,
+    cancel: threading.Event | None = None,
     **policy_overrides: Any,
 ) -> Proposal:
     """The national (or county) redistribution proposal for a wish set.
 
     Raises InputError (every problem at once) for bad input; an infeasible request returns a proposal
-    whose status says infeasible and whose diagnosis says why.
+    whose status says infeasible and whose diagnosis says why. Setting `cancel` from another thread stops
+    the proposal before its next solve (it raises `Cancelled`).
     """
     started = time.perf_counter()
     if backend not in BACKEND_ALIASES:
@@ -146,7 +149,7 @@ def propose(
         wishes = [w.to_dict() for w in wishes]  # type: ignore[union-attr]
     wish_list = read_wishes(wishes, munis, base, pol)  # type: ignore[arg-type]
     setup = build_setup(munis, base, wish_list, pol)
-    options = SolveOptions(time_limit_s=pol.time_limit_s, seed=pol.seed, num_workers=pol.num_workers)
+    options = SolveOptions(time_limit_s=pol.time_limit_s, seed=pol.seed, num_workers=pol.num_workers, cancel=cancel)
     results = [solve_market(setup, market, backend, options) for market in setup.markets]
     return assemble(setup, wish_list, results, backend, time.perf_counter() - started)
 

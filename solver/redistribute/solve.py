@@ -10,7 +10,14 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 
-from solver.redistribute.backend import SolutionStatus, SolveOptions, StageResult, Termination, open_session
+from solver.redistribute.backend import (
+    Cancelled,
+    SolutionStatus,
+    SolveOptions,
+    StageResult,
+    Termination,
+    open_session,
+)
 from solver.redistribute.construct import construct_flows, flows_from_counts, giver_types
 from solver.redistribute.problem import (
     Constraint,
@@ -77,6 +84,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     solutions: list[SolutionStatus] = []
 
     def run(stage: Stage, extra: list[Constraint] | None = None) -> StageResult:
+        _stop_if_cancelled(options, f"stage {stage.name} of market {market.key}")
         res = session.optimize(stage.expr, stage.sense, max(0.001, budget[0]), extra)
         budget[0] -= res.spent
         result.solves += 1
@@ -180,6 +188,11 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int]
     return high, best
 
 
+def _stop_if_cancelled(options: SolveOptions, what: str) -> None:
+    if options.cancel is not None and options.cancel.is_set():
+        raise Cancelled(f"cancelled before {what}")
+
+
 def _counts_apply(setup: Setup, market: Market) -> bool:
     """Counts of interchangeable givers stand for the givers only under the one-receiver rule and without
     binding agreements; below COUNTS_FROM_GIVERS givers the full model is as quick."""
@@ -202,6 +215,7 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
     types = giver_types(market, policy)
 
     def check(limit: int) -> StageResult:
+        _stop_if_cancelled(options, f"the deviation check of market {market.key}")
         counts = type_count_problem(setup, market, types, limit)
         res = open_session(backend, counts, options).optimize({}, "min", max(0.001, budget[0]))
         budget[0] -= res.spent
@@ -226,6 +240,7 @@ def _type_volume(setup: Setup, prob: MarketProblem, backend: str, options: Solve
     types = giver_types(market, policy, by_county=True)
 
     def solve(limit: int, stage: Stage) -> list[int] | None:
+        _stop_if_cancelled(options, f"the volume stage of market {market.key}")
         counts = type_count_problem(setup, market, types, limit, volume=True)
         res = open_session(backend, counts, options).optimize(counts.stages[0].expr, "max", max(0.001, budget[0]))
         budget[0] -= res.spent

@@ -1,0 +1,107 @@
+"""The FastAPI application: routers under /v1, bounded bodies, request metrics, errors in one shape."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from service.routes import proposals, reference, rounds
+from service.runtime import Runtime
+from service.settings import Settings
+from solver import __version__
+
+DESCRIPTION = """Proposals for the national redistribution of allocation shares (andelstal) for unaccompanied
+children among Sweden's 290 municipalities. Tokens come from `andelstal tokens create`; send them as
+`Authorization: Bearer <token>`. Shares are per mille (‰) with at most two decimals."""
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class Guard:
+    """Pure ASGI middleware: refuses bodies over the limit with 413 and times every request."""
+
+    def __init__(self, app: Any, limit: int, runtime: Runtime):
+        self.app = app
+        self.limit = limit
+        self.runtime = runtime
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(send, status)
+            self._observe(scope, status, started)
+            return
+        seen = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracked_send)
+        except BodyTooLarge:
+            if not status["sent"]:
+                await self._too_large(send, status)
+        finally:
+            self._observe(scope, status, started)
+
+    async def _too_large(self, send: Any, status: dict[str, Any]) -> None:
+        response = JSONResponse({"detail": f"the request body is larger than {self.limit} bytes"}, status_code=413)
+        status["code"], status["sent"] = 413, True
+        await response({"type": "http"}, None, send)  # type: ignore[arg-type]
+
+    def _observe(self, scope: dict[str, Any], status: dict[str, Any], started: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.runtime.metrics.requests.labels(scope["method"], route, str(status["code"])).observe(
+            time.perf_counter() - started)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    runtime = runtime or Runtime.start(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    production = settings.production
+    app = FastAPI(title="andelstal", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  debug=False, docs_url=None if production else "/docs", redoc_url=None)
+    app.state.runtime = runtime
+    app.include_router(reference.plain)
+    app.include_router(reference.router)
+    app.include_router(rounds.router)
+    app.include_router(proposals.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "value_error")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    app.add_middleware(Guard, limit=settings.max_body_bytes, runtime=runtime)
+    return app

@@ -1,0 +1,77 @@
+"""Request dependencies: the database session (one transaction per request), the caller, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from service.auth import Caller, Role, lookup
+from service.db import AuditRow
+from service.runtime import Runtime
+
+bearer = HTTPBearer(auto_error=False, description="a token from `andelstal tokens create`")
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def db(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back when it raises."""
+    session = rt.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def caller(rt: Annotated[Runtime, Depends(runtime)], session: Annotated[Session, Depends(db)],
+           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    found = lookup(session, rt.settings.secret, credentials.credentials[:200])
+    if found is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the token is unknown or revoked",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def allow(*roles: Role):
+    """A dependency that lets only the given roles through (403 for the others)."""
+
+    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if who.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"the {who.role.value} role may not do this; allowed: {', '.join(r.value for r in roles)}")
+        return who
+
+    return check
+
+
+Session_ = Annotated[Session, Depends(db)]
+Runtime_ = Annotated[Runtime, Depends(runtime)]
+Anyone = Annotated[Caller, Depends(caller)]
+Agency = Annotated[Caller, Depends(allow(Role.AGENCY))]
+Officer = Annotated[Caller, Depends(allow(Role.AGENCY, Role.COUNTY))]
+
+
+def audit(session: Session, who: Caller, action: str, *, year: int | None = None, target: str | None = None,
+          **detail: Any) -> None:
+    """An audit entry in the same transaction as the change it records."""
+    session.add(AuditRow(actor=who.actor, role=who.role.value, action=action, year=year, target=target, detail=detail))
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "missing, unknown or revoked token"},
+    403: {"description": "the token's role or county does not allow this"},
+    413: {"description": "the request body is larger than the server allows"},
+}

@@ -1,0 +1,234 @@
+"""Typed request and response bodies. Every list and string is bounded; unknown fields are refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Code = Annotated[str, Field(pattern=r"^\d{4}$", description="municipality code (kommunkod), four digits")]
+CountyCode = Annotated[str, Field(pattern=r"^\d{2}$", description="county code (länskod), two digits")]
+Amount = Annotated[float, Field(ge=0, le=1000)] | Literal["all"]
+MAX_WISHES = 290
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Error(BaseModel):
+    detail: str
+
+
+class WishBody(Strict):
+    wish: Literal["give", "receive"]
+    amount_permille: Amount = Field(description="what a giver offers (or 'all'), or the most a receiver takes on top")
+    partner: Code | None = Field(default=None, description="the receiver an agreement already names (givers only)")
+
+
+class WishIn(WishBody):
+    code: Code
+
+
+class WishOut(BaseModel):
+    code: str
+    name: str
+    county_code: str
+    wish: str
+    amount_permille: float | str
+    partner: str | None
+    updated_at: datetime
+    updated_by: str
+
+
+class Weights(Strict):
+    unmet: float | None = Field(default=None, ge=0, le=1e6)
+    unequal: float | None = Field(default=None, ge=0, le=1e6)
+    population: float | None = Field(default=None, ge=0, le=1e6)
+    cross_county: float | None = Field(default=None, ge=0, le=1e6)
+    transfers: float | None = Field(default=None, ge=0, le=1e6)
+
+
+class PolicyIn(Strict):
+    """Every field is optional; a missing field takes the default of `solver.Policy`."""
+
+    scope: Literal["national", "county"] | None = None
+    objective: Literal["lexicographic", "weighted"] | None = None
+    weights: Weights | None = None
+    spill: bool | None = None
+    giver_floor_permille: float | None = Field(default=None, ge=0, le=1000)
+    county_floor: float | None = Field(default=None, ge=0, le=2)
+    receiver_cap: float | None = Field(default=None, gt=0, le=1000)
+    one_receiver: bool | None = None
+    binding_agreements: bool | None = None
+    min_transfer_permille: float | None = Field(default=None, ge=0.01, le=1000)
+    forecast: int | None = Field(default=None, ge=0, le=1_000_000)
+    time_limit_s: float | None = Field(default=None, gt=0, le=3600, description="clamped by the server's limit")
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+    def plain(self) -> dict[str, Any]:
+        data = self.model_dump(exclude_none=True)
+        if "weights" in data and not data["weights"]:
+            del data["weights"]
+        return data
+
+
+class WhatIfIn(Strict):
+    wishes: list[WishIn] = Field(default_factory=list, max_length=MAX_WISHES)
+    policy: PolicyIn = Field(default_factory=PolicyIn)
+    shares: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+        default=None, max_length=290, description="a base table to use instead of the round's or the default")
+    backend: Literal["cpsat", "highs", "cbc"] = "cpsat"
+
+
+class ProposalRequest(Strict):
+    policy: PolicyIn = Field(default_factory=PolicyIn)
+    backend: Literal["cpsat", "highs", "cbc"] = "cpsat"
+
+
+class RoundIn(Strict):
+    year: int = Field(ge=2000, le=2100)
+    shares: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+        default=None, max_length=290, description="the base share table of the round; default the illustrative key")
+
+
+class RoundOut(BaseModel):
+    year: int
+    state: Literal["open", "proposed", "finalised"]
+    created_at: datetime
+    created_by: str
+    wishes: int
+    proposals: list[int]
+    finalised_proposal_id: int | None
+    finalised_at: datetime | None
+    base: Literal["illustrative", "given"]
+
+
+class FinaliseIn(Strict):
+    proposal_id: int = Field(ge=1, le=2**31 - 1)
+
+
+class Municipality(BaseModel):
+    code: str
+    name: str
+    county_code: str
+    county_name: str
+    population: int
+
+
+class County(BaseModel):
+    code: str
+    name: str
+    municipalities: int
+    population: int
+
+
+class ShareRow(BaseModel):
+    code: str
+    name: str
+    county_code: str
+    share_permille: float
+
+
+class ShareTableOut(BaseModel):
+    source: str
+    illustrative: bool
+    note: str
+    shares: list[ShareRow]
+
+
+class Explanation(BaseModel):
+    reasons: list[dict[str, Any]] = []
+    text_sv: str = ""
+    text_en: str = ""
+
+
+class ProposalShare(BaseModel):
+    code: str
+    name: str
+    county_code: str
+    wish: str | None
+    base_permille: float
+    proposed_permille: float
+    delta_permille: float
+    expected_children: int
+    variable_compensation_sek: int
+    explanation: Explanation
+
+
+class Transfer(BaseModel):
+    giver: str
+    receiver: str
+    permille: float
+    cross_county: bool
+
+
+class Status(BaseModel):
+    termination: Literal["optimal", "time_limit", "infeasible", "error"]
+    solution: Literal["optimal", "feasible", "none"]
+
+
+class ProposalBody(BaseModel):
+    """The proposal JSON of the command line (`andelstal propose --out x.json`)."""
+
+    status: Status
+    shares: list[ProposalShare]
+    transfers: list[Transfer]
+    spill: list[dict[str, Any]]
+    objective: dict[str, Any]
+    solver: dict[str, Any]
+    diagnosis: list[dict[str, Any]]
+    policy: dict[str, Any]
+    base: dict[str, Any]
+    wishes: list[dict[str, Any]]
+
+
+class StoredProposal(BaseModel):
+    id: int
+    year: int
+    created_at: datetime
+    created_by: str
+    finalised: bool
+    inputs: dict[str, Any]
+    proposal: ProposalBody
+
+
+class ProposalSummary(BaseModel):
+    id: int
+    year: int
+    created_at: datetime
+    created_by: str
+    termination: str
+    solution: str
+    finalised: bool
+
+
+class Job(BaseModel):
+    id: str
+    kind: Literal["what-if", "proposal"]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    created_at: datetime
+    finished_at: datetime | None
+    year: int | None
+    proposal_id: int | None
+    result: ProposalBody | None = None
+    error: dict[str, Any] | None = None
+    links: dict[str, str] = {}
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    year: int | None
+    target: str | None
+    detail: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str
+    version: str
