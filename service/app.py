@@ -21,8 +21,9 @@ children among Sweden's 290 municipalities. Tokens come from `andelstal tokens c
 `Authorization: Bearer <token>`. Shares are per mille (‰) with at most two decimals."""
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(BaseException):
+    """Raised while a body streams in. A BaseException, because FastAPI turns any Exception met while it
+    reads a body into a 400; this one must reach the guard to become a 413."""
 
 
 class Guard:
@@ -80,13 +81,16 @@ class Guard:
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The app; it closes its runtime at shutdown only when it made it (a given runtime is its caller's)."""
     settings = settings or Settings.from_env()
+    owned = runtime is None
     runtime = runtime or Runtime.start(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        runtime.close()
+        if owned:
+            runtime.close()
 
     production = settings.production
     app = FastAPI(title="andelstal", version=__version__, description=DESCRIPTION, lifespan=lifespan,

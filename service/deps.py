@@ -71,6 +71,7 @@ def audit(session: Session, who: Caller, action: str, *, year: int | None = None
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not JSON (or not UTF-8)"},
     401: {"description": "missing, unknown or revoked token"},
     403: {"description": "the token's role or county does not allow this"},
     413: {"description": "the request body is larger than the server allows"},

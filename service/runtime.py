@@ -185,6 +185,8 @@ class Runtime:
                 session.execute(update(JobRow).where(JobRow.id == job_id).values(state="running"))
             try:
                 data = work(cancel)
+                if cancel.is_set():  # stopped inside the last solve: the table is not what was asked for
+                    raise Cancelled("cancelled while the last stage was solved")
             except InputError as exc:
                 with self.sessions.begin() as session:
                     self._end(session, job_id, "failed", error=exc.to_dict())

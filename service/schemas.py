@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Code = Annotated[str, Field(pattern=r"^\d{4}$", description="municipality code (kommunkod), four digits")]
 CountyCode = Annotated[str, Field(pattern=r"^\d{2}$", description="county code (länskod), two digits")]
 Amount = Annotated[float, Field(ge=0, le=1000)] | Literal["all"]
 MAX_WISHES = 290
+# the database keeps naive UTC; answers carry the zone, as RFC 3339 asks
+Instant = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo is not None else d.replace(tzinfo=UTC))]
 
 
 class Strict(BaseModel):
@@ -38,7 +40,7 @@ class WishOut(BaseModel):
     wish: str
     amount_permille: float | str
     partner: str | None
-    updated_at: datetime
+    updated_at: Instant
     updated_by: str
 
 
@@ -96,12 +98,12 @@ class RoundIn(Strict):
 class RoundOut(BaseModel):
     year: int
     state: Literal["open", "proposed", "finalised"]
-    created_at: datetime
+    created_at: Instant
     created_by: str
     wishes: int
     proposals: list[int]
     finalised_proposal_id: int | None
-    finalised_at: datetime | None
+    finalised_at: Instant | None
     base: Literal["illustrative", "given"]
 
 
@@ -187,7 +189,7 @@ class ProposalBody(BaseModel):
 class StoredProposal(BaseModel):
     id: int
     year: int
-    created_at: datetime
+    created_at: Instant
     created_by: str
     finalised: bool
     inputs: dict[str, Any]
@@ -197,7 +199,7 @@ class StoredProposal(BaseModel):
 class ProposalSummary(BaseModel):
     id: int
     year: int
-    created_at: datetime
+    created_at: Instant
     created_by: str
     termination: str
     solution: str
@@ -208,8 +210,8 @@ class Job(BaseModel):
     id: str
     kind: Literal["what-if", "proposal"]
     state: Literal["queued", "running", "done", "failed", "cancelled"]
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: Instant
+    finished_at: Instant | None
     year: int | None
     proposal_id: int | None
     result: ProposalBody | None = None
@@ -219,7 +221,7 @@ class Job(BaseModel):
 
 class AuditEntry(BaseModel):
     id: int
-    at: datetime
+    at: Instant
     actor: str
     role: str
     action: str

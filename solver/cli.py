@@ -16,6 +16,11 @@ from solver.policy import read_policy
 from solver.redistribute.check import CheckFailed
 from solver.shares import ShareKey, compute_base_shares, read_share_table, share_table_csv
 
+try:
+    from service.settings import SettingsError
+except ImportError:  # pragma: no cover - the solver alone, without the service's dependencies
+    SettingsError = RuntimeError  # type: ignore[misc,assignment]
+
 EXIT_BAD_INPUT = 2
 EXIT_NO_TABLE = 3
 
@@ -126,6 +131,70 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if proposal.feasible else EXIT_NO_TABLE
 
 
+def _settings(args: argparse.Namespace):
+    from service.settings import Settings
+
+    return Settings.from_env(database_url=args.database_url)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.auth import Role, create_token
+    from service.runtime import Runtime
+
+    settings = _settings(args)
+    runtime = Runtime.start(settings)
+    app = create_app(settings, runtime)
+    print(f"andelstal service on http://{args.host}:{args.port} (database {runtime.engine.dialect.name}, "
+          f"{settings.environment})", flush=True)
+    if not settings.production:
+        print(f"API documentation: http://{args.host}:{args.port}/docs")
+        with runtime.sessions.begin() as session:
+            _, token = create_token(session, settings.secret, name="development", role=Role.AGENCY, county_code=None)
+        print("development token (agency role; revoke with `andelstal tokens revoke`):")
+        print(token, flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from service.auth import Role, create_token, revoke
+    from service.db import Token
+    from service.runtime import Runtime
+
+    runtime = Runtime.start(_settings(args))
+    try:
+        with runtime.sessions.begin() as session:
+            if args.action == "create":
+                role = Role(args.role)
+                counties = {m.county_code for m in load_municipalities()}
+                if (role is Role.COUNTY) != (args.county is not None) or (args.county and args.county not in counties):
+                    raise InputError([InputProblem("command line", "--county", "a county token needs --county with one "
+                                                   "of the 21 county codes; other roles take none")])
+                row, token = create_token(session, runtime.settings.secret, name=args.name or role.value, role=role,
+                                          county_code=args.county)
+                print(f"token {row.id} for {row.name}: role {row.role}" + (f", county {row.county_code}"
+                                                                             if row.county_code else ""))
+                print("store it now; only its hash is kept:")
+                print(token)
+            elif args.action == "list":
+                for row in session.query(Token).order_by(Token.id):
+                    state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+                    print(f"{row.id}\t{row.name}\t{row.role}\t{row.county_code or '-'}\t{state}")
+            else:
+                if not revoke(session, args.id):
+                    raise InputError([InputProblem("command line", "id", f"no active token {args.id}")])
+                print(f"token {args.id} revoked")
+    finally:
+        runtime.close()
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shares", help="a share table (CSV/XLSX code,share_permille) instead of the computed key")
     p.add_argument("--policy", help="a policy file (TOML or JSON)")
@@ -159,6 +228,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="cpsat", choices=["cpsat", "pulp", "highs", "cbc"])
     p.add_argument("--time-limit", type=float, default=5.0)
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("serve", help="start the HTTP service (SQLite under var/ unless --database-url)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--database-url", help="e.g. sqlite:///var/andelstal.db or postgresql://user@host/db")
+    p.add_argument("--quiet", action="store_true", help="log warnings only")
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("tokens", help="create, list or revoke bearer tokens of the service")
+    tokens = p.add_subparsers(dest="action", required=True)
+    t = tokens.add_parser("create", help="a new token; printed once, as the last line")
+    t.add_argument("--role", required=True, choices=["agency", "county", "viewer"])
+    t.add_argument("--county", help="the county code of a county officer's token, e.g. 22")
+    t.add_argument("--name", help="who holds it, for the audit log")
+    t.add_argument("--database-url")
+    tokens.add_parser("list", help="every token, without its secret").add_argument("--database-url")
+    t = tokens.add_parser("revoke", help="revoke a token by its id")
+    t.add_argument("id", type=int)
+    t.add_argument("--database-url")
+    p.set_defaults(func=cmd_tokens)
     return top
 
 
@@ -167,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except InputError as exc:
+        print(f"andelstal: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SettingsError as exc:
         print(f"andelstal: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CheckFailed as exc:  # a solver bug: say so plainly

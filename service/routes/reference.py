@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1", responses=ERRORS, tags=["reference"])
 plain = APIRouter(tags=["operations"])
 
 
-@router.get("/municipalities", response_model=list[schemas.Municipality])
+@router.get("/municipalities", response_model=list[schemas.Municipality],
+            responses={404: {"model": schemas.Error, "description": "no such county"}})
 def municipalities(rt: Runtime_, who: Anyone,
                    county: Annotated[schemas.CountyCode | None, Query(description="only this county")] = None):
     rows = [m for m in rt.municipalities if county is None or m.county_code == county]

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import ortools
 from ortools.sat.python import cp_model
 
 from solver.redistribute.backend import SolutionStatus, SolveOptions, StageResult, Termination
 from solver.redistribute.problem import Constraint, Expr, MarketProblem
+
+
+@contextmanager
+def _stop_on(cancel: threading.Event | None, solver: cp_model.CpSolver) -> Iterator[None]:
+    """Stop the search as soon as `cancel` is set from another thread (checked every 50 ms)."""
+    if cancel is None:
+        yield
+        return
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.is_set():
+            if cancel.wait(0.05):
+                solver.stop_search()
+                return
+
+    watcher = threading.Thread(target=watch, name="cpsat-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()  # the watcher ends within 50 ms; a late stop_search on a finished solver does nothing
 
 
 class Session:
@@ -61,7 +86,8 @@ class Session:
         solver.parameters.num_workers = self.options.num_workers
         solver.parameters.random_seed = self.options.seed
         started = time.perf_counter()
-        status = solver.solve(model)
+        with _stop_on(self.options.cancel, solver):
+            status = solver.solve(model)
         elapsed = time.perf_counter() - started
         result = self._result(solver, status, elapsed, model)
         result.spent = solver.deterministic_time

@@ -1,0 +1,343 @@
+"""The HTTP service through the real ASGI app, on a real SQLite file (and PostgreSQL when given)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from itertools import count
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from service.db import AuditRow, ProposalRow, WishRow
+from solver.data import sample_wishes_path
+from tests.conftest import serving
+
+ROLES = ["agency", "county22", "county01", "viewer"]
+SMALL = {"wishes": [{"code": "2262", "wish": "give", "amount_permille": "all"},
+                    {"code": "2260", "wish": "receive", "amount_permille": 3}], "policy": {"time_limit_s": 1}}
+
+
+def wait_job(svc, job_id, who="agency", timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = svc.client.get(f"/v1/jobs/{job_id}", headers=svc.as_(who)).json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+def open_round(svc, year=2027):
+    c, agency = svc.client, svc.as_("agency")
+    assert c.post("/v1/rounds", json={"year": year}, headers=agency).status_code == 201
+    for body in SMALL["wishes"]:
+        code = body["code"]
+        assert c.put(f"/v1/rounds/{year}/wishes/{code}", json={k: v for k, v in body.items() if k != "code"},
+                     headers=agency).status_code == 201
+
+
+def propose(svc, year=2027, policy=None):
+    res = svc.client.post(f"/v1/rounds/{year}/proposals", json={"policy": policy or {"time_limit_s": 1}},
+                          headers=svc.as_("agency"))
+    assert res.status_code == 202, res.text
+    job = wait_job(svc, res.json()["id"])
+    assert job["state"] == "done", job
+    return job["proposal_id"]
+
+
+# --- every route × every role -----------------------------------------------------------------------------
+
+def _routes(svc, proposal_id, job_id):
+    years = count(2040)
+    c, agency = svc.client, svc.as_("agency")
+
+    def restore_wish():
+        c.put("/v1/rounds/2027/wishes/2281", json={"wish": "give", "amount_permille": 0.5}, headers=agency)
+
+    everyone = set(ROLES)
+    officers = {"agency", "county22", "county01"}
+    return [
+        # method, path, body (or a callable giving it), allowed roles, success statuses, preparation
+        ("GET", "/v1/municipalities?county=22", None, everyone, {200}, None),
+        ("GET", "/v1/counties", None, everyone, {200}, None),
+        ("GET", "/v1/shares", None, everyone, {200}, None),
+        ("GET", "/v1/rounds", None, everyone, {200}, None),
+        ("GET", "/v1/rounds/2027", None, everyone, {200}, None),
+        ("GET", "/v1/rounds/2027/shares", None, everyone, {200}, None),
+        ("GET", "/v1/rounds/2027/wishes?county=22", None, everyone, {200}, None),
+        ("POST", "/v1/rounds", lambda: {"year": next(years)}, {"agency"}, {201}, None),
+        ("PUT", "/v1/rounds/2027/wishes/2281", {"wish": "give", "amount_permille": 0.5}, {"agency", "county22"},
+         {200, 201}, None),
+        ("DELETE", "/v1/rounds/2027/wishes/2281", None, {"agency", "county22"}, {204}, restore_wish),
+        ("POST", "/v1/what-if", SMALL, officers, {200}, None),
+        ("POST", "/v1/rounds/2027/proposals", {"policy": {"time_limit_s": 0.5}}, {"agency"}, {202}, None),
+        ("GET", "/v1/rounds/2027/proposals", None, everyone, {200}, None),
+        ("GET", f"/v1/proposals/{proposal_id}", None, everyone, {200}, None),
+        ("GET", f"/v1/proposals/{proposal_id}/export?format=csv", None, everyone, {200}, None),
+        ("GET", f"/v1/proposals/{proposal_id}/export?format=xlsx", None, everyone, {200}, None),
+        ("GET", f"/v1/jobs/{job_id}", None, {"agency"}, {200}, None),
+        ("POST", "/v1/rounds/2099/finalise", {"proposal_id": proposal_id}, {"agency"}, {404}, None),
+        ("GET", "/v1/audit", None, {"agency"}, {200}, None),
+    ]
+
+
+def test_every_route_for_every_role(service):
+    open_round(service)
+    proposal_id = propose(service)
+    job_id = service.client.get("/v1/audit", headers=service.as_("agency")).json()  # any agency job will do
+    job_id = service.client.post("/v1/what-if", json=SMALL, headers={**service.as_("agency"),
+                                                                      "Prefer": "respond-async"}).json()["id"]
+    wait_job(service, job_id)
+    seen = []
+    for method, path, body, allowed, ok, prepare in _routes(service, proposal_id, job_id):
+        for who in ["nobody", "forged", *ROLES]:
+            if prepare is not None and who in allowed:
+                prepare()
+            payload = body() if callable(body) else body
+            res = service.client.request(method, path, json=payload, headers=service.as_(who))
+            if who in ("nobody", "forged"):
+                expected = {401}
+            elif who not in allowed:
+                # a county officer outside its county is refused (403); another token's job is not revealed (404)
+                expected = {404} if path.startswith("/v1/jobs/") else {403}
+            else:
+                expected = ok
+            seen.append((method, path, who, res.status_code))
+            assert res.status_code in expected, (method, path, who, res.status_code, res.text)
+            if res.status_code == 401:
+                assert res.headers["WWW-Authenticate"] == "Bearer"
+    assert len(seen) == len(_routes(service, proposal_id, job_id)) * 6
+
+
+def test_health_and_metrics_need_no_token(service):
+    assert service.client.get("/healthz").json()["status"] == "ok"
+    service.client.post("/v1/what-if", json=SMALL, headers=service.as_("county22"))
+    text = service.client.get("/metrics").text
+    assert 'andelstal_solves_total{kind="what-if",termination="optimal"} 1.0' in text
+    assert 'route="/v1/what-if"' in text
+
+
+# --- a whole round, as the agency and the county boards play it --------------------------------------------
+
+def test_full_round_end_to_end(service):
+    c = service.client
+    agency = service.as_("agency")
+    assert c.post("/v1/rounds", json={"year": 2027}, headers=agency).status_code == 201
+    sample = json.loads(sample_wishes_path().read_text(encoding="utf-8"))["wishes"]
+    county_of = {m["code"]: m["county_code"] for m in c.get("/v1/municipalities", headers=agency).json()}
+    officers = {}
+    for wish in sample:
+        county = county_of[wish["code"]]
+        if county not in officers:  # each county board gets its own token, as in production
+            from service.auth import Role, create_token
+
+            with service.runtime.sessions.begin() as session:
+                officers[county] = create_token(session, service.runtime.settings.secret, name=f"county {county}",
+                                                role=Role.COUNTY, county_code=county)[1]
+        body = {k: v for k, v in wish.items() if k != "code"}
+        res = c.put(f"/v1/rounds/2027/wishes/{wish['code']}", json=body,
+                    headers={"Authorization": f"Bearer {officers[county]}"})
+        assert res.status_code == 201, res.text
+    listed = c.get("/v1/rounds/2027/wishes", headers=agency).json()
+    assert sorted(w["code"] for w in listed) == sorted(w["code"] for w in sample)
+    assert {w["code"] for w in c.get("/v1/rounds/2027/wishes?county=22", headers=agency).json()} == {
+        w["code"] for w in sample if county_of[w["code"]] == "22"}
+
+    proposal_id = propose(service, policy={"time_limit_s": 1})
+    stored = c.get(f"/v1/proposals/{proposal_id}", headers=service.as_("viewer")).json()
+    data = stored["proposal"]
+    assert data["status"]["solution"] in ("optimal", "feasible")
+    assert sum(round(r["proposed_permille"] * 100) for r in data["shares"]) == 100_000
+    assert stored["inputs"]["policy"]["time_limit_s"] == 1
+    assert len(stored["inputs"]["wishes"]) == len(sample)
+    assert c.get("/v1/rounds/2027", headers=agency).json()["state"] == "proposed"
+
+    res = c.post("/v1/rounds/2027/finalise", json={"proposal_id": proposal_id}, headers=agency)
+    assert res.status_code == 200 and res.json()["state"] == "finalised"
+    assert res.json()["finalised_proposal_id"] == proposal_id
+
+    xlsx = c.get(f"/v1/proposals/{proposal_id}/export?format=xlsx", headers=service.as_("county22"))
+    assert xlsx.status_code == 200
+    book = load_workbook(io.BytesIO(xlsx.content), read_only=True)
+    assert {"shares", "transfers", "explanations", "wishes", "policy", "status"} <= set(book.sheetnames)
+    rows = list(book["shares"].iter_rows(values_only=True))
+    assert rows[0][:2] == ("code", "name") and len(rows) == 291
+    assert sum(round(r[5] * 100) for r in rows[1:]) == 100_000
+    transfers = list(book["transfers"].iter_rows(values_only=True))[1:]
+    assert [(t[0], t[1], t[2]) for t in transfers] == [(t["giver"], t["receiver"], t["permille"])
+                                                       for t in data["transfers"]]
+    csv_text = c.get(f"/v1/proposals/{proposal_id}/export?format=csv", headers=agency).text
+    assert csv_text.splitlines()[0].startswith("code,name,county_code")
+
+    # the round is closed: no wish changes, no new proposals, no second finalisation
+    closed = [c.put("/v1/rounds/2027/wishes/0114", json={"wish": "give", "amount_permille": 1}, headers=agency),
+              c.delete("/v1/rounds/2027/wishes/2262", headers=agency),
+              c.post("/v1/rounds/2027/proposals", json={}, headers=agency),
+              c.post("/v1/rounds/2027/finalise", json={"proposal_id": proposal_id}, headers=agency)]
+    assert [r.status_code for r in closed] == [409, 409, 409, 409]
+
+    actions = [a["action"] for a in c.get("/v1/audit?year=2027&limit=1000", headers=agency).json()]
+    assert actions.count("wish.put") == len(sample)
+    assert actions[0] == "round.finalised" and actions[-1] == "round.created"
+    assert {"proposal.requested", "proposal.created"} <= set(actions)
+
+
+# --- bad input, conflicts, limits ----------------------------------------------------------------------------
+
+def _state(svc):
+    with svc.runtime.sessions() as session:
+        wishes = [(w.code, w.wish, w.amount, w.partner) for w in session.scalars(select(WishRow))]
+        audit = len(session.scalars(select(AuditRow.id)).all())
+    return wishes, audit
+
+
+@pytest.mark.parametrize("body, where, words", [
+    ({"wish": "give", "amount_permille": 0.123}, ["body", "amount_permille"], "more than two decimals"),
+    ({"wish": "give", "amount_permille": 99}, ["body", "amount_permille"], "more than its share"),
+    ({"wish": "give", "amount_permille": 0.5, "partner": "0114"}, ["body", "partner"], "has no wish to receive"),
+    ({"wish": "lend", "amount_permille": 1}, ["body", "wish"], None),
+    ({"wish": "give", "amount_permille": -1}, ["body", "amount_permille"], None),
+    ({"wish": "give", "amount_permille": 1, "colour": "red"}, ["body", "colour"], None),
+])
+def test_bad_wish_is_refused_with_its_field_and_changes_nothing(service, body, where, words):
+    open_round(service)
+    before = _state(service)
+    res = service.client.put("/v1/rounds/2027/wishes/2262", json=body, headers=service.as_("agency"))
+    assert res.status_code == 422, res.text
+    problems = res.json()["detail"]
+    assert any(p["loc"][:len(where)] == where or p["loc"][-1] == where[-1] for p in problems), problems
+    if words:
+        assert any(words in p["msg"] and "2262" in p["msg"] for p in problems), problems
+    assert _state(service) == before
+
+
+def test_what_if_reports_every_problem_of_the_wish_set(service):
+    body = {"wishes": [{"code": "9999", "wish": "give", "amount_permille": 1},
+                       {"code": "0114", "wish": "give", "amount_permille": 1},
+                       {"code": "0114", "wish": "receive", "amount_permille": 1},
+                       {"code": "2262", "wish": "give", "amount_permille": 80}]}
+    res = service.client.post("/v1/what-if", json=body, headers=service.as_("county22"))
+    assert res.status_code == 422
+    text = json.dumps(res.json())
+    assert "9999" in text and "gives and receives" in text and "more than its share" in text
+
+
+def test_infeasible_request_is_a_normal_answer_with_a_diagnosis(service):
+    body = {"wishes": [{"code": "2262", "wish": "give", "amount_permille": "all", "partner": "2260"},
+                       {"code": "2260", "wish": "receive", "amount_permille": 0.5}],
+            "policy": {"binding_agreements": True, "time_limit_s": 1}}
+    res = service.client.post("/v1/what-if", json=body, headers=service.as_("agency"))
+    assert res.status_code == 200, res.text
+    data = res.json()
+    assert data["status"] == {"termination": "infeasible", "solution": "none"}
+    assert data["diagnosis"] and "2262" in data["diagnosis"][0]["text_en"]
+
+
+def test_unknown_things_are_404(service):
+    c, agency = service.client, service.as_("agency")
+    open_round(service)
+    assert c.get("/v1/rounds/2031", headers=agency).status_code == 404
+    assert c.get("/v1/proposals/77", headers=agency).status_code == 404
+    assert c.get("/v1/jobs/" + "0" * 32, headers=agency).status_code == 404
+    assert c.put("/v1/rounds/2027/wishes/9999", json={"wish": "give", "amount_permille": 1},
+                 headers=agency).status_code == 404
+    assert c.delete("/v1/rounds/2027/wishes/0114", headers=agency).status_code == 404
+    assert c.get("/v1/municipalities?county=99", headers=agency).status_code == 404
+
+
+def test_conflicts_are_409(service):
+    c, agency = service.client, service.as_("agency")
+    open_round(service, 2027)
+    open_round(service, 2028)
+    assert c.post("/v1/rounds", json={"year": 2027}, headers=agency).status_code == 409
+    other = propose(service, 2028)
+    res = c.post("/v1/rounds/2027/finalise", json={"proposal_id": other}, headers=agency)
+    assert res.status_code == 409 and "2028" in res.json()["detail"]
+
+
+def test_oversized_bodies_are_413_declared_or_streamed(tmp_path):
+    with serving(tmp_path, max_body_bytes=2000) as svc:
+        big = {"wishes": [{"code": "0114", "wish": "give", "amount_permille": 1}] * 100}
+        res = svc.client.post("/v1/what-if", json=big, headers=svc.as_("agency"))
+        assert res.status_code == 413
+        chunks = (b'{"wishes": [' + b" " * 1000 for _ in range(5))  # no Content-Length: counted as it arrives
+        res = svc.client.post("/v1/what-if", content=chunks, headers={**svc.as_("agency"),
+                                                                     "Content-Type": "application/json"})
+        assert res.status_code == 413
+        assert svc.client.post("/v1/what-if", json=SMALL, headers=svc.as_("agency")).status_code == 200
+
+
+def test_time_limits_are_clamped_by_the_server(tmp_path):
+    with serving(tmp_path, max_time_limit_s=0.5, sync_time_limit_s=0.5) as svc:
+        data = svc.client.post("/v1/what-if", json={**SMALL, "policy": {"time_limit_s": 3000}},
+                               headers=svc.as_("agency")).json()
+        assert data["policy"]["time_limit_s"] == 0.5
+
+
+def test_long_what_if_is_a_job_that_can_be_polled_and_cancelled(service):
+    c = service.client
+    officer = service.as_("county22")
+    res = c.post("/v1/what-if", json=SMALL, headers={**officer, "Prefer": "respond-async"})
+    assert res.status_code == 202 and res.headers["Location"] == f"/v1/jobs/{res.json()['id']}"
+    job = wait_job(service, res.json()["id"], "county22")
+    assert job["state"] == "done" and job["result"]["transfers"][0]["giver"] == "2262"
+    assert c.get(f"/v1/jobs/{job['id']}", headers=service.as_("county01")).status_code == 404
+
+    sample = json.loads(sample_wishes_path().read_text(encoding="utf-8"))
+    slow = {"wishes": sample["wishes"], "policy": {"time_limit_s": 5}}  # about 15 s of search if left alone
+    job_id = c.post("/v1/what-if", json=slow, headers={**officer, "Prefer": "respond-async"}).json()["id"]
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert c.delete(f"/v1/jobs/{job_id}", headers=officer).status_code == 200
+    job = wait_job(service, job_id, "county22")
+    assert job["state"] == "cancelled" and job["result"] is None
+    assert time.monotonic() - started < 5  # it stopped inside the search, not after it
+
+
+def test_stored_proposals_cannot_be_changed(service):
+    open_round(service)
+    proposal_id = propose(service)
+    with service.runtime.sessions() as session:
+        row = session.get(ProposalRow, proposal_id)
+        row.result = {"tampered": True}
+        with pytest.raises(RuntimeError, match="cannot be changed"):
+            session.commit()
+
+
+def test_migrations_build_exactly_the_declared_tables(service):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from service.db import Base
+
+    with service.runtime.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_production_refuses_the_development_secret_and_hides_docs(tmp_path):
+    from service.app import create_app
+    from service.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="ANDELSTAL_SECRET"):
+        Settings.from_env({"ANDELSTAL_ENV": "production"})
+    settings = Settings.from_env({"ANDELSTAL_ENV": "production", "ANDELSTAL_SECRET": "s" * 40,
+                                  "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/docs").status_code == 404
+        assert client.get("/healthz").status_code == 200
+
+
+def test_tokens_are_stored_only_as_hashes(service):
+    from service.db import Token
+
+    with service.runtime.sessions() as session:
+        digests = [t.digest for t in session.scalars(select(Token))]
+    assert len(digests) == 4
+    for plain in service.tokens.values():
+        assert all(plain not in d for d in digests) and len(plain) > 40
