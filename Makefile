@@ -20,11 +20,13 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/andelstal demo
 
+# the database tests also run on a throwaway PostgreSQL server (scripts/with-postgres); SQLite always
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	scripts/with-postgres $(BIN)/python -m pytest -n 2
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/propose.py
+	$(BIN)/python benchmarks/load.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check solver service tests benchmarks

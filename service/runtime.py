@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -54,12 +54,42 @@ class Metrics:
 
 
 class AnswerCache:
-    """Least-recently-used what-if answers. Sound because a proposal is a pure function of its inputs."""
+    """Least-recently-used what-if answers. Sound because a proposal is a pure function of its inputs.
+
+    Equal requests that arrive while the first is being solved wait for that solve instead of repeating it.
+    """
 
     def __init__(self, size: int):
         self.size = size
         self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._pending: dict[str, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
+
+    def get_or_compute(self, key: str, compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        """The answer for `key` and whether it was already known (cached, or solved by another request)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key], True
+            pending = self._pending.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._pending[key] = Future()
+        assert pending is not None
+        if not owner:
+            return pending.result(), True
+        try:
+            value = compute()
+        except BaseException as exc:
+            with self._lock:
+                del self._pending[key]
+            pending.set_exception(exc)
+            raise
+        self.put(key, value)
+        with self._lock:
+            del self._pending[key]
+        pending.set_result(value)
+        return value, False
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -153,15 +183,18 @@ class Runtime:
         self.metrics.solves.labels(kind, data["status"]["termination"]).inc()
         return data
 
+    def cached(self, request: SolveRequest) -> dict[str, Any] | None:
+        """A known answer, without solving (cheap enough for the event loop)."""
+        data = self.cache.get(request.key())
+        return None if data is None else self._hit(data)
+
     def what_if(self, request: SolveRequest) -> dict[str, Any]:
-        key = request.key()
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.metrics.cache_hits.inc()
-            return dict(cached, solver=dict(cached["solver"], cached=True))
-        data = self.solve("what-if", request)
-        self.cache.put(key, data)
-        return data
+        data, known = self.cache.get_or_compute(request.key(), lambda: self.solve("what-if", request))
+        return self._hit(data) if known else data
+
+    def _hit(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.metrics.cache_hits.inc()
+        return dict(data, solver=dict(data["solver"], cached=True))
 
     def submit(self, session: Session, *, kind: str, token_id: int, actor: str, year: int | None,
                work: Callable[[threading.Event], dict[str, Any]],

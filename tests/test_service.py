@@ -341,3 +341,16 @@ def test_tokens_are_stored_only_as_hashes(service):
     assert len(digests) == 4
     for plain in service.tokens.values():
         assert all(plain not in d for d in digests) and len(plain) > 40
+
+
+def test_equal_what_if_requests_are_solved_once(service):
+    c, officer = service.client, service.as_("county22")
+    first = c.post("/v1/what-if", json=SMALL, headers=officer).json()
+    second = c.post("/v1/what-if", json=SMALL, headers=service.as_("agency")).json()
+    assert "cached" not in first["solver"] and second["solver"].pop("cached") is True
+    assert second == first
+    other = c.post("/v1/what-if", json={**SMALL, "policy": {"time_limit_s": 1, "forecast": 900}}, headers=officer).json()
+    assert "cached" not in other["solver"]
+    text = c.get("/metrics").text
+    assert 'andelstal_solves_total{kind="what-if",termination="optimal"} 2.0' in text
+    assert "andelstal_whatif_cache_hits_total 1.0" in text

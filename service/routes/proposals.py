@@ -75,6 +75,9 @@ async def what_if(body: schemas.WhatIfIn, rt: Runtime_, session: Session_, who: 
         job = rt.submit(session, kind="what-if", token_id=who.token_id, actor=who.actor, year=None,
                         work=lambda cancel: rt.solve("what-if", request, cancel))
         return accepted(job)
+    known = rt.cached(request)
+    if known is not None:
+        return known
     loop = asyncio.get_running_loop()
     try:
         return await loop.run_in_executor(rt.pool, rt.what_if, request)

@@ -1,0 +1,154 @@
+"""Load on the HTTP service: what-if requests for the national instance from concurrent clients.
+
+Usage: python benchmarks/load.py [--clients 16] [--requests 160] [--distinct 16] [--time-limit 5] [--out FILE]
+
+It starts `andelstal serve` on loopback with a fresh SQLite file, takes the development token it prints,
+and sends two workloads of POST /v1/what-if with the shipped sample wishes (40 givers, 10 receivers):
+- repeated: the same national request `--requests` times (a county board re-checking its wishes);
+  equal requests are solved once and the others wait for or reuse that answer;
+- distinct: `--distinct` requests that each change one giver's offer, so every one is a real solve.
+Each is printed with throughput and p50/p99 latency, next to the in-process `propose` time of the same
+request measured in this process. Results go to benchmarks/results/load.json with the machine noted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from solver.data import sample_wishes_path  # noqa: E402
+from solver.redistribute.proposal import propose  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_service(workdir: Path) -> tuple[subprocess.Popen, str, str]:
+    port = free_port()
+    env = dict(os.environ, ANDELSTAL_ENV="development")
+    command = [sys.executable, "-m", "solver.cli", "serve", "--port", str(port), "--quiet",
+               "--database-url", f"sqlite:///{workdir}/load.db"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    token = None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("andel_"):
+            token = line.strip()
+            break
+    if token is None:
+        raise SystemExit(f"the service did not start: {proc.wait()}")
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return proc, url, token
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit("the service did not answer /healthz")
+
+
+async def workload(url: str, token: str, bodies: list[dict], clients: int) -> dict:
+    queue: asyncio.Queue[dict] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=600) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                started = time.perf_counter()
+                res = await http.post("/v1/what-if", json=body)
+                latencies.append(time.perf_counter() - started)
+                statuses[res.status_code] = statuses.get(res.status_code, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    wall = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(bodies), "clients": clients, "wall_s": round(wall, 3),
+        "throughput_per_s": round(len(bodies) / wall, 2),
+        "p50_s": round(statistics.median(latencies), 4),
+        "p99_s": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 4),
+        "max_s": round(latencies[-1], 4),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": sum(v for k, v in statuses.items() if k != 200),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--requests", type=int, default=160)
+    ap.add_argument("--distinct", type=int, default=16)
+    ap.add_argument("--time-limit", type=float, default=5.0)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/load.json"))
+    args = ap.parse_args()
+
+    wishes = json.loads(sample_wishes_path().read_text(encoding="utf-8"))["wishes"]
+    policy = {"time_limit_s": args.time_limit}
+    national = {"wishes": wishes, "policy": policy}
+    givers = [i for i, w in enumerate(wishes) if w["wish"] == "give" and w["amount_permille"] != "all"]
+    variants = []
+    for k in range(args.distinct):
+        changed = [dict(w) for w in wishes]
+        i = givers[k % len(givers)]
+        changed[i]["amount_permille"] = round(float(changed[i]["amount_permille"]) - 0.01 * (1 + k // len(givers)), 2)
+        variants.append({"wishes": changed, "policy": policy})
+
+    in_process = []
+    for _ in range(3):
+        started = time.perf_counter()
+        propose(wishes, policy=policy)
+        in_process.append(time.perf_counter() - started)
+
+    with tempfile.TemporaryDirectory(prefix="andelstal-load-") as tmp:
+        proc, url, token = start_service(Path(tmp))
+        try:
+            repeated = asyncio.run(workload(url, token, [national] * args.requests, args.clients))
+            distinct = asyncio.run(workload(url, token, variants, args.clients))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    result = {
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "python": platform.python_version(), "system": platform.platform()},
+        "settings": vars(args),
+        "in_process_propose_median_s": round(statistics.median(in_process), 4),
+        "repeated": repeated,
+        "distinct": distinct,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"in-process propose (same request), median of 3: {result['in_process_propose_median_s']} s")
+    for name in ("repeated", "distinct"):
+        r = result[name]
+        print(f"{name:>9}: {r['requests']} requests, {r['clients']} clients: {r['throughput_per_s']}/s, "
+              f"p50 {r['p50_s']} s, p99 {r['p99_s']} s, max {r['max_s']} s, errors {r['errors']}")
+
+
+if __name__ == "__main__":
+    main()
