@@ -180,23 +180,18 @@ def construct_flows(market: Market, policy: Policy) -> dict[tuple[str, str], int
     return flows
 
 
-def giver_types(market: Market, policy: Policy, *, by_county: bool = False) -> dict[tuple, list[str]]:
-    """Givers that are interchangeable for the largest deviation: the same target, offer and allowed
-    receivers; `by_county` also asks for the same allowed receivers in their own county, which makes them
-    interchangeable for the volume-and-simplicity stage as well."""
+def giver_types(market: Market) -> dict[tuple, list[str]]:
+    """Givers that are interchangeable for the largest deviation: the same target, offer and allowed receivers."""
     allowed = market.receivers_of()
-    county = {r.code: r.county for r in market.receivers}
     types: dict[tuple, list[str]] = {}
     for g in market.givers:
         if g.code in allowed:
-            own = tuple(r for r in allowed[g.code] if county[r] == g.county) if by_county else ()
-            types.setdefault((g.target, g.effective, tuple(allowed[g.code]), own), []).append(g.code)
+            types.setdefault((g.target, g.effective, tuple(allowed[g.code])), []).append(g.code)
     return types
 
 
 def flows_from_counts(market: Market, policy: Policy, types: dict[tuple, list[str]],
-                      counts: dict[tuple[int, str], int], limit: int,
-                      totals: dict[str, int] | None = None) -> dict[tuple[str, str], int]:
+                      counts: dict[tuple[int, str], int], limit: int) -> dict[tuple[str, str], int]:
     """A table from how many givers of each type go to each receiver: givers of a type in code order
     fill receivers in code order, and each group's amounts stay within `limit` of their targets."""
     receivers = {r.code: r for r in market.receivers}
@@ -211,7 +206,6 @@ def flows_from_counts(market: Market, policy: Policy, types: dict[tuple, list[st
     for r, group in groups.items():
         group.sort()
         members = [_bounds(givers[g], receivers[r], policy) for g in group]
-        aim = receivers[r].target if totals is None else totals[r]
-        amounts = group_amounts(members, aim, receivers[r].effective, limit)
+        amounts = group_amounts(members, receivers[r].target, receivers[r].effective, limit)
         flows.update({(g, r): a for g, a in zip(group, amounts)})
     return flows

@@ -93,6 +93,32 @@ class Session:
         result.spent = solver.deterministic_time
         return result
 
+    def first_in_order(self, order: list[int], time_limit_s: float) -> StageResult:
+        """The lexicographically greatest solution over the variables in `order` (each as large as the
+        earlier ones allow): the first solution of a depth-first search that fixes them in this order,
+        largest value first. The search is complete, so the answer is exact when one is found."""
+        model = self.model.clone()
+        model.clear_objective()
+        model.clear_hints()
+        model.add_decision_strategy([self.vars[i] for i in order], cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE)
+        solver = cp_model.CpSolver()
+        solver.parameters.search_branching = cp_model.FIXED_SEARCH
+        solver.parameters.num_workers = 1
+        solver.parameters.keep_all_feasible_solutions_in_presolve = True  # no solution may be presolved away
+        solver.parameters.max_deterministic_time = max(0.001, time_limit_s)
+        wall = 4 * max(0.01, time_limit_s) + 1
+        if self.options.wall_deadline is not None:
+            wall = min(wall, max(0.01, self.options.wall_deadline - time.perf_counter()))
+        solver.parameters.max_time_in_seconds = wall
+        started = time.perf_counter()
+        with _stop_on(self.options.cancel, solver):
+            status = solver.solve(model)
+        result = self._result(solver, status, time.perf_counter() - started, model)
+        if result.values is not None:  # the first solution is the answer: proven by the rule, not by a bound
+            result.termination, result.solution = Termination.OPTIMAL, SolutionStatus.OPTIMAL
+        result.spent = solver.deterministic_time
+        return result
+
     def _result(self, solver: cp_model.CpSolver, status, elapsed: float, model: cp_model.CpModel) -> StageResult:
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             values = [int(solver.value(v)) for v in self.vars]

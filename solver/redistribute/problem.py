@@ -282,23 +282,16 @@ def values_for(setup: Setup, prob: MarketProblem, flows: dict[tuple[str, str], i
     return settle(setup, prob, values)
 
 
-def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str]], limit: int,
-                       volume: bool = False) -> MarketProblem:
+def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str]], limit: int) -> MarketProblem:
     """Can every participant stay within `limit` units of its target? Asked of counts of interchangeable
-    givers per receiver, which removes the symmetry that makes the full model slow to refute.
-
-    With `volume`, it also carries each receiver's total and the volume-and-simplicity stage, which
-    depends on the counts and totals alone (under the one-receiver rule every placed giver is one transfer).
-    """
+    givers per receiver, which removes the symmetry that makes the full model slow to refute."""
     prob = MarketProblem(market)
     policy = setup.policy
     counts: dict[tuple[int, str], int] = {}
     lows: dict[str, Expr] = {r.code: {} for r in market.receivers}
     highs: dict[str, Expr] = {r.code: {} for r in market.receivers}
     rooms = {r.code: r for r in market.receivers}
-    cross: Expr = {}
-    placed: Expr = {}
-    for index, ((target, effective, allowed, own), members) in enumerate(types.items()):
+    for index, ((target, effective, allowed), members) in enumerate(types.items()):
         total: Expr = {}
         for r in allowed:
             slot = member(members[0], target, effective, rooms[r].effective, policy)
@@ -306,25 +299,12 @@ def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str
             var = prob.var(f"n[{index},{r}]", 0, len(members) if target - limit <= slot.high else 0)
             counts[index, r] = var
             total[var] = 1
-            placed[var] = 1
-            if r not in own:
-                cross[var] = 1
             lows[r][var], highs[r][var] = slot.window(limit)
         everyone = len(members) if target > limit else 0
         prob.add("types", f"givers of type {index} placed", total, lo=everyone, hi=len(members))
-    received: Expr = {}
     for r in market.receivers:
         top = min(r.effective, r.target + limit)
-        if volume:
-            v = prob.var(f"v[{r.code}]", max(0, r.target - limit), top)
-            prob.moved[r.code] = {v: 1}
-            received[v] = 1
-            prob.add("room", f"room of {r.code} within {limit}", add_expr((1, lows[r.code]), (-1, {v: 1})), hi=0)
-            prob.add("room", f"room of {r.code} within {limit}", add_expr((1, highs[r.code]), (-1, {v: 1})), lo=0)
-        else:
-            prob.add("room", f"room of {r.code} within {limit}", lows[r.code], hi=top)
-            prob.add("room", f"room of {r.code} within {limit}", highs[r.code], lo=r.target - limit)
+        prob.add("room", f"room of {r.code} within {limit}", lows[r.code], hi=top)
+        prob.add("room", f"room of {r.code} within {limit}", highs[r.code], lo=r.target - limit)
     prob.y = {key: var for key, var in counts.items()}  # (type index, receiver) -> count variable
-    k = len(market.pairs) + 1
-    prob.stages = [Stage("volume_simplicity", add_expr((k * k, received), (-k, cross), (-1, placed)), "max")]
     return prob

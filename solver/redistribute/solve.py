@@ -10,6 +10,8 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 
+from solver.domain import ObjectiveMode
+from solver.redistribute import aggregate
 from solver.redistribute.backend import (
     Cancelled,
     SolutionStatus,
@@ -34,7 +36,9 @@ from solver.redistribute.targets import Market, Setup
 
 log = logging.getLogger(__name__)
 WALL_PER_WORK = 3  # wall seconds allowed per unit of the work limit before the clock stops a solve
-COUNTS_FROM_GIVERS = 8  # markets with at least this many givers decide the first stages on counts
+AGGREGATE_STAGES = True  # decide the stages after the first on the aggregate model where it applies
+TIE_ORDER = "tie_order"  # the aggregate model's tie-break: the table first in code order (aggregate.py)
+COUNTS_FROM_GIVERS = 8  # markets with at least this many givers decide the largest deviation on counts
 _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
 
@@ -114,7 +118,6 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         result.message = message
 
     values: list[int] | None = None
-    counted = None
     fallback = values_for(setup, prob, construct_flows(market, setup.policy))
     if not _sound(setup, prob, fallback):
         fallback = values_for(setup, prob, {})
@@ -122,7 +125,6 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     for stage in prob.stages:
         if stage.name == "max_deviation":
             found = _smallest_deviation(setup, prob, run, fallback, _type_check(setup, market, backend, options, budget))
-            counted = _type_volume(setup, prob, backend, options, budget)
             if isinstance(found, StageResult):
                 if found.termination is Termination.TIME_LIMIT and _sound(setup, prob, fallback):
                     values = fallback
@@ -133,16 +135,19 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             _hint(session, values)  # the next stage starts from this table
             result.stage_values[stage.name] = str(limit)
             result.stage_status[stage.name] = "optimal"
+            if _aggregate_applies(setup, market):
+                decided = _aggregate_stages(setup, prob, backend, options, budget, limit, result)
+                if decided is not None:
+                    values, message = decided
+                    if message:
+                        stop(message)
+                    else:
+                        terminations.append(Termination.OPTIMAL)
+                        solutions.append(SolutionStatus.OPTIMAL)
+                    break
             for c in deviation_cuts(setup, prob, limit):
                 session.add(c)
             continue
-        if stage.name == "volume_simplicity" and counted is not None and values is not None:
-            from_counts = counted(int(result.stage_values["max_deviation"]), stage)
-            if from_counts is not None:
-                values = from_counts
-                fix(stage, values, proven=True)
-                _hint(session, values)
-                continue
         if values is not None and (budget[0] <= 0 or time.perf_counter() >= (options.wall_deadline or float("inf"))):
             stop(f"time limit reached before stage {stage.name}")
             break
@@ -212,7 +217,7 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
     policy = setup.policy
     if not _counts_apply(setup, market):
         return None
-    types = giver_types(market, policy)
+    types = giver_types(market)
 
     def check(limit: int) -> StageResult:
         _stop_if_cancelled(options, f"the deviation check of market {market.key}")
@@ -227,35 +232,60 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
     return check
 
 
-def _type_volume(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: list[float]):
-    """Under the one-receiver rule, the volume-and-simplicity stage on counts of interchangeable givers.
-
-    Its optimum is the full model's (the stage depends on counts and receivers' totals alone); the table
-    built from it is checked against the full model, and anything unproven falls back to the full model.
-    """
+def _aggregate_applies(setup: Setup, market: Market) -> bool:
+    """The aggregate model decides every later stage under the one-receiver rule, unless a rule it does not
+    model applies (binding agreements, county floors)."""
     policy = setup.policy
-    market = prob.market
-    if not _counts_apply(setup, market):
-        return None
-    types = giver_types(market, policy, by_county=True)
+    return (AGGREGATE_STAGES and policy.one_receiver and not policy.binding_agreements and not setup.county_floor
+            and policy.objective is ObjectiveMode.LEXICOGRAPHIC)
 
-    def solve(limit: int, stage: Stage) -> list[int] | None:
-        _stop_if_cancelled(options, f"the volume stage of market {market.key}")
-        counts = type_count_problem(setup, market, types, limit, volume=True)
-        res = open_session(backend, counts, options).optimize(counts.stages[0].expr, "max", max(0.001, budget[0]))
+
+def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: list[float],
+                      limit: int, result: MarketResult) -> tuple[list[int], str] | None:
+    """Every stage after the first on the aggregate model (see aggregate.py).
+
+    Returns the full model's values and an empty message when every stage is proven, a message when the
+    work limit stopped a stage (the table so far is kept), or None when the full model must decide (no
+    table, or a table that the full model's rules or stage values do not confirm).
+    """
+    agg = aggregate.build(setup, prob.market, limit)
+    session = open_session(backend, agg.problem, options)
+    ties = session if backend == "cpsat" else open_session("cpsat", agg.problem, options)
+    full = {stage.name: stage for stage in prob.stages}
+    values: list[int] | None = None
+    for stage in [*agg.problem.stages, Stage(TIE_ORDER, {}, "min")]:
+        _stop_if_cancelled(options, f"stage {stage.name} of market {prob.market.key}")
+        if stage.name == TIE_ORDER:
+            res = ties.first_in_order(agg.order, max(0.001, budget[0]))
+        else:
+            res = session.optimize(stage.expr, stage.sense, max(0.001, budget[0]))
         budget[0] -= res.spent
-        if res.values is None or res.termination is not Termination.OPTIMAL:
+        result.solves += 1
+        log.debug("market %s aggregate stage %s: %s, objective %s, %.3f s", prob.market.key, stage.name,
+                  res.termination.value, res.objective, res.wall_time_s)
+        if res.values is None:
+            if values is not None and res.termination is Termination.TIME_LIMIT:
+                return values, f"time limit reached in stage {stage.name}"
             return None
-        value = evaluate(counts.stages[0].expr, res.values)
-        chosen = {key: res.values[var] for key, var in counts.y.items()}
-        totals = {r: evaluate(expr, res.values) for r, expr in counts.moved.items()}
-        values = values_for(setup, prob, flows_from_counts(market, policy, types, chosen, limit, totals))
-        if (not _sound(setup, prob, values) or values[prob.largest] > limit
-                or evaluate(stage.expr, values) != value):
+        value = evaluate(stage.expr, res.values)
+        reported = value + (agg.population_constant if stage.name == "population" else 0)
+        table = values_for(setup, prob, aggregate.flows(agg, res.values))
+        if (not _sound(setup, prob, table) or table[prob.largest] > limit
+                or (stage.name in ("volume_simplicity", "population") and evaluate(full[stage.name].expr, table) != reported)):
+            log.warning("market %s: the aggregate table is not confirmed by the full model at stage %s",
+                        prob.market.key, stage.name)
             return None
-        return values
-
-    return solve
+        values = table
+        proven = res.termination is Termination.OPTIMAL
+        result.stage_values[stage.name] = "first in code order" if stage.name == TIE_ORDER else str(reported)
+        result.stage_status[stage.name] = "optimal" if proven else "feasible"
+        if not proven:
+            return values, f"time limit reached in stage {stage.name}"
+        lo, hi = (value, None) if stage.sense == "max" else (None, value)
+        for s in {id(session): session, id(ties): ties}.values():
+            s.add(Constraint("stage", stage.name, stage.expr, lo, hi))
+    assert values is not None
+    return values, ""
 
 
 def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:

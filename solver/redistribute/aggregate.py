@@ -1,0 +1,162 @@
+"""The aggregate model: every stage after the first, on counts of interchangeable givers per receiver.
+
+Under the one-receiver rule, once the largest deviation D is known, a giver matters to the later stages
+only through its target, offer, allowed receivers, which of those are in its own county, and the slope of
+its population term over the amounts it may give. Givers alike in all of these form a type; the model
+decides how many givers of each type go to each receiver (n) and how much they give there together (A).
+It is exact:
+- n givers each within [lo, hi] can give any total in [n·lo, n·hi], so the windows of a group are a range;
+- a giver's population term |P·(base − a) − K·population| is linear over its range unless its kink lies
+  inside (then the giver is a type of its own and its term is modelled on its own amount), so a type's
+  term is a constant plus its slope times the type's total;
+- volume, cross-county and transfer counts are sums over counts.
+It has none of the symmetry of interchangeable givers that makes the full model slow to search.
+
+Ties left after population fairness are broken on the aggregate, in code order: of all tables with the
+optimal stage values, the one whose counts n, read type by type (types in the order of their first code)
+and receiver by receiver (in code order), are lexicographically greatest, and then likewise the totals A.
+So the first giver takes the first receiver it can, as much as it can, and so on. Inside a group, givers
+in code order take receivers in code order and the larger amounts (an even split, the remainder to the
+lower codes). CP-SAT finds that table by a complete depth-first search fixing the variables in this order,
+largest value first: its first solution is the answer, whatever backend solved the stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from solver.redistribute.construct import member
+from solver.redistribute.problem import Expr, MarketProblem, Stage, add_expr
+from solver.redistribute.targets import Market, Setup
+
+SLOPE_OWN = 0  # the population kink lies inside the giver's range: a type of its own
+
+
+@dataclass(frozen=True)
+class GiverType:
+    members: tuple[str, ...]  # codes, in code order
+    target: int
+    effective: int
+    allowed: tuple[str, ...]
+    own: tuple[str, ...]  # allowed receivers in the givers' own county
+    slope: int  # −1 or +1: the population term falls or grows with the amount; SLOPE_OWN: neither
+
+
+@dataclass
+class Aggregate:
+    problem: MarketProblem
+    types: list[GiverType]
+    n: dict[tuple[int, str], int] = field(default_factory=dict)  # (type, receiver) -> count variable
+    amount: dict[tuple[int, str], int] = field(default_factory=dict)  # (type, receiver) -> total variable
+    population_constant: int = 0  # add to the population stage's objective for the full model's value
+    order: list[int] = field(default_factory=list)  # the variables the tie-break maximises, in order
+
+
+def _offset(setup: Setup, code: str) -> int:
+    """P·base − K·population: the population term of a municipality before anything moves."""
+    scale_p, scale_k = setup.pop_scale
+    return scale_p * setup.base[code] - scale_k * setup.municipalities[code].population
+
+
+def giver_types(setup: Setup, market: Market, limit: int) -> list[GiverType]:
+    policy = setup.policy
+    scale_p = setup.pop_scale[0]
+    allowed = market.receivers_of()
+    rooms = {r.code: r for r in market.receivers}
+    keyed: dict[tuple, list[str]] = {}
+    for g in sorted(market.givers, key=lambda p: p.code):
+        if g.code not in allowed:
+            continue
+        windows = [member(g.code, g.target, g.effective, rooms[r].effective, policy).window(limit)
+                   for r in allowed[g.code]]
+        windows = [w for w in windows if w[0] <= w[1]] or [(0, 0)]
+        lo = 0 if g.target <= limit else min(w[0] for w in windows)  # a small giver may stay unplaced
+        hi = max(w[1] for w in windows)
+        offset = _offset(setup, g.code)  # the term is |offset − P·a|
+        slope = -1 if scale_p * hi <= offset else 1 if scale_p * lo >= offset else SLOPE_OWN
+        own = tuple(r for r in allowed[g.code] if rooms[r].county == g.county)
+        key = (g.target, g.effective, tuple(allowed[g.code]), own, slope, g.code if slope == SLOPE_OWN else "")
+        keyed.setdefault(key, []).append(g.code)
+    out = [GiverType(tuple(codes), k[0], k[1], k[2], k[3], k[4]) for k, codes in keyed.items()]
+    return sorted(out, key=lambda t: t.members[0])
+
+
+def build(setup: Setup, market: Market, limit: int) -> Aggregate:
+    """The aggregate problem for a market whose largest deviation is fixed at `limit`."""
+    policy = setup.policy
+    scale_p = setup.pop_scale[0]
+    types = giver_types(setup, market, limit)
+    prob = MarketProblem(market)
+    agg = Aggregate(prob, types)
+    rooms = {r.code: r for r in market.receivers}
+    into: dict[str, Expr] = {r: {} for r in rooms}
+    cross: Expr = {}
+    placed: Expr = {}
+    population: Expr = {}
+    for t, kind in enumerate(types):
+        size = len(kind.members)
+        total: Expr = {}
+        given: Expr = {}
+        for r in kind.allowed:
+            lo, hi = member(kind.members[0], kind.target, kind.effective, rooms[r].effective, policy).window(limit)
+            n = prob.var(f"n[{t},{r}]", 0, size if lo <= hi else 0)
+            a = prob.var(f"A[{t},{r}]", 0, size * max(hi, 0))
+            prob.add("window", f"type {t} at {r} within {limit}", {a: 1, n: -max(lo, 0)}, lo=0)
+            prob.add("window", f"type {t} at {r} within {limit}", {a: 1, n: -max(hi, 0)}, hi=0)
+            agg.n[t, r], agg.amount[t, r] = n, a
+            total[n] = 1
+            given[a] = 1
+            placed[n] = 1
+            if r not in kind.own:
+                cross[n] = 1
+            into[r][a] = 1
+        everyone = size if kind.target > limit else 0
+        prob.add("types", f"givers of type {t} placed", total, lo=everyone, hi=size)
+        if kind.slope == SLOPE_OWN:
+            offset = _offset(setup, kind.members[0])
+            e = prob.var(f"pop[{kind.members[0]}]", 0, abs(offset) + scale_p * kind.effective)
+            prob.add("population", f"population share {kind.members[0]}", add_expr((1, {e: 1}), (scale_p, given)),
+                     lo=offset)
+            prob.add("population", f"population share {kind.members[0]}", add_expr((1, {e: 1}), (-scale_p, given)),
+                     lo=-offset)
+            population[e] = 1
+        else:
+            agg.population_constant += sum(-kind.slope * _offset(setup, c) for c in kind.members)
+            population = add_expr((1, population), (kind.slope * scale_p, given))
+    received: Expr = {}
+    for r in sorted(rooms):
+        room = rooms[r]
+        v = prob.var(f"v[{r}]", max(0, room.target - limit), min(room.effective, room.target + limit))
+        prob.add("room", f"room of {r} within {limit}", add_expr((1, into[r]), (-1, {v: 1})), lo=0, hi=0)
+        prob.moved[r] = {v: 1}
+        received[v] = 1
+        offset = _offset(setup, r)  # the term is |offset + P·v|
+        e = prob.var(f"pop[{r}]", 0, abs(offset) + scale_p * room.effective)
+        prob.add("population", f"population share {r}", {e: 1, v: -scale_p}, lo=offset)
+        prob.add("population", f"population share {r}", {e: 1, v: scale_p}, lo=-offset)
+        population[e] = 1
+    k = len(market.pairs) + 1
+    prob.stages = [
+        Stage("volume_simplicity", add_expr((k * k, received), (-k, cross), (-1, placed)), "max"),
+        Stage("population", population, "min"),
+    ]
+    keys = sorted(agg.n)  # (type, receiver): types in code order, receivers in code order
+    agg.order = [agg.n[key] for key in keys] + [agg.amount[key] for key in keys]
+    return agg
+
+
+def flows(agg: Aggregate, values: list[int]) -> dict[tuple[str, str], int]:
+    """The table: in each type, givers in code order take receivers in code order; a group's total is
+    split evenly, the remainder going to the lower codes."""
+    out: dict[tuple[str, str], int] = {}
+    for t, kind in enumerate(agg.types):
+        queue = list(kind.members)
+        for r in sorted(kind.allowed):
+            n = values[agg.n[t, r]]
+            if n == 0:
+                continue
+            group, queue = queue[:n], queue[n:]
+            share, extra = divmod(values[agg.amount[t, r]], n)
+            for i, g in enumerate(group):
+                out[g, r] = share + (1 if i < extra else 0)
+    return out
