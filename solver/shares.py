@@ -13,6 +13,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,18 @@ def key_scores(municipalities: Sequence[Municipality], key: ShareKey) -> list[Fr
 
 
 def compute_base_shares(municipalities: Sequence[Municipality], key: ShareKey | None = None) -> ShareTable:
-    key = key or ShareKey()
+    if key is None:
+        return _default_base_shares(tuple(municipalities))
+    return _base_shares(municipalities, key)
+
+
+@lru_cache(maxsize=4)
+def _default_base_shares(municipalities: tuple[Municipality, ...]) -> ShareTable:
+    """The illustrative table of the default key, computed once per municipality list (it is exact)."""
+    return _base_shares(municipalities, ShareKey())
+
+
+def _base_shares(municipalities: Sequence[Municipality], key: ShareKey) -> ShareTable:
     scores = key_scores(municipalities, key)
     result = apportion(scores, TOTAL_UNITS, key.method, floors=[key.floor_units] * len(municipalities))
     codes = [m.code for m in municipalities]

@@ -145,6 +145,20 @@ def build(setup: Setup, market: Market, limit: int) -> Aggregate:
     return agg
 
 
+def hint(agg: Aggregate, flows: dict[tuple[str, str], int]) -> list[int | None]:
+    """Counts and totals of a table, as a (partial) starting point for the aggregate's first stage."""
+    out: list[int | None] = [None] * len(agg.problem.variables)
+    type_of = {code: t for t, kind in enumerate(agg.types) for code in kind.members}
+    for key, var in agg.n.items():
+        out[var] = out[agg.amount[key]] = 0
+    for (g, r), amount in flows.items():
+        key = (type_of[g], r)
+        if amount > 0 and key in agg.n:
+            out[agg.n[key]] += 1  # type: ignore[operator]
+            out[agg.amount[key]] += amount  # type: ignore[operator]
+    return out
+
+
 def flows(agg: Aggregate, values: list[int]) -> dict[tuple[str, str], int]:
     """The table: in each type, givers in code order take receivers in code order; a group's total is
     split evenly, the remainder going to the lower codes."""

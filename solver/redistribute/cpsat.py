@@ -46,7 +46,7 @@ class Session:
         self.vars = [self.model.new_int_var(v.lb, v.ub, v.name) for v in problem.variables]
         for c in problem.constraints:
             self.add(c)
-        self.last: list[int] | None = None
+        self.last: list[int | None] | None = None
 
     def _linear(self, expr: Expr) -> cp_model.LinearExprT:
         if not expr:
@@ -75,7 +75,8 @@ class Session:
         model.clear_hints()
         if self.last is not None:
             for var, value in zip(self.vars, self.last, strict=True):
-                model.add_hint(var, value)
+                if value is not None:  # a hint may name only some variables
+                    model.add_hint(var, value)
         solver = cp_model.CpSolver()
         # a deterministic limit makes a time-limited answer reproducible; the wall-clock limit is a backstop
         solver.parameters.max_deterministic_time = max(0.001, time_limit_s)

@@ -118,14 +118,14 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         result.message = message
 
     values: list[int] | None = None
-    fallback = values_for(setup, prob, construct_flows(market, setup.policy))
-    if not _sound(setup, prob, fallback):
-        fallback = values_for(setup, prob, {})
-    _hint(session, fallback)
+    check = _type_check(setup, market, backend, options, budget)
+    if check is None:  # the full model decides the largest deviation: start it from the construction
+        _hint(session, _construction(setup, prob))
     for stage in prob.stages:
         if stage.name == "max_deviation":
-            found = _smallest_deviation(setup, prob, run, fallback, _type_check(setup, market, backend, options, budget))
+            found = _smallest_deviation(setup, prob, run, check)
             if isinstance(found, StageResult):
+                fallback = _construction(setup, prob)
                 if found.termination is Termination.TIME_LIMIT and _sound(setup, prob, fallback):
                     values = fallback
                     stop("time limit reached; the table is the deterministic construction")
@@ -136,7 +136,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             result.stage_values[stage.name] = str(limit)
             result.stage_status[stage.name] = "optimal"
             if _aggregate_applies(setup, market):
-                decided = _aggregate_stages(setup, prob, backend, options, budget, limit, result)
+                decided = _aggregate_stages(setup, prob, backend, options, budget, limit, result, values)
                 if decided is not None:
                     values, message = decided
                     if message:
@@ -166,17 +166,25 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     return result
 
 
-def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int],
-                        check=None) -> tuple[int, list[int]] | StageResult:
+def _construction(setup: Setup, prob: MarketProblem) -> list[int]:
+    """The deterministic construction's table (nothing moves if it breaks a rule the construction ignores)."""
+    values = values_for(setup, prob, construct_flows(prob.market, setup.policy))
+    return values if _sound(setup, prob, values) else values_for(setup, prob, {})
+
+
+def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None) -> tuple[int, list[int]] | StageResult:
     """The least D such that every participant ends within D units of its proportional target.
 
-    The construction's D is an upper bound; a check of D = 0 and then bisection find the least, each
-    check a feasibility problem with cuts that let the solver prove quickly that a packing cannot fit.
+    Checks of D = 0, 1, 3, 7, … until one fits, then bisection, each check a feasibility problem (on counts
+    of interchangeable givers when `check` is given, else the full model with cuts that let the solver
+    prove quickly that a packing cannot fit). The table where nothing moves bounds D from above.
     """
     feasible = Stage("max_deviation-check", {}, "min")
+    known = values_for(setup, prob, {})
     low, high, best = -1, known[prob.largest], known
+    step, galloping = 1, True
     while high - low > 1:
-        mid = 0 if low < 0 else (low + high) // 2
+        mid = min(low + step, high - 1) if galloping else (low + high) // 2
         res = check(mid) if check is not None else None
         if res is not None and res.values is not None:
             res.values = values_for(setup, prob, res.values)  # type: ignore[arg-type]
@@ -185,9 +193,9 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int]
         if res is None:
             res = run(feasible, deviation_cuts(setup, prob, mid))
         if res.values is not None:
-            high, best = mid, res.values
+            high, best, galloping = mid, res.values, False
         elif res.termination is Termination.INFEASIBLE:
-            low = mid
+            low, step = mid, step * 2
         else:
             return res
     return high, best
@@ -241,15 +249,17 @@ def _aggregate_applies(setup: Setup, market: Market) -> bool:
 
 
 def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: list[float],
-                      limit: int, result: MarketResult) -> tuple[list[int], str] | None:
+                      limit: int, result: MarketResult, start: list[int]) -> tuple[list[int], str] | None:
     """Every stage after the first on the aggregate model (see aggregate.py).
 
-    Returns the full model's values and an empty message when every stage is proven, a message when the
-    work limit stopped a stage (the table so far is kept), or None when the full model must decide (no
-    table, or a table that the full model's rules or stage values do not confirm).
+    `start` is the full model's table of the first stage; its counts are where the search begins. Returns
+    the full model's values and an empty message when every stage is proven, a message when the work limit
+    stopped a stage (the table so far is kept), or None when the full model must decide (no table, or a
+    table that the full model's rules or stage values do not confirm).
     """
     agg = aggregate.build(setup, prob.market, limit)
     session = open_session(backend, agg.problem, options)
+    _hint(session, aggregate.hint(agg, {pair: evaluate(x, start) for pair, x in prob.x.items()}))
     ties = session if backend == "cpsat" else open_session("cpsat", agg.problem, options)
     full = {stage.name: stage for stage in prob.stages}
     values: list[int] | None = None
