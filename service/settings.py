@@ -72,9 +72,9 @@ class Settings:
     def check(self) -> None:
         if self.environment not in ("development", "production", "test"):
             raise SettingsError(f"ANDELSTAL_ENV={self.environment!r} must be development, test or production")
-        if self.production and (self.secret == DEV_SECRET or len(self.secret) < 32):
-            raise SettingsError("ANDELSTAL_SECRET must be set to a random value of at least 32 characters in "
-                                "production; the development secret is refused")
+        if self.environment != "development" and (self.secret == DEV_SECRET or len(self.secret) < 32):
+            raise SettingsError(f"ANDELSTAL_SECRET must be set to a random value of at least 32 characters outside "
+                                f"development (ANDELSTAL_ENV={self.environment}); the development secret is refused")
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"

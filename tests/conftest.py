@@ -72,7 +72,8 @@ def make_service(tmp_path, database="sqlite", **settings_overrides):
         url, dropped = f"sqlite:///{tmp_path}/andelstal.db", None
     else:
         url, dropped = _postgres_database()
-    settings = Settings.from_env({}, environment="test", database_url=url, solve_workers=2, **settings_overrides)
+    settings = Settings.from_env({"ANDELSTAL_SECRET": "test-" + uuid.uuid4().hex * 2}, environment="test",
+                                 database_url=url, solve_workers=2, **settings_overrides)
     runtime = Runtime.start(settings)
     tokens = {}
     with runtime.sessions.begin() as session:

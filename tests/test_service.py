@@ -79,6 +79,7 @@ def _routes(svc, proposal_id, job_id):
         ("GET", f"/v1/proposals/{proposal_id}/export?format=csv", None, everyone, {200}, None),
         ("GET", f"/v1/proposals/{proposal_id}/export?format=xlsx", None, everyone, {200}, None),
         ("GET", f"/v1/jobs/{job_id}", None, {"agency"}, {200}, None),
+        ("DELETE", f"/v1/jobs/{job_id}", None, {"agency"}, {200}, None),
         ("POST", "/v1/rounds/2099/finalise", {"proposal_id": proposal_id}, {"agency"}, {404}, None),
         ("GET", "/v1/audit", None, {"agency"}, {200}, None),
     ]
@@ -87,7 +88,6 @@ def _routes(svc, proposal_id, job_id):
 def test_every_route_for_every_role(service):
     open_round(service)
     proposal_id = propose(service)
-    job_id = service.client.get("/v1/audit", headers=service.as_("agency")).json()  # any agency job will do
     job_id = service.client.post("/v1/what-if", json=SMALL, headers={**service.as_("agency"),
                                                                       "Prefer": "respond-async"}).json()["id"]
     wait_job(service, job_id)
@@ -322,8 +322,12 @@ def test_production_refuses_the_development_secret_and_hides_docs(tmp_path):
     from service.app import create_app
     from service.settings import Settings, SettingsError
 
-    with pytest.raises(SettingsError, match="ANDELSTAL_SECRET"):
-        Settings.from_env({"ANDELSTAL_ENV": "production"})
+    for environment in ("production", "test"):
+        with pytest.raises(SettingsError, match="ANDELSTAL_SECRET"):
+            Settings.from_env({"ANDELSTAL_ENV": environment})
+    with pytest.raises(SettingsError, match="at least 32"):
+        Settings.from_env({"ANDELSTAL_ENV": "production", "ANDELSTAL_SECRET": "short"})
+    assert Settings.from_env({}).environment == "development"  # the default may run on the development secret
     settings = Settings.from_env({"ANDELSTAL_ENV": "production", "ANDELSTAL_SECRET": "s" * 40,
                                   "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
     from fastapi.testclient import TestClient

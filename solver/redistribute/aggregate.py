@@ -88,6 +88,9 @@ def build(setup: Setup, market: Market, limit: int) -> Aggregate:
     types = giver_types(setup, market, limit)
     prob = MarketProblem(market)
     agg = Aggregate(prob, types)
+    allowed = market.receivers_of()
+    # a giver no receiver may take keeps its share: its population term is a constant
+    agg.population_constant = sum(abs(_offset(setup, g.code)) for g in market.givers if g.code not in allowed)
     rooms = {r.code: r for r in market.receivers}
     into: dict[str, Expr] = {r: {} for r in rooms}
     cross: Expr = {}
