@@ -125,7 +125,8 @@ def build(setup: Setup, market: Market, limit: int) -> Aggregate:
             population[e] = 1
         else:
             agg.population_constant += sum(-kind.slope * _offset(setup, c) for c in kind.members)
-            population = add_expr((1, population), (kind.slope * scale_p, given))
+            for var in given:
+                population[var] = kind.slope * scale_p
     received: Expr = {}
     for r in sorted(rooms):
         room = rooms[r]

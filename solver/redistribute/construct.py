@@ -14,6 +14,7 @@ from solver.domain import Policy
 from solver.redistribute.targets import Market, Participant
 
 MAX_PASSES = 50
+MAX_EVALUATIONS = 20_000  # group evaluations the local search may spend (a count, so the result is reproducible)
 INFEASIBLE = 10**12
 
 
@@ -99,8 +100,11 @@ def assign(market: Market, policy: Policy) -> dict[str, str]:
         sigma[g] = r
         need[r] -= pair_member[g, r].target
 
+    evaluations = [0]
+
     def deviation(r: str, group: list[str]) -> tuple[int, int]:
         """(least largest deviation, what the receiver then misses of its target) for a group."""
+        evaluations[0] += 1
         members = [pair_member[g, r] for g in sorted(group)]
         target, room = receivers[r].target, receivers[r].effective
         d = group_deviation(members, target, room)
@@ -118,6 +122,8 @@ def assign(market: Market, policy: Policy) -> dict[str, str]:
         improved = False
         current = score(dev)
         for g in sorted(sigma):
+            if evaluations[0] > MAX_EVALUATIONS:
+                break
             source = sigma[g]
             for target in allowed[g]:
                 if target == source:
@@ -131,6 +137,8 @@ def assign(market: Market, policy: Policy) -> dict[str, str]:
                     sigma[g], dev, current, improved = target, trial, score(trial), True
                     break
         for g1 in sorted(sigma):
+            if evaluations[0] > MAX_EVALUATIONS:
+                break
             for g2 in sorted(sigma):
                 r1, r2 = sigma[g1], sigma[g2]
                 if g2 <= g1 or r1 == r2 or r2 not in allowed[g1] or r1 not in allowed[g2]:

@@ -170,13 +170,17 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
         prob.aux[p.code] = (d, e)
     volume: Expr = {}
     for g in market.givers:
-        volume = add_expr((1, volume), (1, prob.moved[g.code]))
+        for k, v in prob.moved[g.code].items():
+            volume[k] = volume.get(k, 0) + v
     cross = {prob.y[pair]: 1 for pair in market.pairs
              if setup.municipalities[pair[0]].county_code != setup.municipalities[pair[1]].county_code}
     count = {prob.y[pair]: 1 for pair in market.pairs}
     unmet: Expr = {}
     for p in members:
-        unmet = add_expr((1, unmet), (-1, prob.moved[p.code]))
+        for k, v in prob.moved[p.code].items():
+            unmet[k] = unmet.get(k, 0) - v
+    volume = {k: v for k, v in volume.items() if v}
+    unmet = {k: v for k, v in unmet.items() if v}
     prob.largest = largest
     prob.terms = {"unmet": unmet, "unequal": unequal, "population": population, "cross_county": cross,
                   "transfers": count, "volume": volume}

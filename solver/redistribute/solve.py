@@ -81,7 +81,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     # the work limit is deterministic (reproducible); the wall clock only stops a machine that is slow
     options = replace(options, wall_deadline=started + WALL_PER_WORK * options.time_limit_s + 1)
     prob = build_problem(setup, market)
-    session = open_session(backend, prob, options)
+    session = _LazySession(backend, prob, options)
     result = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
     budget = [options.time_limit_s]  # what is left: CP-SAT counts deterministic time, so limits reproduce
     terminations: list[Termination] = []
@@ -173,6 +173,42 @@ def _construction(setup: Setup, prob: MarketProblem) -> list[int]:
     """The deterministic construction's table (nothing moves if it breaks a rule the construction ignores)."""
     values = values_for(setup, prob, construct_flows(prob.market, setup.policy))
     return values if _sound(setup, prob, values) else values_for(setup, prob, {})
+
+
+class _LazySession:
+    """The full model's solver session, opened at its first solve: where the aggregate model decides the
+    later stages, a large market never pays for translating the full model."""
+
+    def __init__(self, backend: str, prob: MarketProblem, options: SolveOptions):
+        self._open_args = (backend, prob, options)
+        self._session = None
+        self._constraints: list[Constraint] = []
+        self._start: list[int] | None = None
+
+    def add(self, constraint: Constraint) -> None:
+        if self._session is None:
+            self._constraints.append(constraint)
+        else:
+            self._session.add(constraint)
+
+    @property
+    def last(self) -> list[int] | None:
+        return self._start
+
+    @last.setter
+    def last(self, values: list[int]) -> None:
+        self._start = values
+        if self._session is not None:
+            _hint(self._session, values)
+
+    def optimize(self, *args, **kwargs) -> StageResult:
+        if self._session is None:
+            self._session = open_session(*self._open_args)
+            for c in self._constraints:
+                self._session.add(c)
+            if self._start is not None:
+                _hint(self._session, self._start)
+        return self._session.optimize(*args, **kwargs)
 
 
 def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None) -> tuple[int, list[int]] | StageResult:
