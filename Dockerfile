@@ -18,7 +18,7 @@ RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin andel
     && mkdir -p /srv/var && chown -R andelstal /srv
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 ANDELSTAL_ENV=production \
-    DATABASE_URL=sqlite:////srv/var/andelstal.db
+    DATABASE_URL=sqlite:////srv/var/andelstal.db NUMBA_CACHE_DIR=/srv/var/numba MPLCONFIGDIR=/srv/var/matplotlib
 WORKDIR /srv
 USER andelstal
 EXPOSE 8000

@@ -80,7 +80,7 @@ class ProposalRow(Base):
 class JobRow(Base):
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))  # what-if | proposal
+    kind: Mapped[str] = mapped_column(String(10))  # what-if | proposal | simulation
     state: Mapped[str] = mapped_column(String(10))  # queued | running | done | failed | cancelled
     created_at: Mapped[datetime] = mapped_column(default=now)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -90,6 +90,18 @@ class JobRow(Base):
     proposal_id: Mapped[int | None] = mapped_column(Integer, default=None)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    simulation_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class SimulationRow(Base):
+    """A simulation's request and result, kept for every role to read."""
+
+    __tablename__ = "simulations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    created_by: Mapped[str] = mapped_column(String(120))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class AuditRow(Base):

@@ -198,8 +198,9 @@ class Runtime:
 
     def submit(self, session: Session, *, kind: str, token_id: int, actor: str, year: int | None,
                work: Callable[[threading.Event], dict[str, Any]],
-               store: Callable[[Session, dict[str, Any]], int | None] | None = None) -> JobRow:
-        """Queue `work` as a job; `store` (in one transaction with the job's end) keeps its result."""
+               store: Callable[[Session, dict[str, Any]], dict[str, int]] | None = None) -> JobRow:
+        """Queue `work` as a job; `store` (in one transaction with the job's end) keeps its result and names
+        the row it made ({"proposal_id": 7} or {"simulation_id": 3})."""
         job = JobRow(id=uuid.uuid4().hex, kind=kind, state="queued", created_by=actor, token_id=token_id, year=year)
         session.add(job)
         session.commit()
@@ -209,7 +210,7 @@ class Runtime:
         return job
 
     def _run_job(self, job_id: str, work: Callable[[threading.Event], dict[str, Any]],
-                 store: Callable[[Session, dict[str, Any]], int | None] | None, cancel: threading.Event) -> None:
+                 store: Callable[[Session, dict[str, Any]], dict[str, int]] | None, cancel: threading.Event) -> None:
         try:
             with self.sessions.begin() as session:
                 if cancel.is_set():
@@ -235,12 +236,11 @@ class Runtime:
                 return
             with self.sessions.begin() as session:
                 try:
-                    proposal_id = store(session, data) if store is not None else None
+                    made = store(session, data) if store is not None else {}
                 except JobConflict as exc:
                     self._end(session, job_id, "failed", error={"detail": str(exc)})
                     return
-                self._end(session, job_id, "done", result=None if store is not None else data,
-                          proposal_id=proposal_id)
+                self._end(session, job_id, "done", result=None if store is not None else data, **made)
         finally:
             self.cancels.pop(job_id, None)
 

@@ -208,12 +208,13 @@ class ProposalSummary(BaseModel):
 
 class Job(BaseModel):
     id: str
-    kind: Literal["what-if", "proposal"]
+    kind: Literal["what-if", "proposal", "simulation"]
     state: Literal["queued", "running", "done", "failed", "cancelled"]
     created_at: Instant
     finished_at: Instant | None
     year: int | None
     proposal_id: int | None
+    simulation_id: int | None = None
     result: ProposalBody | None = None
     error: dict[str, Any] | None = None
     links: dict[str, str] = {}
@@ -234,3 +235,40 @@ class Health(BaseModel):
     status: Literal["ok"]
     database: str
     version: str
+
+
+class SimulationParamsIn(Strict):
+    """Every field is optional; a missing field takes the default of `solver.simulate.SimulationParams`."""
+
+    years: int | None = Field(default=None, ge=1, le=50)
+    arrivals: list[Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(default=None, min_length=1, max_length=50)
+    arrivals_model: Literal["fixed", "poisson"] | None = None
+    tie_share: float | None = Field(default=None, ge=0, le=1)
+    tie_boost: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(default=None, max_length=290)
+    comparison: Literal["before", "after"] | None = None
+    rule: Literal["equalising", "priority"] | None = None
+    replicates: int | None = Field(default=None, ge=1, le=100_000)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    mean_stay_days: float | None = Field(default=None, ge=0, le=10_000)
+    tie_children_in_agency_housing: float | None = Field(default=None, ge=0, le=1)
+
+
+class SimulationIn(Strict):
+    proposal_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                    description="simulate a stored proposal (its table, base, transfers and volunteers)")
+    shares: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+        default=None, max_length=290, description="or a share table; default: today's (illustrative) table")
+    volunteers: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+        default=None, max_length=290, description="room per volunteer in per mille, for the priority rule")
+    against: Literal["base", "equalising", "priority"] | None = Field(
+        default=None, description="side by side with the base table, or with the other rule")
+    parameters: SimulationParamsIn = Field(default_factory=SimulationParamsIn)
+    stress: list[Annotated[int, Field(ge=2, le=100)]] = Field(default_factory=list, max_length=5)
+
+
+class SimulationOut(BaseModel):
+    id: int
+    created_at: Instant
+    created_by: str
+    request: dict[str, Any]
+    result: dict[str, Any]

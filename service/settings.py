@@ -46,6 +46,8 @@ class Settings:
     sync_time_limit_s: float = 5.0  # what-if requests up to this limit are answered directly, longer ones are jobs
     solve_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     cache_entries: int = 256  # what-if answers kept (the solver is deterministic, so equal inputs give equal answers)
+    sync_simulation_children: int = 5_000_000  # simulations of up to this many simulated children are answered directly
+    max_simulation_children: int = 100_000_000  # the most a simulation request may ask for (about 30 s of work)
 
     @property
     def production(self) -> bool:
@@ -63,6 +65,8 @@ class Settings:
             "sync_time_limit_s": _float(env, "ANDELSTAL_SYNC_TIME_LIMIT_S", cls.sync_time_limit_s),
             "solve_workers": _int(env, "ANDELSTAL_SOLVE_WORKERS", max(1, os.cpu_count() or 1)),
             "cache_entries": _int(env, "ANDELSTAL_CACHE_ENTRIES", cls.cache_entries),
+            "sync_simulation_children": _int(env, "ANDELSTAL_SYNC_SIMULATION_CHILDREN", cls.sync_simulation_children),
+            "max_simulation_children": _int(env, "ANDELSTAL_MAX_SIMULATION_CHILDREN", cls.max_simulation_children),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]

@@ -195,6 +195,70 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scenario(path: str | None, municipalities, label: str, volunteers: dict[str, int]):
+    from solver.simulate import scenario_from_proposal, scenario_from_table
+
+    if path is None:
+        return scenario_from_table(compute_base_shares(municipalities).units, municipalities, "today's shares (illustrative)",
+                                   volunteers)
+    if path.lower().endswith(".json"):
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "shares" in data and "transfers" in data:
+            scenario = scenario_from_proposal(data, municipalities, label or Path(path).stem)
+            scenario.volunteers = volunteers or scenario.volunteers
+            return scenario
+    table = read_share_table(path, municipalities)
+    return scenario_from_table(table.units, municipalities, label or Path(path).stem, volunteers)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from solver.simulate import parse_params, plots, read_start, run, scenario_from_table, write_result
+    from solver.wishes import read_wishes
+
+    municipalities = load_municipalities()
+    codes = {m.code for m in municipalities}
+    raw: dict = {"rule": args.rule, "years": args.years, "arrivals_model": args.arrivals_model,
+                 "tie_share": args.tie_share, "comparison": args.comparison, "replicates": args.replicates,
+                 "seed": args.seed}
+    if args.arrivals is not None:
+        try:
+            raw["arrivals"] = [int(a) if a.strip().lstrip("-").isdigit() else a for a in args.arrivals.split(",")]
+        except ValueError:
+            raw["arrivals"] = args.arrivals
+    params = parse_params({k: v for k, v in raw.items() if v is not None}, codes)
+    volunteers: dict[str, int] = {}
+    if args.wishes:
+        base = compute_base_shares(municipalities)
+        volunteers = {w.code: w.amount or 0 for w in read_wishes(args.wishes, municipalities, base, read_policy(None))
+                      if not w.gives}
+    scenario = _scenario(args.proposal or args.shares, municipalities, args.label or "", volunteers)
+    start = read_start(args.start, municipalities) if args.start else None
+    against = against_params = None
+    if args.against == "base":
+        against = scenario_from_table(scenario.base, municipalities, "base table", scenario.volunteers)
+    elif args.against in ("equalising", "priority"):
+        against_params = replace(params, rule=args.against)
+    elif args.against:
+        against = _scenario(args.against, municipalities, "", scenario.volunteers)
+    factors = [int(f) for f in args.stress.split(",")] if args.stress else []
+    result = run(scenario, params, start=start, against=against, against_params=against_params,
+                 stress_factors=factors)
+    write_result(result, args.out)
+    print(f"wrote {args.out}")
+    if args.plots:
+        for path in plots(result, args.plots, result.get("other")):
+            print(f"wrote {path}")
+    n = result["national"]
+    print(f"{result['scenario']}: {n['children_mean']} children a year on average, equalising share "
+          f"{n['equalising_share']:.0%}, top ten take {n['top10_share']:.0%}, Gini {n['gini']}, state cost "
+          f"{n['state_cost_sek_per_year']:,} SEK a year")
+    for k, v in n.get("no_allocation_within", {}).items():
+        print(f"  municipalities with no allocation within {k} year(s): {v}")
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shares", help="a share table (CSV/XLSX code,share_permille) instead of the computed key")
     p.add_argument("--policy", help="a policy file (TOML or JSON)")
@@ -228,6 +292,27 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="cpsat", choices=["cpsat", "pulp", "highs", "cbc"])
     p.add_argument("--time-limit", type=float, default=5.0)
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("simulate", help="simulate allocations under a share table or a proposal")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--shares", help="a share table (CSV/XLSX code,share_permille); default today's (illustrative)")
+    source.add_argument("--proposal", help="a proposal JSON of `andelstal propose`")
+    p.add_argument("--wishes", help="wishes whose receivers are the volunteers of the priority rule")
+    p.add_argument("--against", help="compare with: base (the table before redistribution), equalising or priority "
+                                     "(the other rule), or another share table / proposal file")
+    p.add_argument("--rule", choices=["equalising", "priority"])
+    p.add_argument("--years", type=int)
+    p.add_argument("--arrivals", help="children per year, e.g. 400,500,200,200 (the last repeats)")
+    p.add_argument("--arrivals-model", choices=["fixed", "poisson"])
+    p.add_argument("--tie-share", type=float)
+    p.add_argument("--comparison", choices=["before", "after"], help="before: Adams' sequence; after: D'Hondt's")
+    p.add_argument("--start", help="CSV code,allocations: allocations counted toward fulfilment so far")
+    p.add_argument("--replicates", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--stress", help="factors of raised arrivals, e.g. 2,5,10")
+    p.add_argument("--label", help="the scenario's name in the output")
+    p.add_argument("--out", required=True, help=".json, .csv or .xlsx")
+    p.add_argument("--plots", help="a directory for PNG plots")
+    p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("serve", help="start the HTTP service (SQLite under var/ unless --database-url)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

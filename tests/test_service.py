@@ -50,7 +50,10 @@ def propose(svc, year=2027, policy=None):
 
 # --- every route × every role -----------------------------------------------------------------------------
 
-def _routes(svc, proposal_id, job_id):
+SIMULATION = {"parameters": {"replicates": 5, "years": 1}}
+
+
+def _routes(svc, proposal_id, job_id, simulation_id=1):
     years = count(2040)
     c, agency = svc.client, svc.as_("agency")
 
@@ -82,6 +85,8 @@ def _routes(svc, proposal_id, job_id):
         ("DELETE", f"/v1/jobs/{job_id}", None, {"agency"}, {200}, None),
         ("POST", "/v1/rounds/2099/finalise", {"proposal_id": proposal_id}, {"agency"}, {404}, None),
         ("GET", "/v1/audit", None, {"agency"}, {200}, None),
+        ("POST", "/v1/simulations", SIMULATION, officers, {201}, None),
+        ("GET", f"/v1/simulations/{simulation_id}", None, everyone, {200}, None),
     ]
 
 
@@ -91,6 +96,7 @@ def test_every_route_for_every_role(service):
     job_id = service.client.post("/v1/what-if", json=SMALL, headers={**service.as_("agency"),
                                                                       "Prefer": "respond-async"}).json()["id"]
     wait_job(service, job_id)
+    assert service.client.post("/v1/simulations", json=SIMULATION, headers=service.as_("agency")).status_code == 201
     seen = []
     for method, path, body, allowed, ok, prepare in _routes(service, proposal_id, job_id):
         for who in ["nobody", "forged", *ROLES]:
@@ -358,3 +364,28 @@ def test_equal_what_if_requests_are_solved_once(service):
     text = c.get("/metrics").text
     assert 'andelstal_solves_total{kind="what-if",termination="optimal"} 2.0' in text
     assert "andelstal_whatif_cache_hits_total 1.0" in text
+
+
+def test_simulations_small_answered_large_as_jobs(tmp_path):
+    with serving(tmp_path, sync_simulation_children=50_000) as svc:
+        c, agency = svc.client, svc.as_("agency")
+        open_round(svc)
+        proposal_id = propose(svc)
+        res = c.post("/v1/simulations", json={"proposal_id": proposal_id, "against": "base",
+                                              "parameters": {"replicates": 20, "years": 1, "arrivals": [400]}},
+                     headers=agency)
+        assert res.status_code == 201, res.text
+        result = res.json()["result"]
+        assert result["scenario"] == f"proposal {proposal_id}" and "comparison" in result
+        assert len(result["municipalities"]) == 290
+        big = c.post("/v1/simulations", json={"parameters": {"replicates": 200}, "stress": [2]},
+                     headers=svc.as_("county22"))
+        assert big.status_code == 202
+        job = wait_job(svc, big.json()["id"], "county22")
+        assert job["state"] == "done" and job["links"]["simulation"] == f"/v1/simulations/{job['simulation_id']}"
+        stored = c.get(job["links"]["simulation"], headers=svc.as_("viewer")).json()
+        assert stored["result"]["stress"][0]["factor"] == 2
+        bad = c.post("/v1/simulations", json={"parameters": {"tie_share": 2}}, headers=agency)
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "tie_share"
+        missing = c.post("/v1/simulations", json={"proposal_id": 999}, headers=agency)
+        assert missing.status_code == 404

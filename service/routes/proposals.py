@@ -28,9 +28,11 @@ def job_out(job: JobRow) -> schemas.Job:
     links = {"self": f"/v1/jobs/{job.id}"}
     if job.proposal_id is not None:
         links["proposal"] = f"/v1/proposals/{job.proposal_id}"
+    if job.simulation_id is not None:
+        links["simulation"] = f"/v1/simulations/{job.simulation_id}"
     return schemas.Job(id=job.id, kind=job.kind, state=job.state, created_at=job.created_at,
-                       finished_at=job.finished_at, year=job.year, proposal_id=job.proposal_id, result=job.result,
-                       error=job.error, links=links)
+                       finished_at=job.finished_at, year=job.year, proposal_id=job.proposal_id,
+                       simulation_id=job.simulation_id, result=job.result, error=job.error, links=links)
 
 
 def accepted(job: JobRow) -> JSONResponse:
@@ -75,18 +77,20 @@ async def what_if(body: schemas.WhatIfIn, rt: Runtime_, session: Session_, who: 
         job = rt.submit(session, kind="what-if", token_id=who.token_id, actor=who.actor, year=None,
                         work=lambda cancel: rt.solve("what-if", request, cancel))
         return accepted(job)
+    # the answer is the proposal JSON as the solver wrote it (ProposalBody documents it): sent as it is, without
+    # validating 290 rows again on every answer
     known = rt.cached(request)
     if known is not None:
-        return known
+        return JSONResponse(known)
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(rt.pool, rt.what_if, request)
+        return JSONResponse(await loop.run_in_executor(rt.pool, rt.what_if, request))
     except InputError as exc:  # only what validation above cannot see, e.g. a county floor above a county's total
         raise unprocessable(exc) from None
 
 
 def _store(year: int, who: Caller, request: SolveRequest):
-    def store(session: Session, data: dict[str, Any]) -> int:
+    def store(session: Session, data: dict[str, Any]) -> dict[str, int]:
         found = session.get(Round, year)
         if found is None or found.state == "finalised":
             raise JobConflict(f"the round {year} was finalised while the proposal was computed; nothing was stored")
@@ -97,7 +101,7 @@ def _store(year: int, who: Caller, request: SolveRequest):
         session.flush()
         audit(session, who, "proposal.created", year=year, target=f"proposal {row.id}",
               termination=row.termination, solution=row.solution, transfers=len(data["transfers"]))
-        return row.id
+        return {"proposal_id": row.id}
 
     return store
 

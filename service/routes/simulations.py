@@ -1,0 +1,112 @@
+"""Simulations of allocations under a share table or a stored proposal; small ones answered directly."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+from sqlalchemy.orm import Session
+
+from service import schemas
+from service.auth import Caller
+from service.db import ProposalRow, SimulationRow
+from service.deps import ERRORS, Anyone, Officer, Runtime_, Session_, audit
+from service.routes.proposals import ACCEPTED, accepted
+from service.routes.rounds import NOT_FOUND, unprocessable
+from service.runtime import Runtime
+from solver.domain import InputError
+from solver.shares import validate_share_rows
+from solver.simulate import parse_params, run, scenario_from_proposal, scenario_from_table
+
+router = APIRouter(prefix="/v1", responses=ERRORS, tags=["simulations"])
+
+
+def _units(table: dict[str, float], rt: Runtime, field: str) -> dict[str, int]:
+    rows = [{"code": c, "share_permille": v, "_row": i} for i, (c, v) in enumerate(table.items(), start=1)]
+    return validate_share_rows(rows, rt.municipalities, f"body.{field}").units
+
+
+def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
+    """The scenario(s) and parameters of a request; InputError for anything wrong."""
+    codes = {m.code for m in rt.municipalities}
+    params = parse_params(body.parameters.model_dump(exclude_none=True), codes)
+    volunteers = {c: round(v * 100) for c, v in (body.volunteers or {}).items()}
+    if body.proposal_id is not None and body.shares is not None:
+        raise HTTPException(422, [{"loc": ["body", "shares"], "msg": "give a proposal_id or shares, not both",
+                                   "type": "value_error"}])
+    if body.proposal_id is not None:
+        row = session.get(ProposalRow, body.proposal_id)
+        if row is None:
+            raise HTTPException(404, f"there is no proposal {body.proposal_id}")
+        scenario = scenario_from_proposal(row.result, rt.municipalities, f"proposal {row.id}")
+        scenario.volunteers = volunteers or scenario.volunteers
+    elif body.shares is not None:
+        scenario = scenario_from_table(_units(body.shares, rt, "shares"), rt.municipalities, "given shares", volunteers)
+    else:
+        scenario = scenario_from_table(rt.illustrative.units, rt.municipalities, "today's shares (illustrative)",
+                                       volunteers)
+    against = against_params = None
+    if body.against == "base":
+        against = scenario_from_table(scenario.base, rt.municipalities, "base table", scenario.volunteers)
+    elif body.against is not None:
+        against_params = replace(params, rule=body.against)
+    children = params.replicates * sum(params.arrivals_by_year())
+    work = children * (1 + (body.against is not None) + sum(body.stress) + len(body.stress))
+    if work > rt.settings.max_simulation_children:
+        raise HTTPException(422, [{"loc": ["body", "parameters", "replicates"], "type": "value_error",
+                                   "msg": f"the request simulates {work:,} children (replicates × arrivals, with the "
+                                          f"comparison and stress runs); this server allows "
+                                          f"{rt.settings.max_simulation_children:,}"}])
+    return scenario, params, against, against_params, work
+
+
+@router.post("/simulations", status_code=201, response_model=schemas.SimulationOut,
+             responses={**ACCEPTED, **NOT_FOUND}, summary="Simulate allocations (a job when large)")
+async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, session: Session_, who: Officer):
+    try:
+        scenario, params, against, against_params, work = _prepare(body, rt, session)
+    except InputError as exc:
+        raise unprocessable(exc) from None
+    request = body.model_dump(mode="json")
+
+    def compute(cancel=None) -> dict[str, Any]:
+        return run(scenario, params, against=against, against_params=against_params, stress_factors=body.stress)
+
+    if work > rt.settings.sync_simulation_children:
+        job = rt.submit(session, kind="simulation", token_id=who.token_id, actor=who.actor, year=None, work=compute,
+                        store=_store(who, request))
+        return accepted(job)
+    result = await asyncio.get_running_loop().run_in_executor(rt.pool, compute)
+    row = _save(session, who, request, result)
+    session.commit()
+    return _out(row)
+
+
+def _save(session: Session, who: Caller, request: dict[str, Any], result: dict[str, Any]) -> SimulationRow:
+    row = SimulationRow(created_by=who.actor, request=request, result=result)
+    session.add(row)
+    session.flush()
+    audit(session, who, "simulation.created", target=f"simulation {row.id}", scenario=result["scenario"])
+    return row
+
+
+def _store(who: Caller, request: dict[str, Any]):
+    def store(session: Session, result: dict[str, Any]) -> dict[str, int]:
+        return {"simulation_id": _save(session, who, request, result).id}
+
+    return store
+
+
+def _out(row: SimulationRow) -> schemas.SimulationOut:
+    return schemas.SimulationOut(id=row.id, created_at=row.created_at, created_by=row.created_by, request=row.request,
+                                 result=row.result)
+
+
+@router.get("/simulations/{simulation_id}", response_model=schemas.SimulationOut, responses={**NOT_FOUND})
+def read_simulation(simulation_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: Session_, who: Anyone):
+    row = session.get(SimulationRow, simulation_id)
+    if row is None:
+        raise HTTPException(404, f"there is no simulation {simulation_id}")
+    return _out(row)

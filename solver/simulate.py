@@ -1,0 +1,695 @@
+"""The allocation simulator: what a share table means for children, municipalities and money.
+
+The process, year by year and child by child (Monte Carlo over seeded replicates):
+- arrivals: the forecast of the year (a fixed count, or Poisson around it);
+- a tie allocation (anknytningsanvisning), with probability `tie_share` (exactly round(tie_share × arrivals)
+  of them under fixed arrivals, at random places in the year): the child goes to a municipality drawn in
+  proportion to its tie weight (population, times a boost for chosen municipalities), whatever its goal
+  fulfilment; it counts toward that fulfilment;
+- an equalising allocation (utjämnande anvisning): the child goes to the municipality with the lowest goal
+  fulfilment, received ÷ (share × all allocations so far). Compared `before` the allocation that is
+  Adams' divisor sequence, `after` it D'Hondt's. Ties: the larger share first, then the lower code. A
+  municipality with share 0 gets no equalising allocation;
+- under the `priority` rule (the report's 4.2), an equalising allocation goes first to a volunteer with room
+  left this year (the lowest fulfilment among them), and only then by fulfilment among all.
+
+Goal fulfilment counts from the start state (cumulative allocations, default none). Redistribution is
+accounted as the report states it: an equalising allocation to a receiver is credited to it only in
+proportion to its own base share, the rest to its givers in proportion to what they gave; tie allocations
+are credited where they land.
+
+The inner loop is compiled (numba); `simulate_python` is the same process as a plain per-child loop, kept
+as the reference the tests and the benchmark compare with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from solver.compensation import expected_children
+from solver.domain import TOTAL_UNITS, InputError, InputProblem, Municipality
+
+FORECAST = (400, 500, 200, 200)  # children, 2026–2029 (the Migration Agency's forecast)
+TIE_SHARE_2025 = 0.72
+FIXED_SEK = 500_000  # per municipality and year, for readiness
+VARIABLE_SEK = 9_450  # per expected child: round(share × forecast)
+PER_CHILD_SEK = 52_000  # once per allocated child
+PER_DAY_SEK = 1_000  # per child and day of care
+MAX_REPLICATES = 100_000
+MAX_YEARS = 50
+MAX_ARRIVALS = 1_000_000
+MAX_REPLICATE_YEARS = 200_000  # the counts of every replicate-year are kept: 290 × 4 bytes each
+MAX_CHILDREN = 500_000_000  # children simulated in all (about 3 minutes on one core)
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    years: int = 4
+    arrivals: tuple[int, ...] = FORECAST  # per year; the last repeats when there are more years
+    arrivals_model: str = "fixed"  # or "poisson"
+    tie_share: float = TIE_SHARE_2025
+    tie_boost: Mapping[str, float] = field(default_factory=dict)  # code -> factor on its tie weight
+    comparison: str = "before"  # "before": Adams' sequence; "after": D'Hondt's
+    rule: str = "equalising"  # or "priority" (volunteers first)
+    replicates: int = 1000
+    seed: int = 0
+    mean_stay_days: float = 365.0  # days of care paid per allocated child
+    tie_children_in_agency_housing: float = 0.0  # share of tie children the per-day payment does not cover
+
+    def arrivals_by_year(self) -> list[int]:
+        return [self.arrivals[min(y, len(self.arrivals) - 1)] for y in range(self.years)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"years": self.years, "arrivals": list(self.arrivals_by_year()), "arrivals_model": self.arrivals_model,
+                "tie_share": self.tie_share, "tie_boost": dict(self.tie_boost), "comparison": self.comparison,
+                "rule": self.rule, "replicates": self.replicates, "seed": self.seed,
+                "mean_stay_days": self.mean_stay_days,
+                "tie_children_in_agency_housing": self.tie_children_in_agency_housing}
+
+
+def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> SimulationParams:
+    """Parameters from a plain mapping (command line, HTTP); every problem at once, naming the field."""
+    data = dict(data or {})
+    problems: list[InputProblem] = []
+    fields = {f for f in SimulationParams.__dataclass_fields__}
+    for name in sorted(set(data) - fields):
+        problems.append(InputProblem("parameters", name, f"unknown field; known: {', '.join(sorted(fields))}"))
+
+    def integer(name: str, default: int, low: int, high: int) -> int:
+        value = data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            problems.append(InputProblem("parameters", name, f"must be a whole number, got {value!r}"))
+            return default
+        if not low <= value <= high:
+            problems.append(InputProblem("parameters", name, f"must be between {low} and {high}, got {value}"))
+            return default
+        return int(value)
+
+    def number(name: str, default: float, low: float, high: float) -> float:
+        value = data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            problems.append(InputProblem("parameters", name, f"must be a number, got {value!r}"))
+            return default
+        if not low <= value <= high:
+            problems.append(InputProblem("parameters", name, f"must be between {low} and {high}, got {value}"))
+            return default
+        return float(value)
+
+    def choice(name: str, default: str, options: tuple[str, ...]) -> str:
+        value = data.get(name, default)
+        if value not in options:
+            problems.append(InputProblem("parameters", name, f"must be one of {', '.join(options)}, got {value!r}"))
+            return default
+        return str(value)
+
+    years = integer("years", 4, 1, MAX_YEARS)
+    raw = data.get("arrivals", FORECAST)
+    raw = [raw] if isinstance(raw, int | float) and not isinstance(raw, bool) else raw
+    arrivals: list[int] = []
+    if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw or len(raw) > MAX_YEARS:
+        problems.append(InputProblem("parameters", "arrivals", f"must be a count or a list of 1 to {MAX_YEARS} counts"))
+    else:
+        for i, a in enumerate(raw):
+            if isinstance(a, bool) or not isinstance(a, int | float) or a != int(a) or not 0 <= a <= MAX_ARRIVALS:
+                problems.append(InputProblem("parameters", f"arrivals[{i}]",
+                                             f"must be a whole number of children from 0 to {MAX_ARRIVALS}, got {a!r}"))
+            else:
+                arrivals.append(int(a))
+    boost = data.get("tie_boost", {}) or {}
+    boosts: dict[str, float] = {}
+    if not isinstance(boost, Mapping):
+        problems.append(InputProblem("parameters", "tie_boost", "must map municipality codes to factors"))
+    else:
+        for code, factor in boost.items():
+            if str(code) not in known_codes:
+                problems.append(InputProblem("parameters", f"tie_boost.{code}", "is not a municipality code", code=str(code)))
+            elif isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 <= factor <= 1000:
+                problems.append(InputProblem("parameters", f"tie_boost.{code}", f"must be a factor from 0 to 1000, got "
+                                             f"{factor!r}", code=str(code)))
+            else:
+                boosts[str(code)] = float(factor)
+    params = SimulationParams(
+        years=years,
+        arrivals=tuple(arrivals) or FORECAST,
+        arrivals_model=choice("arrivals_model", "fixed", ("fixed", "poisson")),
+        tie_share=number("tie_share", TIE_SHARE_2025, 0.0, 1.0),
+        tie_boost=boosts,
+        comparison=choice("comparison", "before", ("before", "after")),
+        rule=choice("rule", "equalising", ("equalising", "priority")),
+        replicates=integer("replicates", 1000, 1, MAX_REPLICATES),
+        seed=integer("seed", 0, 0, 2**31 - 1),
+        mean_stay_days=number("mean_stay_days", 365.0, 0.0, 10_000.0),
+        tie_children_in_agency_housing=number("tie_children_in_agency_housing", 0.0, 0.0, 1.0),
+    )
+    if not problems and params.replicates * params.years > MAX_REPLICATE_YEARS:
+        problems.append(InputProblem("parameters", "replicates", f"replicates × years is {params.replicates * params.years:,}; "
+                                     f"at most {MAX_REPLICATE_YEARS:,}"))
+    children = params.replicates * sum(params.arrivals_by_year())
+    if not problems and children > MAX_CHILDREN:
+        problems.append(InputProblem("parameters", "arrivals", f"replicates × arrivals is {children:,} children; at "
+                                     f"most {MAX_CHILDREN:,}"))
+    if problems:
+        raise InputError(problems, what="simulation parameters")
+    return params
+
+
+@dataclass
+class Scenario:
+    """What is simulated: a share table, and where it came from (base table, transfers, volunteers)."""
+
+    municipalities: tuple[Municipality, ...]
+    shares: dict[str, int]  # units of 0.01‰, summing to 100,000
+    base: dict[str, int]  # the table before redistribution (accounting); the same table if none
+    transfers: list[tuple[str, str, int]] = field(default_factory=list)  # giver, receiver, units
+    volunteers: dict[str, int] = field(default_factory=dict)  # code -> room in units (priority rule)
+    label: str = "shares"
+
+    def validate(self) -> None:
+        problems: list[InputProblem] = []
+        codes = [m.code for m in self.municipalities]
+        for name, table in (("shares", self.shares), ("base", self.base)):
+            missing = sorted(set(codes) - set(table))
+            unknown = sorted(set(table) - set(codes))
+            if missing or unknown:
+                problems.append(InputProblem(self.label, name, f"must hold every municipality once (missing "
+                                             f"{', '.join(missing[:5]) or 'none'}; unknown {', '.join(unknown[:5]) or 'none'})"))
+            elif any(u < 0 for u in table.values()):
+                problems.append(InputProblem(self.label, name, "has a negative share"))
+            elif sum(table.values()) != TOTAL_UNITS:
+                problems.append(InputProblem(self.label, name, f"sums to {sum(table.values()) / 100:.2f}, not "
+                                             "exactly 1000.00"))
+        for code in self.volunteers:
+            if code not in set(codes):
+                problems.append(InputProblem(self.label, "volunteers", "is not a municipality code", code=code))
+        if problems:
+            raise InputError(problems, what="simulation input")
+
+
+@dataclass
+class Outcome:
+    """Raw simulation counts: allocations[replicate, year, municipality] and per replicate-year totals."""
+
+    allocations: np.ndarray
+    ties: np.ndarray
+    equalising: np.ndarray
+    to_volunteers: np.ndarray
+    overflow: np.ndarray
+    equalising_by_municipality: np.ndarray  # [year, municipality], summed over replicates
+
+
+# --- the process --------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _before(i: int, j: int, counts: np.ndarray, shares: np.ndarray, extra: int) -> bool:
+    """Whether municipality i is due before j: lower fulfilment, then the larger share, then the lower index."""
+    if shares[i] == 0:
+        return False
+    if shares[j] == 0:
+        return True
+    left = (counts[i] + extra) * shares[j]
+    right = (counts[j] + extra) * shares[i]
+    if left != right:
+        return left < right
+    if shares[i] != shares[j]:
+        return shares[i] > shares[j]
+    return i < j
+
+
+@njit(cache=True)
+def _rebuild(tree: np.ndarray, node: int, counts: np.ndarray, shares: np.ndarray, extra: int) -> None:
+    a, b = tree[2 * node], tree[2 * node + 1]
+    if a < 0:
+        tree[node] = b
+    elif b < 0:
+        tree[node] = a
+    else:
+        tree[node] = a if _before(a, b, counts, shares, extra) else b
+
+
+@njit(cache=True)
+def _kernel(shares, tie_cumulative, arrivals, poisson, tie_share, extra, priority, volunteers, rooms,
+            start, replicates, seed):
+    n = shares.shape[0]
+    years = arrivals.shape[0]
+    np.random.seed(seed)
+    allocations = np.zeros((replicates, years, n), np.int32)
+    ties = np.zeros((replicates, years), np.int64)
+    equalising = np.zeros((replicates, years), np.int64)
+    to_volunteers = np.zeros((replicates, years), np.int64)
+    overflow = np.zeros((replicates, years), np.int64)
+    equalising_by = np.zeros((years, n), np.int64)
+    is_volunteer = np.zeros(n, np.bool_)
+    for v in volunteers:
+        is_volunteer[v] = True
+    size = 1
+    while size < n:
+        size *= 2
+    tree = np.full(2 * size, -1, np.int64)
+    tie_total = tie_cumulative[n - 1]
+    for rep in range(replicates):
+        counts = start.copy()
+        for i in range(size):
+            tree[size + i] = i if i < n else -1
+        for node in range(size - 1, 0, -1):
+            _rebuild(tree, node, counts, shares, extra)
+        for y in range(years):
+            count = np.random.poisson(arrivals[y]) if poisson else arrivals[y]
+            ties_left = int(round(tie_share * count))
+            room = rooms[y].copy()
+            room_total = room.sum()
+            for c in range(count):
+                if poisson:
+                    tie = np.random.random() < tie_share
+                else:
+                    tie = np.random.random() * (count - c) < ties_left
+                    if tie:
+                        ties_left -= 1
+                if tie and tie_total > 0:
+                    u = np.random.random() * tie_total
+                    i = np.searchsorted(tie_cumulative, u, side="right")
+                    if i >= n:
+                        i = n - 1
+                    ties[rep, y] += 1
+                else:
+                    i = -1
+                    if priority:
+                        for k in range(volunteers.shape[0]):
+                            v = volunteers[k]
+                            if room[k] > 0 and shares[v] > 0 and (i < 0 or _before(v, i, counts, shares, extra)):
+                                i = v
+                        if i >= 0:
+                            for k in range(volunteers.shape[0]):
+                                if volunteers[k] == i:
+                                    room[k] -= 1
+                    if i < 0:
+                        i = tree[1]
+                    equalising[rep, y] += 1
+                    equalising_by[y, i] += 1
+                    if is_volunteer[i]:
+                        to_volunteers[rep, y] += 1
+                counts[i] += 1
+                allocations[rep, y, i] += 1
+                node = (size + i) // 2
+                while node >= 1:
+                    _rebuild(tree, node, counts, shares, extra)
+                    node //= 2
+            overflow[rep, y] = max(0, equalising[rep, y] - room_total)
+    return allocations, ties, equalising, to_volunteers, overflow, equalising_by
+
+
+def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, int] | None):
+    codes = [m.code for m in scenario.municipalities]
+    shares = np.array([scenario.shares[c] for c in codes], np.int64)
+    weights = np.array([m.population * params.tie_boost.get(m.code, 1.0) for m in scenario.municipalities], np.float64)
+    arrivals = np.array(params.arrivals_by_year(), np.int64)
+    volunteers = np.array([codes.index(c) for c in sorted(scenario.volunteers)], np.int64)
+    # a volunteer's room in children each year: its room in per mille of that year's forecast
+    rooms = np.array([[round(scenario.volunteers[c] * a / TOTAL_UNITS) for c in sorted(scenario.volunteers)]
+                      for a in arrivals], np.int64).reshape(len(arrivals), len(volunteers))
+    begin = np.array([int((start or {}).get(c, 0)) for c in codes], np.int64)
+    return shares, np.cumsum(weights), arrivals, volunteers, rooms, begin
+
+
+def simulate(scenario: Scenario, params: SimulationParams, start: Mapping[str, int] | None = None) -> Outcome:
+    """Run the process; the same scenario, parameters and seed give the same outcome."""
+    scenario.validate()
+    shares, tie_cumulative, arrivals, volunteers, rooms, begin = _inputs(scenario, params, start)
+    out = _kernel(shares, tie_cumulative, arrivals, params.arrivals_model == "poisson", params.tie_share,
+                  1 if params.comparison == "after" else 0, params.rule == "priority", volunteers, rooms, begin,
+                  params.replicates, params.seed)
+    return Outcome(*out)
+
+
+def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping[str, int] | None = None) -> Outcome:
+    """The same process as a plain per-child Python loop (a linear scan for the lowest fulfilment). It draws
+    from its own random stream, so it agrees with `simulate` exactly only where nothing is random."""
+    scenario.validate()
+    shares, tie_cumulative, arrivals, volunteers, rooms, begin = _inputs(scenario, params, start)
+    rng = np.random.default_rng(params.seed)
+    n, years, extra = len(shares), len(arrivals), 1 if params.comparison == "after" else 0
+    share_list = [int(s) for s in shares]
+    out = Outcome(np.zeros((params.replicates, years, n), np.int32), *(np.zeros((params.replicates, years), np.int64)
+                                                                        for _ in range(4)),
+                  np.zeros((years, n), np.int64))
+    volunteer_set = {int(v) for v in volunteers}
+
+    def due(i: int, j: int, counts: list[int]) -> bool:
+        if share_list[i] == 0:
+            return False
+        if share_list[j] == 0:
+            return True
+        left, right = (counts[i] + extra) * share_list[j], (counts[j] + extra) * share_list[i]
+        if left != right:
+            return left < right
+        return share_list[i] > share_list[j] if share_list[i] != share_list[j] else i < j
+
+    for rep in range(params.replicates):
+        counts = [int(c) for c in begin]
+        for y in range(years):
+            count = int(rng.poisson(arrivals[y])) if params.arrivals_model == "poisson" else int(arrivals[y])
+            ties_left = round(params.tie_share * count)
+            room = [int(r) for r in rooms[y]]
+            for c in range(count):
+                if params.arrivals_model == "poisson":
+                    tie = rng.random() < params.tie_share
+                else:
+                    tie = rng.random() * (count - c) < ties_left
+                    ties_left -= 1 if tie else 0
+                if tie:
+                    i = min(int(np.searchsorted(tie_cumulative, rng.random() * tie_cumulative[-1], side="right")), n - 1)
+                    out.ties[rep, y] += 1
+                else:
+                    i = -1
+                    if params.rule == "priority":
+                        for k, v in enumerate(volunteers):
+                            if room[k] > 0 and share_list[v] > 0 and (i < 0 or due(int(v), i, counts)):
+                                i = int(v)
+                        if i >= 0:
+                            room[[int(v) for v in volunteers].index(i)] -= 1
+                    if i < 0:
+                        i = 0
+                        for j in range(1, n):
+                            if due(j, i, counts):
+                                i = j
+                    out.equalising[rep, y] += 1
+                    out.equalising_by_municipality[y, i] += 1
+                    out.to_volunteers[rep, y] += i in volunteer_set
+                counts[i] += 1
+                out.allocations[rep, y, i] += 1
+            out.overflow[rep, y] = max(0, int(out.equalising[rep, y]) - int(rooms[y].sum()))
+    return out
+
+
+# --- what it means ------------------------------------------------------------------------------------------
+
+def _gini(rows: np.ndarray) -> np.ndarray:
+    """Gini coefficient of each row (allocations over municipalities)."""
+    x = np.sort(rows.astype(np.float64), axis=-1)
+    n = x.shape[-1]
+    totals = x.sum(axis=-1)
+    ranks = np.arange(1, n + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = (2 * (x * ranks).sum(axis=-1) / (n * totals)) - (n + 1) / n
+    return np.where(totals > 0, g, 0.0)
+
+
+def credited(scenario: Scenario, equalising_mean: np.ndarray, ties_mean: np.ndarray) -> np.ndarray:
+    """Mean allocations credited per municipality under the report's accounting of redistribution."""
+    codes = [m.code for m in scenario.municipalities]
+    index = {c: i for i, c in enumerate(codes)}
+    out = equalising_mean + ties_mean
+    for giver, receiver, units in scenario.transfers:
+        r, g = index[receiver], index[giver]
+        proposed = scenario.shares[receiver]
+        if proposed > 0:
+            moved = equalising_mean[..., r] * units / proposed
+            out[..., r] -= moved
+            out[..., g] += moved
+    return out
+
+
+def report(scenario: Scenario, params: SimulationParams, outcome: Outcome) -> dict[str, Any]:
+    """Per-municipality and national figures, overall and per year."""
+    alloc = outcome.allocations  # [replicate, year, municipality]
+    reps, years, n = alloc.shape
+    arrivals = params.arrivals_by_year()
+    codes = [m.code for m in scenario.municipalities]
+    shares = np.array([scenario.shares[c] for c in codes], np.float64)
+    per_year = alloc.astype(np.float64)
+    mean = per_year.mean(axis=(0, 1))
+    p5 = np.percentile(per_year.reshape(-1, n), 5, axis=0)
+    p95 = np.percentile(per_year.reshape(-1, n), 95, axis=0)
+    none = (alloc == 0).mean(axis=(0, 1))
+    some = (alloc > 0).mean(axis=(0, 1))
+    eq_mean = outcome.equalising_by_municipality.sum(axis=0) / (reps * years)
+    tie_mean = mean - eq_mean
+    credit = credited(scenario, eq_mean, tie_mean)
+    variable = np.array([[expected_children(scenario.shares[c], a) * VARIABLE_SEK for c in codes] for a in arrivals],
+                        np.float64).mean(axis=0)
+    tie_fraction = outcome.ties.sum() / max(1, outcome.ties.sum() + outcome.equalising.sum())
+    day_cover = 1 - params.tie_children_in_agency_housing * tie_fraction
+    per_child = PER_CHILD_SEK + PER_DAY_SEK * params.mean_stay_days * day_cover
+    compensation = FIXED_SEK + variable + mean * per_child
+    rows = []
+    for i, m in enumerate(scenario.municipalities):
+        rows.append({
+            "code": m.code, "name": m.name, "county_code": m.county_code,
+            "share_permille": scenario.shares[m.code] / 100,
+            "allocations_mean": round(float(mean[i]), 4),
+            "allocations_p5": float(p5[i]), "allocations_p95": float(p95[i]),
+            "prob_no_allocation": round(float(none[i]), 4),
+            "years_between_allocations": None if some[i] == 0 else round(float(1 / some[i]), 3),
+            "credited_mean": round(float(credit[i]), 4),
+            "compensation_sek": round(float(compensation[i])),
+        })
+    national = _national(scenario, params, outcome, shares, compensation)
+    national["per_year"] = [_national(scenario, params, outcome, shares, compensation, year=y) for y in range(years)]
+    return {"scenario": scenario.label, "parameters": params.to_dict(), "municipalities": rows, "national": national}
+
+
+def _national(scenario: Scenario, params: SimulationParams, outcome: Outcome, shares: np.ndarray,
+              compensation: np.ndarray, year: int | None = None) -> dict[str, Any]:
+    alloc = outcome.allocations if year is None else outcome.allocations[:, year:year + 1]
+    totals = alloc.sum(axis=-1).astype(np.float64)  # [replicate, year]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fractions = np.where(totals[..., None] > 0, alloc / totals[..., None], 0.0)
+    hhi = (fractions ** 2).sum(axis=-1)
+    top10 = np.sort(fractions, axis=-1)[..., -10:].sum(axis=-1)
+    expected = totals[..., None] * shares / TOTAL_UNITS
+    deviation = np.abs(alloc - expected).sum(axis=-1) / 2
+    sl = slice(None) if year is None else slice(year, year + 1)
+    eq, ties, vol, over = (a[:, sl].astype(np.float64) for a in (outcome.equalising, outcome.ties,
+                                                                 outcome.to_volunteers, outcome.overflow))
+    out: dict[str, Any] = {
+        "children_mean": round(float(totals.mean()), 3),
+        "tie_share_realised": round(float(ties.sum() / max(1, ties.sum() + eq.sum())), 4),
+        "equalising_share": round(float(eq.sum() / max(1, ties.sum() + eq.sum())), 4),
+        "hhi": round(float(hhi.mean()), 6),
+        "gini": round(float(_gini(alloc).mean()), 4),
+        "top10_share": round(float(top10.mean()), 4),
+        "deviation_from_shares_children": round(float(deviation.mean()), 3),
+        "deviation_from_shares_fraction": round(float((deviation / np.maximum(totals, 1)).mean()), 4),
+        "to_volunteers_share": round(float(vol.sum() / max(1, eq.sum())), 4),
+        "overflow_mean": round(float(over.mean()), 3),
+    }
+    if year is None:
+        years = alloc.shape[1]
+        cumulative = np.cumsum(alloc, axis=1)  # [replicate, year, municipality]
+        out["no_allocation_within"] = {str(k): round(float((cumulative[:, k - 1] == 0).sum(axis=-1).mean()), 3)
+                                       for k in (1, 3, 5) if k <= years}
+        out["state_cost_sek_per_year"] = round(float(compensation.sum()))
+    else:
+        out["year"] = year + 1
+        out["arrivals"] = params.arrivals_by_year()[year]
+    return out
+
+
+def compare(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    """Two reports side by side: national figures and each municipality's change in expected allocations."""
+    keys = [k for k, v in left["national"].items() if isinstance(v, int | float)]
+    national = {k: {"left": left["national"][k], "right": right["national"][k],
+                    "change": round(right["national"][k] - left["national"][k], 6)} for k in keys}
+    by_code = {r["code"]: r for r in right["municipalities"]}
+    rows = [{"code": r["code"], "name": r["name"],
+             "allocations_mean_left": r["allocations_mean"],
+             "allocations_mean_right": by_code[r["code"]]["allocations_mean"],
+             "change": round(by_code[r["code"]]["allocations_mean"] - r["allocations_mean"], 4),
+             "prob_no_allocation_left": r["prob_no_allocation"],
+             "prob_no_allocation_right": by_code[r["code"]]["prob_no_allocation"]} for r in left["municipalities"]]
+    return {"left": left["scenario"], "right": right["scenario"], "national": national,
+            "municipalities": sorted(rows, key=lambda r: (-abs(r["change"]), r["code"]))}
+
+
+def stress(scenario: Scenario, params: SimulationParams, factors: Sequence[int] = (2, 5, 10),
+           start: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+    """Arrivals far above forecast (the report's 'valve'): national figures and where the extra children land."""
+    from dataclasses import replace
+
+    base = report(scenario, params, simulate(scenario, params, start))
+    out = []
+    for factor in factors:
+        raised = replace(params, arrivals=tuple(a * factor for a in params.arrivals_by_year()))
+        result = report(scenario, raised, simulate(scenario, raised, start))
+        extra = sorted(((r["allocations_mean"] - b["allocations_mean"], r["code"], r["name"])
+                        for r, b in zip(result["municipalities"], base["municipalities"])), reverse=True)
+        out.append({"factor": factor, "national": {k: v for k, v in result["national"].items() if k != "per_year"},
+                    "extra_children_mean": round(sum(e for e, _, _ in extra), 3),
+                    "extra_to_volunteers_share": round(
+                        sum(e for e, c, _ in extra if c in scenario.volunteers) / max(1e-9, sum(e for e, _, _ in extra)), 4),
+                    "largest_extra": [{"code": c, "name": name, "extra_allocations_mean": round(e, 3)}
+                                      for e, c, name in extra[:10]]})
+    return out
+
+
+# --- inputs and outputs ---------------------------------------------------------------------------------------
+
+def scenario_from_proposal(data: Mapping[str, Any], municipalities: Sequence[Municipality],
+                           label: str = "proposal") -> Scenario:
+    """A proposal JSON (`andelstal propose --out x.json`): its table, base, transfers and receivers' room."""
+    problems: list[InputProblem] = []
+    try:
+        shares = {r["code"]: round(float(r["proposed_permille"]) * 100) for r in data["shares"]}
+        base = {r["code"]: round(float(r["base_permille"]) * 100) for r in data["shares"]}
+        transfers = [(t["giver"], t["receiver"], round(float(t["permille"]) * 100)) for t in data.get("transfers", [])]
+        volunteers = {w["code"]: round(float(w["amount_permille"]) * 100) for w in data.get("wishes", [])
+                      if w.get("wish") == "receive"}
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.append(InputProblem(label, "proposal", f"is not a proposal JSON of `andelstal propose` ({exc!r})"))
+        raise InputError(problems, what="simulation input") from None
+    scenario = Scenario(tuple(municipalities), shares, base, transfers, volunteers, label)
+    scenario.validate()
+    return scenario
+
+
+def scenario_from_table(units: Mapping[str, int], municipalities: Sequence[Municipality], label: str = "shares",
+                        volunteers: Mapping[str, int] | None = None) -> Scenario:
+    scenario = Scenario(tuple(municipalities), dict(units), dict(units), [], dict(volunteers or {}), label)
+    scenario.validate()
+    return scenario
+
+
+def result_rows(result: Mapping[str, Any]) -> list[list[Any]]:
+    columns = ["code", "name", "county_code", "share_permille", "allocations_mean", "allocations_p5", "allocations_p95",
+               "prob_no_allocation", "years_between_allocations", "credited_mean", "compensation_sek"]
+    return [columns] + [[row[c] for c in columns] for row in result["municipalities"]]
+
+
+def write_result(result: Mapping[str, Any], path) -> None:
+    """JSON (everything), CSV (a row per municipality) or XLSX (municipalities, national, years, …) by suffix."""
+    import csv
+    import json
+    from pathlib import Path
+
+    from solver.io import write_xlsx
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        path.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    elif suffix == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f, lineterminator="\n").writerows(result_rows(result))
+    elif suffix == ".xlsx":
+        national = {k: v for k, v in result["national"].items() if not isinstance(v, list | dict)}
+        sheets: dict[str, list[list[Any]]] = {
+            "municipalities": result_rows(result),
+            "national": [["metric", "value"]] + [[k, v] for k, v in national.items()]
+            + [[f"no_allocation_within_{k}_years", v] for k, v in result["national"].get("no_allocation_within", {}).items()],
+            "years": [list(result["national"]["per_year"][0])] + [list(y.values()) for y in result["national"]["per_year"]],
+            "parameters": [["field", "value"]] + [[k, json.dumps(v) if isinstance(v, list | dict) else v]
+                                                  for k, v in result["parameters"].items()],
+        }
+        if "comparison" in result:
+            cmp = result["comparison"]
+            sheets["comparison"] = [["metric", cmp["left"], cmp["right"], "change"]] + [
+                [k, v["left"], v["right"], v["change"]] for k, v in cmp["national"].items()]
+        if "stress" in result:
+            sheets["stress"] = [["factor", "children_mean", "extra_children_mean", "extra_to_volunteers_share",
+                                 "top10_share", "gini"]] + [
+                [s["factor"], s["national"]["children_mean"], s["extra_children_mean"], s["extra_to_volunteers_share"],
+                 s["national"]["top10_share"], s["national"]["gini"]] for s in result["stress"]]
+        write_xlsx(path, sheets)
+    else:
+        raise InputError([InputProblem(str(path), "out", "must end in .json, .csv or .xlsx")], what="output")
+
+
+def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None = None) -> list[str]:
+    """PNG plots: expected allocations per municipality (against `other` when given, e.g. today's table), and
+    the distribution of the chance of a year without any allocation. Returns the files written."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = result["municipalities"]
+    order = sorted(range(len(rows)), key=lambda i: -rows[i]["allocations_mean"])
+    written = []
+    fig, ax = plt.subplots(figsize=(12, 5))
+    x = np.arange(len(rows))
+    if other is not None:
+        before = {r["code"]: r["allocations_mean"] for r in other["municipalities"]}
+        ax.bar(x, [before[rows[i]["code"]] for i in order], width=1.0, color="#bbbbbb", label=other["scenario"])
+    ax.plot(x, [rows[i]["allocations_mean"] for i in order], color="#1f5fa8", lw=1.5, label=result["scenario"])
+    ax.set_xlabel("municipalities, by expected allocations")
+    ax.set_ylabel("expected allocations per year")
+    ax.set_title("Expected allocations per municipality")
+    ax.legend()
+    for i in order[:8]:
+        ax.annotate(rows[i]["name"], (order.index(i), rows[i]["allocations_mean"]), fontsize=7, rotation=30)
+    fig.tight_layout()
+    written.append(str(directory / "allocations.png"))
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    bins = np.linspace(0, 1, 21)
+    if other is not None:
+        ax.hist([r["prob_no_allocation"] for r in other["municipalities"]], bins=bins, alpha=0.5, color="#888888",
+                label=other["scenario"])
+    ax.hist([r["prob_no_allocation"] for r in rows], bins=bins, alpha=0.6, color="#1f5fa8", label=result["scenario"])
+    ax.set_xlabel("chance of a year without any allocation")
+    ax.set_ylabel("municipalities")
+    ax.set_title("Years without allocation")
+    ax.legend()
+    fig.tight_layout()
+    written.append(str(directory / "years_without_allocation.png"))
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+    return written
+
+
+def read_start(path, municipalities: Sequence[Municipality]) -> dict[str, int]:
+    """A starting state, CSV `code,allocations` (cumulative allocations counted toward goal fulfilment)."""
+    from solver.io import read_rows
+
+    known = {m.code for m in municipalities}
+    problems: list[InputProblem] = []
+    out: dict[str, int] = {}
+    for row in read_rows(path):
+        where = f"row {row.get('_row', '?')}"
+        code = str(row.get("code", "")).strip().zfill(4)
+        value = row.get("allocations")
+        if code not in known:
+            problems.append(InputProblem(where, "code", "is not a municipality code", code=code))
+        elif code in out:
+            problems.append(InputProblem(where, "code", "appears more than once", code=code))
+        else:
+            try:
+                count = int(str(value).strip())
+                if count < 0:
+                    raise ValueError
+                out[code] = count
+            except ValueError:
+                problems.append(InputProblem(where, "allocations", f"must be a whole number ≥ 0, got {value!r}", code=code))
+    if problems:
+        raise InputError(problems, what="start state")
+    return out
+
+
+def run(scenario: Scenario, params: SimulationParams, *, start: Mapping[str, int] | None = None,
+        against: Scenario | None = None, against_params: SimulationParams | None = None,
+        stress_factors: Sequence[int] = ()) -> dict[str, Any]:
+    """Simulate a scenario; with `against` (another table) or `against_params` (another rule), the other side
+    by side; with `stress_factors`, arrivals raised by those factors."""
+    result = report(scenario, params, simulate(scenario, params, start))
+    if against is not None or against_params is not None:
+        other_scenario = against or scenario
+        other_params = against_params or params
+        other = report(other_scenario, other_params, simulate(other_scenario, other_params, start))
+        if against is None:
+            other["scenario"] = f"{other_scenario.label} ({other_params.rule})"
+            result["scenario"] = f"{scenario.label} ({params.rule})"
+        result["comparison"] = compare(other, result)
+        result["other"] = other
+    if stress_factors:
+        result["stress"] = stress(scenario, params, stress_factors, start)
+    return result

@@ -1,0 +1,209 @@
+"""The allocation simulator: the process against independent references, its accounting, money and errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from solver.apportion import Method, apportion
+from solver.cli import main
+from solver.compensation import expected_children
+from solver.domain import InputError
+from solver.simulate import (
+    FIXED_SEK,
+    PER_CHILD_SEK,
+    PER_DAY_SEK,
+    VARIABLE_SEK,
+    Scenario,
+    SimulationParams,
+    parse_params,
+    report,
+    scenario_from_table,
+    simulate,
+    simulate_python,
+)
+
+
+@pytest.fixture(scope="module")
+def today(municipalities, base):
+    return scenario_from_table(base.units, municipalities, "today")
+
+
+def divisor_sequence(shares: list[int], children: int, after: bool) -> list[int]:
+    """Each child to the municipality with the largest share / (seats + d), d = 1 after (D'Hondt) or 0 before
+    (Adams: a municipality without any goes first); ties to the larger share, then the lower index."""
+    seats = [0] * len(shares)
+    for _ in range(children):
+        def priority(i: int):
+            if shares[i] == 0:
+                return (Fraction(-1), 0, 0)
+            d = seats[i] + (1 if after else 0)
+            value = Fraction(10**12) if d == 0 else Fraction(shares[i], d)
+            return (value, shares[i], -i)
+        best = max(range(len(shares)), key=priority)
+        seats[best] += 1
+    return seats
+
+
+@pytest.mark.parametrize("comparison", ["before", "after"])
+def test_equalising_sequence_is_the_divisor_sequence(today, comparison):
+    shares = [today.shares[m.code] for m in today.municipalities]
+    for total in (1, 37, 290, 611):
+        params = SimulationParams(years=1, arrivals=(total,), tie_share=0.0, replicates=1, comparison=comparison)
+        got = simulate(today, params).allocations[0, 0].tolist()
+        assert got == divisor_sequence(shares, total, after=comparison == "after")
+        method = Method.ADAMS if comparison == "before" else Method.JEFFERSON
+        assert got == list(apportion(shares, total, method).seats)  # house monotone: the sequence is the apportionment
+
+
+@pytest.mark.parametrize("comparison", ["before", "after"])
+def test_many_years_stay_close_to_share_times_total(today, comparison):
+    params = SimulationParams(years=20, arrivals=(500,), tie_share=0.0, replicates=1, comparison=comparison)
+    counts = simulate(today, params).allocations[0].sum(axis=0)
+    quota = np.array([today.shares[m.code] for m in today.municipalities]) * counts.sum() / 100_000
+    assert counts.sum() == 10_000
+    # within 1 % of its quota and one child, for every municipality; on one side, the quota holds exactly:
+    # Adams (before) never gives anyone more than its upper quota, D'Hondt (after) never less than its lower
+    assert (np.abs(counts - quota) <= 0.01 * quota + 1).all()
+    if comparison == "before":
+        assert (counts <= np.ceil(quota)).all()
+    else:
+        assert (counts >= np.floor(quota)).all()
+
+
+def test_compiled_loop_equals_the_plain_python_loop_where_nothing_is_random(today, municipalities):
+    volunteers = {"2260": 500, "2480": 300}
+    scenario = replace(today, volunteers=volunteers)
+    for rule in ("equalising", "priority"):
+        for comparison in ("before", "after"):
+            params = SimulationParams(years=3, arrivals=(300, 150, 80), tie_share=0.0, replicates=2, rule=rule,
+                                      comparison=comparison)
+            start = {"0180": 40, "1480": 12}
+            fast, slow = simulate(scenario, params, start), simulate_python(scenario, params, start)
+            assert (fast.allocations == slow.allocations).all()
+            assert (fast.to_volunteers == slow.to_volunteers).all()
+
+
+def test_same_seed_same_result_and_ties_follow_population(today):
+    params = SimulationParams(years=2, arrivals=(500,), replicates=200, seed=11, arrivals_model="poisson")
+    a, b = simulate(today, params), simulate(today, params)
+    assert (a.allocations == b.allocations).all()
+    assert not (simulate(today, replace(params, seed=12)).allocations == a.allocations).all()
+    # tie children land by population: Stockholm (0180) takes its population share of them
+    population = np.array([m.population for m in today.municipalities], float)
+    ties_only = simulate(today, replace(params, tie_share=1.0, arrivals_model="fixed"))
+    stockholm = [m.code for m in today.municipalities].index("0180")
+    observed = ties_only.allocations[..., stockholm].sum() / ties_only.allocations.sum()
+    assert abs(observed - population[stockholm] / population.sum()) < 0.01
+
+
+def test_calibration_a_2025_like_year_is_about_28_percent_equalising(today):
+    params = SimulationParams(years=1, arrivals=(450,), replicates=400, arrivals_model="poisson", seed=3)
+    national = report(today, params, simulate(today, params))["national"]
+    # the report: 72 % tie allocations in 2025, so 28 % equalising
+    assert abs(national["equalising_share"] - 0.28) < 0.01, national["equalising_share"]
+
+
+def test_priority_fills_volunteers_first(today):
+    rooms = {"2260": 2000, "2480": 2000}  # 20‰ each of 500 children: 10 children each
+    scenario = replace(today, volunteers=rooms)
+    params = SimulationParams(years=1, arrivals=(500,), replicates=50, rule="priority")
+    out = simulate(scenario, params)
+    equalising = out.equalising[:, 0]
+    assert (out.to_volunteers[:, 0] == np.minimum(equalising, 20)).all()
+    plain = simulate(scenario, replace(params, rule="equalising"))
+    assert plain.to_volunteers.mean() < out.to_volunteers.mean()
+
+
+def test_zero_share_gets_no_equalising_allocation(municipalities, base):
+    units = dict(base.units)
+    units["0180"] += units["0114"]
+    units["0114"] = 0
+    scenario = scenario_from_table(units, municipalities, "zero")
+    out = simulate(scenario, SimulationParams(years=2, arrivals=(2000,), replicates=20))
+    index = [m.code for m in municipalities].index("0114")
+    assert out.equalising_by_municipality[:, index].sum() == 0
+    assert out.allocations[..., index].sum() > 0  # tie allocations still reach it
+
+
+def test_redistributed_allocations_are_credited_to_the_giver(municipalities, base):
+    units = dict(base.units)
+    units["2260"] += units["2262"]
+    moved = units["2262"]
+    units["2262"] = 0
+    scenario = Scenario(tuple(municipalities), units, dict(base.units), [("2262", "2260", moved)], {}, "proposal")
+    params = SimulationParams(replicates=300, seed=5)
+    result = report(scenario, params, simulate(scenario, params))
+    rows = {r["code"]: r for r in result["municipalities"]}
+    assert rows["2262"]["credited_mean"] > rows["2262"]["allocations_mean"]
+    assert rows["2260"]["credited_mean"] < rows["2260"]["allocations_mean"]
+    total_alloc = sum(r["allocations_mean"] for r in rows.values())
+    total_credit = sum(r["credited_mean"] for r in rows.values())
+    assert abs(total_alloc - total_credit) < 1e-6 * total_alloc
+
+
+def test_the_reports_compensation_example(municipalities, base):
+    assert expected_children(945, 1500) * VARIABLE_SEK == 132_300
+    units = dict(base.units)
+    delta = 945 - units["2260"]
+    units["2260"] = 945
+    units["0180"] -= delta
+    scenario = scenario_from_table(units, municipalities, "example")
+    params = SimulationParams(years=1, arrivals=(1500,), replicates=10, mean_stay_days=0)
+    row = next(r for r in report(scenario, params, simulate(scenario, params))["municipalities"] if r["code"] == "2260")
+    assert row["compensation_sek"] == FIXED_SEK + 132_300 + round(row["allocations_mean"] * PER_CHILD_SEK)
+    params = replace(params, mean_stay_days=30)
+    row = next(r for r in report(scenario, params, simulate(scenario, params))["municipalities"] if r["code"] == "2260")
+    assert row["compensation_sek"] == round(FIXED_SEK + 132_300 + row["allocations_mean"] * (PER_CHILD_SEK + 30 * PER_DAY_SEK))
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"arrivals": [400, -5]}, "arrivals[1]"),
+    ({"tie_share": 1.5}, "tie_share"),
+    ({"tie_boost": {"9999": 2}}, "tie_boost.9999"),
+    ({"replicates": 0}, "replicates"),
+    ({"comparison": "sideways"}, "comparison"),
+    ({"colour": "red"}, "colour"),
+    ({"replicates": 100_000, "years": 50}, "replicates"),
+    ({"replicates": 50_000, "arrivals": [1_000_000]}, "arrivals"),
+])
+def test_bad_parameters_name_the_field(municipalities, data, field):
+    with pytest.raises(InputError) as err:
+        parse_params(data, {m.code for m in municipalities})
+    assert any(p.field == field for p in err.value.problems), err.value
+
+
+def test_a_table_that_does_not_sum_to_1000_is_refused(municipalities, base):
+    units = dict(base.units)
+    units["0114"] += 1
+    with pytest.raises(InputError, match="not exactly 1000.00"):
+        scenario_from_table(units, municipalities)
+
+
+def test_command_line_writes_json_csv_xlsx_and_plots(tmp_path, base):
+    proposal = tmp_path / "p.json"
+    assert main(["propose", "--wishes", str(_wishes(tmp_path)), "--out", str(proposal)]) == 0
+    out = tmp_path / "sim.json"
+    assert main(["simulate", "--proposal", str(proposal), "--against", "base", "--replicates", "50", "--stress", "2",
+                 "--out", str(out), "--plots", str(tmp_path / "plots")]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert {"municipalities", "national", "comparison", "stress"} <= set(data)
+    row = next(r for r in data["municipalities"] if r["code"] == "2260")
+    assert {"allocations_mean", "allocations_p5", "allocations_p95", "prob_no_allocation", "compensation_sek"} <= set(row)
+    assert (tmp_path / "plots" / "allocations.png").stat().st_size > 10_000
+    for suffix in ("csv", "xlsx"):
+        assert main(["simulate", "--replicates", "20", "--out", str(tmp_path / f"s.{suffix}")]) == 0
+    assert (tmp_path / "s.csv").read_text(encoding="utf-8").startswith("code,name,county_code")
+    assert main(["simulate", "--tie-share", "2", "--out", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()
+
+
+def _wishes(tmp_path):
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({"wishes": [{"code": "2262", "wish": "give", "amount_permille": "all"},
+                                           {"code": "2260", "wish": "receive", "amount_permille": 3}]}))
+    return path
