@@ -222,14 +222,20 @@ def _before(i: int, j: int, counts: np.ndarray, shares: np.ndarray, extra: int) 
 
 
 @njit(cache=True)
-def _rebuild(tree: np.ndarray, node: int, counts: np.ndarray, shares: np.ndarray, extra: int) -> None:
-    a, b = tree[2 * node], tree[2 * node + 1]
-    if a < 0:
-        tree[node] = b
-    elif b < 0:
-        tree[node] = a
-    else:
-        tree[node] = a if _before(a, b, counts, shares, extra) else b
+def _lowest(keys: np.ndarray, counts: np.ndarray, shares: np.ndarray, extra: int) -> int:
+    """The municipality due next: the smallest key (counts + extra) / share, exactly as `_before` orders them.
+
+    One scan over float keys; keys within a rounding error of the best so far are compared exactly in
+    integers, so the floats never decide a close call."""
+    best = -1
+    least = np.inf
+    for j in range(keys.shape[0]):
+        k = keys[j]
+        if k < least * (1 - 1e-12):
+            best, least = j, k
+        elif k <= least * (1 + 1e-12) and k != np.inf and _before(j, best, counts, shares, extra):
+            best, least = j, k
+    return best
 
 
 @njit(cache=True)
@@ -247,17 +253,15 @@ def _kernel(shares, tie_cumulative, arrivals, poisson, tie_share, extra, priorit
     is_volunteer = np.zeros(n, np.bool_)
     for v in volunteers:
         is_volunteer[v] = True
-    size = 1
-    while size < n:
-        size *= 2
-    tree = np.full(2 * size, -1, np.int64)
+    inverse = np.zeros(n, np.float64)
+    for i in range(n):
+        inverse[i] = 1.0 / shares[i] if shares[i] > 0 else 0.0
+    keys = np.empty(n, np.float64)
     tie_total = tie_cumulative[n - 1]
     for rep in range(replicates):
         counts = start.copy()
-        for i in range(size):
-            tree[size + i] = i if i < n else -1
-        for node in range(size - 1, 0, -1):
-            _rebuild(tree, node, counts, shares, extra)
+        for i in range(n):
+            keys[i] = (counts[i] + extra) * inverse[i] if shares[i] > 0 else np.inf
         for y in range(years):
             count = np.random.poisson(arrivals[y]) if poisson else arrivals[y]
             ties_left = int(round(tie_share * count))
@@ -288,17 +292,15 @@ def _kernel(shares, tie_cumulative, arrivals, poisson, tie_share, extra, priorit
                                 if volunteers[k] == i:
                                     room[k] -= 1
                     if i < 0:
-                        i = tree[1]
+                        i = _lowest(keys, counts, shares, extra)
                     equalising[rep, y] += 1
                     equalising_by[y, i] += 1
                     if is_volunteer[i]:
                         to_volunteers[rep, y] += 1
                 counts[i] += 1
+                if shares[i] > 0:
+                    keys[i] = (counts[i] + extra) * inverse[i]
                 allocations[rep, y, i] += 1
-                node = (size + i) // 2
-                while node >= 1:
-                    _rebuild(tree, node, counts, shares, extra)
-                    node //= 2
             overflow[rep, y] = max(0, equalising[rep, y] - room_total)
     return allocations, ties, equalising, to_volunteers, overflow, equalising_by
 
