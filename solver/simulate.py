@@ -438,6 +438,9 @@ def report(scenario: Scenario, params: SimulationParams, outcome: Outcome) -> di
     day_cover = 1 - params.tie_children_in_agency_housing * tie_fraction
     per_child = PER_CHILD_SEK + PER_DAY_SEK * params.mean_stay_days * day_cover
     compensation = FIXED_SEK + variable + mean * per_child
+    year_mean = per_year.mean(axis=0)  # [year, municipality]
+    year_p5, year_p95 = np.percentile(per_year, [5, 95], axis=0)
+    year_none = (alloc == 0).mean(axis=0)
     rows = []
     for i, m in enumerate(scenario.municipalities):
         rows.append({
@@ -449,6 +452,9 @@ def report(scenario: Scenario, params: SimulationParams, outcome: Outcome) -> di
             "years_between_allocations": None if some[i] == 0 else round(float(1 / some[i]), 3),
             "credited_mean": round(float(credit[i]), 4),
             "compensation_sek": round(float(compensation[i])),
+            "per_year": [{"year": y + 1, "allocations_mean": round(float(year_mean[y, i]), 4),
+                          "allocations_p5": float(year_p5[y, i]), "allocations_p95": float(year_p95[y, i]),
+                          "prob_no_allocation": round(float(year_none[y, i]), 4)} for y in range(years)],
         })
     national = _national(scenario, params, outcome, shares, compensation)
     national["per_year"] = [_national(scenario, params, outcome, shares, compensation, year=y) for y in range(years)]

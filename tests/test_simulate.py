@@ -194,6 +194,8 @@ def test_command_line_writes_json_csv_xlsx_and_plots(tmp_path, base):
     assert {"municipalities", "national", "comparison", "stress"} <= set(data)
     row = next(r for r in data["municipalities"] if r["code"] == "2260")
     assert {"allocations_mean", "allocations_p5", "allocations_p95", "prob_no_allocation", "compensation_sek"} <= set(row)
+    assert [y["year"] for y in row["per_year"]] == [1, 2, 3, 4] == [y["year"] for y in data["national"]["per_year"]]
+    assert abs(sum(y["allocations_mean"] for y in row["per_year"]) / 4 - row["allocations_mean"]) < 1e-3
     assert (tmp_path / "plots" / "allocations.png").stat().st_size > 10_000
     for suffix in ("csv", "xlsx"):
         assert main(["simulate", "--replicates", "20", "--out", str(tmp_path / f"s.{suffix}")]) == 0
