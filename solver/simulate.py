@@ -81,25 +81,19 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
     for name in sorted(set(data) - fields):
         problems.append(InputProblem("parameters", name, f"unknown field; known: {', '.join(sorted(fields))}"))
 
-    def integer(name: str, default: int, low: int, high: int) -> int:
+    def number(name: str, default: float, low: float, high: float, whole: bool = False) -> float:
         value = data.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            problems.append(InputProblem("parameters", name, f"must be a whole number, got {value!r}"))
+        if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+                or (whole and value != int(value))):
+            problems.append(InputProblem("parameters", name, f"must be a {'whole ' if whole else ''}number, got {value!r}"))
             return default
         if not low <= value <= high:
             problems.append(InputProblem("parameters", name, f"must be between {low} and {high}, got {value}"))
             return default
-        return int(value)
+        return value
 
-    def number(name: str, default: float, low: float, high: float) -> float:
-        value = data.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            problems.append(InputProblem("parameters", name, f"must be a number, got {value!r}"))
-            return default
-        if not low <= value <= high:
-            problems.append(InputProblem("parameters", name, f"must be between {low} and {high}, got {value}"))
-            return default
-        return float(value)
+    def integer(name: str, default: int, low: int, high: int) -> int:
+        return int(number(name, default, low, high, whole=True))
 
     def choice(name: str, default: str, options: tuple[str, ...]) -> str:
         value = data.get(name, default)
@@ -138,14 +132,14 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
         years=years,
         arrivals=tuple(arrivals) or FORECAST,
         arrivals_model=choice("arrivals_model", "fixed", ("fixed", "poisson")),
-        tie_share=number("tie_share", TIE_SHARE_2025, 0.0, 1.0),
+        tie_share=float(number("tie_share", TIE_SHARE_2025, 0.0, 1.0)),
         tie_boost=boosts,
         comparison=choice("comparison", "before", ("before", "after")),
         rule=choice("rule", "equalising", ("equalising", "priority")),
         replicates=integer("replicates", 1000, 1, MAX_REPLICATES),
         seed=integer("seed", 0, 0, 2**31 - 1),
-        mean_stay_days=number("mean_stay_days", 365.0, 0.0, 10_000.0),
-        tie_children_in_agency_housing=number("tie_children_in_agency_housing", 0.0, 0.0, 1.0),
+        mean_stay_days=float(number("mean_stay_days", 365.0, 0.0, 10_000.0)),
+        tie_children_in_agency_housing=float(number("tie_children_in_agency_housing", 0.0, 0.0, 1.0)),
     )
     if not problems and params.replicates * params.years > MAX_REPLICATE_YEARS:
         problems.append(InputProblem("parameters", "replicates", f"replicates × years is {params.replicates * params.years:,}; "

@@ -85,7 +85,7 @@ def _routes(svc, proposal_id, job_id, simulation_id=1):
         ("DELETE", f"/v1/jobs/{job_id}", None, {"agency"}, {200}, None),
         ("POST", "/v1/rounds/2099/finalise", {"proposal_id": proposal_id}, {"agency"}, {404}, None),
         ("GET", "/v1/audit", None, {"agency"}, {200}, None),
-        ("POST", "/v1/simulations", SIMULATION, officers, {201}, None),
+        ("POST", "/v1/simulations", SIMULATION, {"agency"}, {201}, None),
         ("GET", f"/v1/simulations/{simulation_id}", None, everyone, {200}, None),
     ]
 
@@ -378,10 +378,9 @@ def test_simulations_small_answered_large_as_jobs(tmp_path):
         result = res.json()["result"]
         assert result["scenario"] == f"proposal {proposal_id}" and "comparison" in result
         assert len(result["municipalities"]) == 290
-        big = c.post("/v1/simulations", json={"parameters": {"replicates": 200}, "stress": [2]},
-                     headers=svc.as_("county22"))
+        big = c.post("/v1/simulations", json={"parameters": {"replicates": 200}, "stress": [2]}, headers=agency)
         assert big.status_code == 202
-        job = wait_job(svc, big.json()["id"], "county22")
+        job = wait_job(svc, big.json()["id"], "agency")
         assert job["state"] == "done" and job["links"]["simulation"] == f"/v1/simulations/{job['simulation_id']}"
         stored = c.get(job["links"]["simulation"], headers=svc.as_("viewer")).json()
         assert stored["result"]["stress"][0]["factor"] == 2

@@ -1,4 +1,6 @@
-"""Simulations of allocations under a share table or a stored proposal; small ones answered directly."""
+"""Simulations of allocations under a share table or a stored proposal; small ones answered directly.
+
+The roles are those of proposals: the agency runs them, every role reads them."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy.orm import Session
 from service import schemas
 from service.auth import Caller
 from service.db import ProposalRow, SimulationRow
-from service.deps import ERRORS, Anyone, Officer, Runtime_, Session_, audit
+from service.deps import ERRORS, Agency, Anyone, Runtime_, Session_, audit
 from service.routes.proposals import ACCEPTED, accepted
 from service.routes.rounds import NOT_FOUND, unprocessable
 from service.runtime import Runtime
@@ -64,7 +66,7 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
 
 @router.post("/simulations", status_code=201, response_model=schemas.SimulationOut,
              responses={**ACCEPTED, **NOT_FOUND}, summary="Simulate allocations (a job when large)")
-async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, session: Session_, who: Officer):
+async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, session: Session_, who: Agency):
     try:
         scenario, params, against, against_params, work = _prepare(body, rt, session)
     except InputError as exc:
