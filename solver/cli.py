@@ -259,6 +259,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from solver.sweep import load_grid, pareto, run_sweep
+
+    grid = load_grid(args.grid)
+    print(f"sweep: {len(grid.points)} points ({len(grid.wish_sets)} wish set(s)) into {args.out}", flush=True)
+    rows = run_sweep(grid, args.out, workers=args.workers, dask=args.dask, progress=not args.quiet)
+    failed = sum(1 for r in rows if r["solution"] == "none")
+    front = pareto(rows)
+    print(f"wrote {args.out}/results.csv, results.parquet, pareto.csv and pareto.png: {len(rows)} points, "
+          f"{failed} without a table, {len(front)} on the Pareto front")
+    for r in front:
+        print(f"  fulfilment {r['wish_fulfilment']:.4f}, population deviation {r['population_deviation_permille']:.3f}‰, "
+              f"cross-county {r['cross_county_transfers']:.0f}: {r['policy']} ({r['wish_set']})")
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shares", help="a share table (CSV/XLSX code,share_permille) instead of the computed key")
     p.add_argument("--policy", help="a policy file (TOML or JSON)")
@@ -313,6 +329,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help=".json, .csv or .xlsx")
     p.add_argument("--plots", help="a directory for PNG plots")
     p.set_defaults(func=cmd_simulate)
+    p = sub.add_parser("sweep", help="propose (and simulate) every point of a grid of policies; resumable")
+    p.add_argument("--grid", required=True, help="a grid file (TOML); see examples/sweep-small.toml")
+    p.add_argument("--workers", type=int, help="local worker processes (default: the number of cores)")
+    p.add_argument("--dask", help="run on a Dask cluster: tcp://HOST:8786, or local for a LocalCluster")
+    p.add_argument("--out", required=True, help="a folder for results.csv, results.parquet, pareto.png, meta.json")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("serve", help="start the HTTP service (SQLite under var/ unless --database-url)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

@@ -1,0 +1,433 @@
+"""Sweeps of policy weightings: every point of a grid proposed (and optionally simulated), in parallel,
+into one resumable results table, with the Pareto front of wish fulfilment against population fairness.
+
+A grid file (TOML):
+
+    [policy]                      # every combination of these lists is one point (a value alone is fixed)
+    objective = ["weighted"]
+    "weights.population" = [0.0, 0.1, 1.0]
+    "weights.cross_county" = { from = 0, to = 20, step = 10 }    # a range: 0, 10, 20
+    scope = ["national", "county"]
+    time_limit_s = 1
+
+    [wishes]
+    files = ["wishes.json"]       # relative to the grid file
+    generated = { count = 2, seed = 7, givers = 40, receivers = 10 }   # wish sets drawn from a seed
+
+    [scenarios]
+    forecast = [500]              # children a year: expected children, compensation, simulated arrivals
+    stress = [1, 2]               # simulated arrivals = forecast × stress
+
+    [simulate]                    # optional: each point's table is also simulated
+    replicates = 200
+    seed = 0
+    years = 4
+
+Each point records its policy, wish set and scenario, the solve status and time, and the outcome: wish
+fulfilment (volume moved ÷ the short side), the spread of fulfilment ratios, deviation from the
+population share, cross-county transfers and transfers; simulated, concentration (HHI, Gini, top ten),
+municipalities without allocation, and the state's cost.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import os
+import platform
+import random
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from solver.domain import InputError, InputProblem
+
+RESULT_FIELDS = [
+    "point", "wish_set", "forecast", "stress", "policy", "termination", "solution", "solve_s",
+    "wish_fulfilment", "min_ratio", "unequal_permille", "population_deviation_permille", "cross_county_transfers",
+    "transfers", "volume_permille", "sim_hhi", "sim_gini", "sim_top10_share", "sim_no_allocation_1y",
+    "sim_no_allocation_3y", "sim_state_cost_sek", "error",
+]
+SECTIONS = {"policy", "wishes", "scenarios", "simulate"}
+
+
+@dataclass(frozen=True)
+class Point:
+    key: str  # a stable id: the hash of everything below
+    wish_set: str
+    forecast: int
+    stress: int
+    policy: dict[str, Any]
+    simulate: dict[str, Any] | None
+
+
+@dataclass
+class Grid:
+    points: list[Point]
+    wish_sets: dict[str, list[dict[str, Any]]]
+    settings: dict[str, Any]  # what the results depend on, stored beside them
+    digest: str
+
+
+def _values(name: str, value: Any, problems: list[InputProblem]) -> list[Any]:
+    """A grid axis: a list, a {from, to, step} range, or a single value."""
+    if isinstance(value, list):
+        if not value:
+            problems.append(InputProblem("grid", name, "is an empty list"))
+        return value
+    if isinstance(value, dict):
+        try:
+            start, stop, step = (Fraction(str(value[k])) for k in ("from", "to", "step"))
+        except (KeyError, ValueError):
+            problems.append(InputProblem("grid", name, "a range needs numbers from, to and step"))
+            return []
+        if step <= 0 or stop < start or (stop - start) / step > 10_000:
+            problems.append(InputProblem("grid", name, "a range needs step > 0, to ≥ from, at most 10,000 values"))
+            return []
+        count = int((stop - start) / step) + 1
+        return [float(start + i * step) if (start + i * step).denominator != 1 else int(start + i * step)
+                for i in range(count)]
+    return [value]
+
+
+def generated_wishes(seed: int, givers: int, receivers: int) -> list[dict[str, Any]]:
+    """A wish set drawn from a seed over the real municipalities (for stress studies)."""
+    from solver.data import load_municipalities
+    from solver.shares import compute_base_shares
+
+    municipalities = load_municipalities()
+    base = compute_base_shares(municipalities).units
+    rng = random.Random(seed)
+    chosen = rng.sample([m.code for m in municipalities], givers + receivers)
+    wishes = [{"code": c, "wish": "receive", "amount_permille": rng.choice([1, 2, 3, 5]) * base[c] / 100}
+              for c in sorted(chosen[:receivers])]
+    wishes += [{"code": c, "wish": "give", "amount_permille": max(1, base[c] * rng.choice([25, 50, 75, 100]) // 100) / 100}
+               for c in sorted(chosen[receivers:])]
+    for w in wishes:
+        w["amount_permille"] = round(w["amount_permille"], 2)
+    return sorted(wishes, key=lambda w: w["code"])
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Read and validate a grid file; every problem at once, naming the field."""
+    from solver.io import read_rows
+    from solver.policy import parse_policy
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError([InputProblem(str(path), "file", f"cannot be read as TOML: {exc}")], what="grid") from None
+    problems: list[InputProblem] = []
+    for name in sorted(set(data) - SECTIONS):
+        problems.append(InputProblem("grid", name, f"unknown section; known: {', '.join(sorted(SECTIONS))}"))
+    axes = {name: _values(f"policy.{name}", value, problems) for name, value in data.get("policy", {}).items()}
+    wish_sets: dict[str, list[dict[str, Any]]] = {}
+    wishes = data.get("wishes", {})
+    for file in wishes.get("files", []):
+        where = (path.parent / file)
+        try:
+            rows = read_rows(where, list_key="wishes")
+        except (OSError, InputError) as exc:
+            problems.append(InputProblem("grid", "wishes.files", f"{file}: {exc}"))
+            continue
+        wish_sets[Path(file).stem] = [{k: v for k, v in r.items() if k != "_row"} for r in rows]
+    gen = wishes.get("generated")
+    if gen is not None:
+        try:
+            for k in range(int(gen.get("count", 1))):
+                seed = int(gen.get("seed", 0)) + k
+                wish_sets[f"generated-{seed}"] = generated_wishes(seed, int(gen.get("givers", 40)),
+                                                                  int(gen.get("receivers", 10)))
+        except (TypeError, ValueError) as exc:
+            problems.append(InputProblem("grid", "wishes.generated", f"needs whole numbers count, seed, givers, "
+                                         f"receivers ({exc})"))
+    if not wish_sets:
+        problems.append(InputProblem("grid", "wishes", "names no wish set (files or generated)"))
+    scenarios = data.get("scenarios", {})
+    forecasts = _values("scenarios.forecast", scenarios.get("forecast", [500]), problems)
+    stresses = _values("scenarios.stress", scenarios.get("stress", [1]), problems)
+    for name, values in (("scenarios.forecast", forecasts), ("scenarios.stress", stresses)):
+        if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in values):
+            problems.append(InputProblem("grid", name, "must be whole numbers ≥ 0"))
+    simulate = data.get("simulate")
+    if simulate is not None:
+        from solver.data import load_municipalities
+        from solver.simulate import parse_params
+
+        try:
+            parse_params({k: v for k, v in simulate.items() if k != "enabled"}, {m.code for m in load_municipalities()})
+        except InputError as exc:
+            problems += [InputProblem("grid", f"simulate.{p.field}", p.reason) for p in exc.problems]
+        if simulate.get("enabled", True) is False:
+            simulate = None
+    points: list[Point] = []
+    names = sorted(axes)
+    for combo in itertools.product(*(axes[n] for n in names)):
+        flat = dict(zip(names, combo))
+        policy: dict[str, Any] = {}
+        for name, value in flat.items():
+            if name.startswith("weights."):
+                policy.setdefault("weights", {})[name.split(".", 1)[1]] = value
+            else:
+                policy[name] = value
+        try:
+            parse_policy(policy)
+        except InputError as exc:
+            problems += [InputProblem("grid", f"policy.{p.field}", p.reason) for p in exc.problems]
+            break
+        for wish_set, forecast, stress in itertools.product(sorted(wish_sets), forecasts, stresses):
+            sim = None if simulate is None else {k: v for k, v in simulate.items() if k != "enabled"}
+            body = {"wish_set": wish_set, "forecast": forecast, "stress": stress, "policy": policy, "simulate": sim}
+            key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+            points.append(Point(key, wish_set, forecast, stress, policy, sim))
+    if problems:
+        raise InputError(problems, what="grid")
+    settings = {"grid": data, "wish_sets": wish_sets, "version": _versions()}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+    return Grid(points, wish_sets, settings, digest)
+
+
+def _versions() -> dict[str, str]:
+    import ortools
+    import pulp
+
+    from solver import __version__
+
+    return {"andelstal": __version__, "ortools": ortools.__version__, "pulp": pulp.__version__}
+
+
+def run_point(point: Point, wishes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Propose (and simulate) one point; a failure is recorded in the row, never raised."""
+    from solver.redistribute.proposal import propose
+
+    row: dict[str, Any] = {"point": point.key, "wish_set": point.wish_set, "forecast": point.forecast,
+                           "stress": point.stress, "policy": json.dumps(point.policy, sort_keys=True)}
+    started = time.perf_counter()
+    try:
+        proposal = propose(wishes, policy=dict(point.policy, forecast=point.forecast))
+    except Exception as exc:  # a bad point is a result too: say what went wrong and go on
+        return {**row, "termination": "error", "solution": "none", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    data = proposal.to_dict()
+    terms = data["objective"]["terms"]
+    short = min(sum(p.effective for p in proposal.setup.participants.values() if p.gives),
+                sum(p.effective for p in proposal.setup.participants.values() if not p.gives))
+    row.update({
+        "termination": data["status"]["termination"], "solution": data["status"]["solution"],
+        "solve_s": round(time.perf_counter() - started, 4),
+        "wish_fulfilment": round(terms["volume_permille"] * 100 / short, 6) if short else 1.0,
+        "min_ratio": terms["min_ratio"], "unequal_permille": terms["unequal_permille"],
+        "population_deviation_permille": terms["population_deviation_permille"],
+        "cross_county_transfers": terms["cross_county_transfers"], "transfers": terms["transfers"],
+        "volume_permille": terms["volume_permille"], "error": "",
+    })
+    if point.simulate is not None and proposal.feasible:
+        from solver.data import load_municipalities
+        from solver.simulate import parse_params, report, scenario_from_proposal, simulate
+
+        municipalities = load_municipalities()
+        params = parse_params({**point.simulate, "arrivals": [point.forecast * point.stress]},
+                              {m.code for m in municipalities})
+        scenario = scenario_from_proposal(data, municipalities)
+        national = report(scenario, params, simulate(scenario, params))["national"]
+        within = national.get("no_allocation_within", {})
+        row.update({"sim_hhi": national["hhi"], "sim_gini": national["gini"], "sim_top10_share": national["top10_share"],
+                    "sim_no_allocation_1y": within.get("1"), "sim_no_allocation_3y": within.get("3"),
+                    "sim_state_cost_sek": national["state_cost_sek_per_year"]})
+    return row
+
+
+def _run_indexed(args: tuple[Point, list[dict[str, Any]]]) -> dict[str, Any]:
+    return run_point(*args)
+
+
+class Progress:
+    """A bar with rate and time left on a terminal; a quiet line per tenth elsewhere (CI logs)."""
+
+    def __init__(self, total: int, done: int, stream=sys.stderr):
+        self.total, self.done, self.stream = total, done, stream
+        self.started, self.fresh = time.monotonic(), 0
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.next_line = done + max(1, total // 10)
+
+    def step(self) -> None:
+        self.done += 1
+        self.fresh += 1
+        elapsed = time.monotonic() - self.started
+        rate = self.fresh / elapsed if elapsed > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        if self.tty:
+            width = 30
+            filled = int(width * self.done / max(1, self.total))
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                              f"{rate:.1f} points/s, {left:.0f} s left ")
+            if self.done == self.total:
+                self.stream.write("\n")
+        elif self.done >= self.next_line or self.done == self.total:
+            self.stream.write(f"sweep: {self.done}/{self.total} points, {rate:.1f}/s, about {left:.0f} s left\n")
+            self.next_line = self.done + max(1, self.total // 10)
+        self.stream.flush()
+
+
+def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None, dask: str | None = None,
+              progress: bool = True, on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Run every point not yet in `out/results.csv`; write results.csv, results.parquet, meta.json, pareto.*.
+
+    A results folder made with other settings is refused, so a resumed sweep never mixes two grids.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta_path, csv_path = out / "meta.json", out / "results.csv"
+    if meta_path.exists():
+        stored = json.loads(meta_path.read_text(encoding="utf-8"))
+        if stored.get("digest") != grid.digest:
+            raise InputError([InputProblem(str(meta_path), "settings", "the results there come from another grid, "
+                                           "wish sets or versions; use another --out folder")], what="sweep")
+    else:
+        meta_path.write_text(json.dumps({"digest": grid.digest, "settings": grid.settings, "machine": _machine()},
+                                        indent=1, default=str) + "\n", encoding="utf-8")
+    rows = read_results(csv_path)
+    done = {r["point"] for r in rows}
+    todo = [p for p in grid.points if p.key not in done]
+    bar = Progress(len(grid.points), len(done)) if progress else None
+    with csv_path.open("a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=RESULT_FIELDS, lineterminator="\n")
+        if not done:
+            writer.writeheader()
+        for row in _execute(todo, grid, workers, dask):
+            row = {k: row.get(k, "") for k in RESULT_FIELDS}
+            writer.writerow(row)
+            f.flush()  # a row on disk is a point an interrupted sweep will not redo
+            rows.append(_typed(row))
+            if bar is not None:
+                bar.step()
+            if on_row is not None:
+                on_row(row)
+    order = {p.key: i for i, p in enumerate(grid.points)}
+    rows.sort(key=lambda r: order.get(r["point"], len(order)))
+    write_parquet(rows, out / "results.parquet", grid)
+    front = pareto(rows)
+    write_pareto(rows, front, out)
+    return rows
+
+
+def _execute(points: list[Point], grid: Grid, workers: int | None, dask: str | None) -> Iterable[dict[str, Any]]:
+    tasks = [(p, grid.wish_sets[p.wish_set]) for p in points]
+    if dask is not None:
+        yield from _execute_dask(tasks, dask)
+        return
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        for task in tasks:
+            yield _run_indexed(task)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_run_indexed, task) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _execute_dask(tasks: list[tuple[Point, list[dict[str, Any]]]], address: str) -> Iterable[dict[str, Any]]:
+    try:
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
+    except ImportError:
+        raise InputError([InputProblem("command line", "--dask", "needs the dask extra: pip install "
+                                       "'andelstal[dask]'")], what="sweep") from None
+    cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True) if address == "local" else None
+    client = Client(cluster if cluster is not None else address)
+    try:
+        futures = client.map(_run_indexed, tasks, pure=False)
+        for future in dask_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+NUMERIC = {"forecast", "stress", "solve_s", "wish_fulfilment", "min_ratio", "unequal_permille",
+           "population_deviation_permille", "cross_county_transfers", "transfers", "volume_permille", "sim_hhi",
+           "sim_gini", "sim_top10_share", "sim_no_allocation_1y", "sim_no_allocation_3y", "sim_state_cost_sek"}
+
+
+def _typed(row: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in RESULT_FIELDS:
+        v = row.get(k, "")
+        out[k] = (None if v in ("", None) else float(v)) if k in NUMERIC else ("" if v is None else str(v))
+    return out
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as f:
+        return [_typed(r) for r in csv.DictReader(f)]
+
+
+def write_parquet(rows: list[dict[str, Any]], path: Path, grid: Grid) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {k: [r[k] for r in rows] for k in RESULT_FIELDS}
+    schema = pa.schema([(k, pa.float64() if k in NUMERIC else pa.string()) for k in RESULT_FIELDS],
+                       metadata={"andelstal.digest": grid.digest,
+                                 "andelstal.settings": json.dumps(grid.settings, default=str),
+                                 "andelstal.machine": json.dumps(_machine())})
+    pq.write_table(pa.Table.from_pydict(columns, schema=schema), path)
+
+
+def pareto(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Points no other point beats on both wish fulfilment (more) and population deviation (less)."""
+    ok = [r for r in rows if r["wish_fulfilment"] is not None and r["population_deviation_permille"] is not None]
+    front = []
+    for r in ok:
+        dominated = any(o["wish_fulfilment"] >= r["wish_fulfilment"]
+                        and o["population_deviation_permille"] <= r["population_deviation_permille"]
+                        and (o["wish_fulfilment"] > r["wish_fulfilment"]
+                             or o["population_deviation_permille"] < r["population_deviation_permille"]) for o in ok)
+        if not dominated:
+            front.append(r)
+    return sorted(front, key=lambda r: (r["wish_fulfilment"], r["point"]))
+
+
+def write_pareto(rows: list[dict[str, Any]], front: list[dict[str, Any]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with (out / "pareto.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=RESULT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(front)
+    ok = [r for r in rows if r["wish_fulfilment"] is not None and r["population_deviation_permille"] is not None]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    if ok:
+        colour = [r["cross_county_transfers"] or 0 for r in ok]
+        dots = ax.scatter([r["population_deviation_permille"] for r in ok], [r["wish_fulfilment"] for r in ok],
+                          c=colour, cmap="viridis", s=28, alpha=0.85)
+        fig.colorbar(dots, ax=ax, label="cross-county transfers")
+        ax.plot([r["population_deviation_permille"] for r in front], [r["wish_fulfilment"] for r in front],
+                color="#c0392b", lw=1.5, marker="o", mfc="none", label="Pareto front")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("deviation from population-proportional shares (‰, less is fairer)")
+    ax.set_ylabel("wish fulfilment (volume moved ÷ short side)")
+    ax.set_title(f"{len(ok)} points, {len(front)} on the Pareto front")
+    fig.tight_layout()
+    fig.savefig(out / "pareto.png", dpi=110)
+    plt.close(fig)
+
+
+def _machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(), "system": platform.platform()}
