@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from service.routes import proposals, reference, rounds, simulations
+from service.routes import proposals, reference, rounds, simulations, sweeps
 from service.runtime import Runtime
 from service.settings import Settings
 from solver import __version__
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(rounds.router)
     app.include_router(proposals.router)
     app.include_router(simulations.router)
+    app.include_router(sweeps.router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -80,7 +80,7 @@ class ProposalRow(Base):
 class JobRow(Base):
     __tablename__ = "jobs"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))  # what-if | proposal | simulation
+    kind: Mapped[str] = mapped_column(String(10))  # what-if | proposal | simulation | sweep
     state: Mapped[str] = mapped_column(String(10))  # queued | running | done | failed | cancelled
     created_at: Mapped[datetime] = mapped_column(default=now)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -91,6 +91,7 @@ class JobRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     simulation_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    sweep_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class SimulationRow(Base):
@@ -102,6 +103,21 @@ class SimulationRow(Base):
     created_by: Mapped[str] = mapped_column(String(120))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SweepRow(Base):
+    """A sweep run by the service: its grid, progress, and (when done) its results rows; its state is its job's."""
+
+    __tablename__ = "sweeps"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    created_by: Mapped[str] = mapped_column(String(120))
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    digest: Mapped[str] = mapped_column(String(64))
+    grid: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AuditRow(Base):

@@ -198,10 +198,11 @@ class Runtime:
 
     def submit(self, session: Session, *, kind: str, token_id: int, actor: str, year: int | None,
                work: Callable[[threading.Event], dict[str, Any]],
-               store: Callable[[Session, dict[str, Any]], dict[str, int]] | None = None) -> JobRow:
+               store: Callable[[Session, dict[str, Any]], dict[str, int]] | None = None, **links: int) -> JobRow:
         """Queue `work` as a job; `store` (in one transaction with the job's end) keeps its result and names
         the row it made ({"proposal_id": 7} or {"simulation_id": 3})."""
-        job = JobRow(id=uuid.uuid4().hex, kind=kind, state="queued", created_by=actor, token_id=token_id, year=year)
+        job = JobRow(id=uuid.uuid4().hex, kind=kind, state="queued", created_by=actor, token_id=token_id, year=year,
+                     **links)
         session.add(job)
         session.commit()
         cancel = threading.Event()

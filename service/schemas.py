@@ -208,13 +208,14 @@ class ProposalSummary(BaseModel):
 
 class Job(BaseModel):
     id: str
-    kind: Literal["what-if", "proposal", "simulation"]
+    kind: Literal["what-if", "proposal", "simulation", "sweep"]
     state: Literal["queued", "running", "done", "failed", "cancelled"]
     created_at: Instant
     finished_at: Instant | None
     year: int | None
     proposal_id: int | None
     simulation_id: int | None = None
+    sweep_id: int | None = None
     result: ProposalBody | None = None
     error: dict[str, Any] | None = None
     links: dict[str, str] = {}
@@ -272,3 +273,60 @@ class SimulationOut(BaseModel):
     created_by: str
     request: dict[str, Any]
     result: dict[str, Any]
+
+
+Scalar = str | float | bool
+
+
+class RangeIn(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    start: float = Field(alias="from")
+    to: float
+    step: float = Field(gt=0)
+
+
+class GeneratedIn(Strict):
+    count: int = Field(default=1, ge=1, le=20)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    givers: int = Field(default=40, ge=1, le=200)
+    receivers: int = Field(default=10, ge=1, le=80)
+
+
+class GridWishesIn(Strict):
+    sets: dict[Annotated[str, Field(max_length=60)], list[WishIn]] = Field(default_factory=dict, max_length=20)
+    generated: GeneratedIn | None = None
+
+
+class GridScenariosIn(Strict):
+    forecast: list[Annotated[int, Field(ge=0, le=1_000_000)]] = Field(default=[500], min_length=1, max_length=20)
+    stress: list[Annotated[int, Field(ge=0, le=100)]] = Field(default=[1], min_length=1, max_length=20)
+
+
+class GridIn(Strict):
+    """The grid file's content as JSON: policy axes (lists, {from, to, step} ranges or single values; weights
+    as "weights.NAME"), wish sets given inline or generated, scenarios, and optional simulation."""
+
+    policy: dict[Annotated[str, Field(max_length=40)],
+                 Annotated[list[Scalar], Field(max_length=200)] | RangeIn | Scalar] = Field(default_factory=dict,
+                                                                                          max_length=20)
+    wishes: GridWishesIn
+    scenarios: GridScenariosIn = Field(default_factory=GridScenariosIn)
+    simulate: SimulationParamsIn | None = None
+
+
+class SweepIn(Strict):
+    grid: GridIn
+
+
+class SweepOut(BaseModel):
+    id: int
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    total: int
+    done: int
+    created_at: Instant
+    created_by: str
+    finished_at: Instant | None
+    job_id: str
+    error: dict[str, Any] | None = None
+    pareto: list[dict[str, Any]] | None = None
+    links: dict[str, str] = {}

@@ -48,6 +48,8 @@ class Settings:
     cache_entries: int = 256  # what-if answers kept (the solver is deterministic, so equal inputs give equal answers)
     sync_simulation_children: int = 5_000_000  # simulations of up to this many simulated children are answered directly
     max_simulation_children: int = 100_000_000  # the most a simulation request may ask for (about 30 s of work)
+    max_sweep_points: int = 2_000
+    data_dir: str = "var"  # sweeps keep their results folders under data_dir/sweeps
 
     @property
     def production(self) -> bool:
@@ -67,6 +69,8 @@ class Settings:
             "cache_entries": _int(env, "ANDELSTAL_CACHE_ENTRIES", cls.cache_entries),
             "sync_simulation_children": _int(env, "ANDELSTAL_SYNC_SIMULATION_CHILDREN", cls.sync_simulation_children),
             "max_simulation_children": _int(env, "ANDELSTAL_MAX_SIMULATION_CHILDREN", cls.max_simulation_children),
+            "max_sweep_points": _int(env, "ANDELSTAL_MAX_SWEEP_POINTS", cls.max_sweep_points),
+            "data_dir": env.get("ANDELSTAL_DATA_DIR") or cls.data_dir,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]

@@ -39,6 +39,7 @@ import os
 import platform
 import random
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -118,14 +119,22 @@ def generated_wishes(seed: int, givers: int, receivers: int) -> list[dict[str, A
 
 def load_grid(path: str | Path) -> Grid:
     """Read and validate a grid file; every problem at once, naming the field."""
-    from solver.io import read_rows
-    from solver.policy import parse_policy
-
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError([InputProblem(str(path), "file", f"cannot be read as TOML: {exc}")], what="grid") from None
+    return parse_grid(data, path.parent)
+
+
+def parse_grid(data: Mapping[str, Any], base_dir: Path | None, *, max_points: int | None = None,
+               policy_bounds: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Grid:
+    """A grid from its plain form (the TOML as a mapping). Wish sets come from files relative to `base_dir`
+    (refused when it is None, as over HTTP), from `[wishes.sets]` given inline, or are generated.
+    `policy_bounds` may clamp each point's policy (a server's work limits)."""
+    from solver.io import read_rows, rows_from_json
+    from solver.policy import parse_policy
+
     problems: list[InputProblem] = []
     for name in sorted(set(data) - SECTIONS):
         problems.append(InputProblem("grid", name, f"unknown section; known: {', '.join(sorted(SECTIONS))}"))
@@ -133,13 +142,23 @@ def load_grid(path: str | Path) -> Grid:
     wish_sets: dict[str, list[dict[str, Any]]] = {}
     wishes = data.get("wishes", {})
     for file in wishes.get("files", []):
-        where = (path.parent / file)
+        if base_dir is None:
+            problems.append(InputProblem("grid", "wishes.files", "files cannot be named here; give the wish sets "
+                                         "inline under wishes.sets"))
+            break
         try:
-            rows = read_rows(where, list_key="wishes")
+            rows = read_rows(base_dir / file, list_key="wishes")
         except (OSError, InputError) as exc:
             problems.append(InputProblem("grid", "wishes.files", f"{file}: {exc}"))
             continue
         wish_sets[Path(file).stem] = [{k: v for k, v in r.items() if k != "_row"} for r in rows]
+    for name, rows in (wishes.get("sets") or {}).items():
+        try:
+            parsed = rows_from_json({"wishes": rows}, list_key="wishes", source=f"wishes.sets.{name}")
+        except InputError as exc:
+            problems += exc.problems
+            continue
+        wish_sets[str(name)] = [{k: v for k, v in r.items() if k != "_row"} for r in parsed]
     gen = wishes.get("generated")
     if gen is not None:
         try:
@@ -173,12 +192,17 @@ def load_grid(path: str | Path) -> Grid:
     names = sorted(axes)
     for combo in itertools.product(*(axes[n] for n in names)):
         flat = dict(zip(names, combo))
+        if max_points is not None and len(points) > max_points:
+            problems.append(InputProblem("grid", "policy", f"the grid has more than {max_points:,} points"))
+            break
         policy: dict[str, Any] = {}
         for name, value in flat.items():
             if name.startswith("weights."):
                 policy.setdefault("weights", {})[name.split(".", 1)[1]] = value
             else:
                 policy[name] = value
+        if policy_bounds is not None:
+            policy = policy_bounds(policy)
         try:
             parse_policy(policy)
         except InputError as exc:
@@ -278,7 +302,8 @@ class Progress:
 
 
 def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None, dask: str | None = None,
-              progress: bool = True, on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+              progress: bool = True, on_row: Callable[[dict[str, Any]], None] | None = None,
+              cancel: threading.Event | None = None) -> list[dict[str, Any]]:
     """Run every point not yet in `out/results.csv`; write results.csv, results.parquet, meta.json, pareto.*.
 
     A results folder made with other settings is refused, so a resumed sweep never mixes two grids.
@@ -302,7 +327,7 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None, dask: 
         writer = csv.DictWriter(f, fieldnames=RESULT_FIELDS, lineterminator="\n")
         if not done:
             writer.writeheader()
-        for row in _execute(todo, grid, workers, dask):
+        for row in _execute(todo, grid, workers, dask, cancel):
             row = {k: row.get(k, "") for k in RESULT_FIELDS}
             writer.writerow(row)
             f.flush()  # a row on disk is a point an interrupted sweep will not redo
@@ -319,7 +344,9 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None, dask: 
     return rows
 
 
-def _execute(points: list[Point], grid: Grid, workers: int | None, dask: str | None) -> Iterable[dict[str, Any]]:
+def _execute(points: list[Point], grid: Grid, workers: int | None, dask: str | None,
+             cancel: threading.Event | None = None) -> Iterable[dict[str, Any]]:
+    """Rows as points finish; `cancel` stops before the next point (what is done stays in the results)."""
     tasks = [(p, grid.wish_sets[p.wish_set]) for p in points]
     if dask is not None:
         yield from _execute_dask(tasks, dask)
@@ -327,12 +354,25 @@ def _execute(points: list[Point], grid: Grid, workers: int | None, dask: str | N
     workers = workers or os.cpu_count() or 1
     if workers == 1:
         for task in tasks:
+            _stop_if(cancel)
             yield _run_indexed(task)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_run_indexed, task) for task in tasks]
-        for future in as_completed(futures):
-            yield future.result()
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+                _stop_if(cancel)
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _stop_if(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        from solver.redistribute.backend import Cancelled
+
+        raise Cancelled("the sweep was cancelled; the points done so far are kept and a rerun resumes")
 
 
 def _execute_dask(tasks: list[tuple[Point, list[dict[str, Any]]]], address: str) -> Iterable[dict[str, Any]]:

@@ -73,7 +73,8 @@ def make_service(tmp_path, database="sqlite", **settings_overrides):
     else:
         url, dropped = _postgres_database()
     settings = Settings.from_env({"ANDELSTAL_SECRET": "test-" + uuid.uuid4().hex * 2}, environment="test",
-                                 database_url=url, solve_workers=2, **settings_overrides)
+                                 database_url=url, solve_workers=2, data_dir=str(tmp_path / "data"),
+                                 **settings_overrides)
     runtime = Runtime.start(settings)
     tokens = {}
     with runtime.sessions.begin() as session:

@@ -24,7 +24,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # hard so that generated what-if requests stay quick
 _workdir = tempfile.TemporaryDirectory(prefix="andelstal-fuzz-")
 fuzzed, _ = make_service(Path(_workdir.name), max_time_limit_s=0.05, sync_time_limit_s=0.05,
-                         sync_simulation_children=20_000, max_simulation_children=200_000)
+                         sync_simulation_children=20_000, max_simulation_children=200_000, max_sweep_points=4)
 schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed.client.app)
 
 

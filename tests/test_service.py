@@ -53,7 +53,7 @@ def propose(svc, year=2027, policy=None):
 SIMULATION = {"parameters": {"replicates": 5, "years": 1}}
 
 
-def _routes(svc, proposal_id, job_id, simulation_id=1):
+def _routes(svc, proposal_id, job_id, simulation_id=1, sweep_id=1):
     years = count(2040)
     c, agency = svc.client, svc.as_("agency")
 
@@ -87,6 +87,8 @@ def _routes(svc, proposal_id, job_id, simulation_id=1):
         ("GET", "/v1/audit", None, {"agency"}, {200}, None),
         ("POST", "/v1/simulations", SIMULATION, {"agency"}, {201}, None),
         ("GET", f"/v1/simulations/{simulation_id}", None, everyone, {200}, None),
+        ("POST", "/v1/sweeps", SWEEP, {"agency", "viewer"}, {202}, None),
+        ("GET", f"/v1/sweeps/{sweep_id}", None, {"agency", "viewer"}, {200}, None),
     ]
 
 
@@ -97,6 +99,7 @@ def test_every_route_for_every_role(service):
                                                                       "Prefer": "respond-async"}).json()["id"]
     wait_job(service, job_id)
     assert service.client.post("/v1/simulations", json=SIMULATION, headers=service.as_("agency")).status_code == 201
+    assert service.client.post("/v1/sweeps", json=SWEEP, headers=service.as_("agency")).status_code == 202
     seen = []
     for method, path, body, allowed, ok, prepare in _routes(service, proposal_id, job_id):
         for who in ["nobody", "forged", *ROLES]:
@@ -388,3 +391,33 @@ def test_simulations_small_answered_large_as_jobs(tmp_path):
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "tie_share"
         missing = c.post("/v1/simulations", json={"proposal_id": 999}, headers=agency)
         assert missing.status_code == 404
+
+
+SWEEP = {"grid": {"policy": {"objective": "weighted", "weights.population": [0.0, 1.0], "scope": "county"},
+                  "wishes": {"sets": {"small": SMALL["wishes"]}},
+                  "scenarios": {"forecast": [500], "stress": [1]},
+                  "simulate": {"replicates": 10, "years": 1}}}
+
+
+def test_a_sweep_runs_as_a_job_with_progress_and_results(service):
+    c = service.client
+    res = c.post("/v1/sweeps", json=SWEEP, headers=service.as_("viewer"))
+    assert res.status_code == 202, res.text
+    sweep = res.json()
+    assert sweep["total"] == 2 and res.headers["Location"] == f"/v1/sweeps/{sweep['id']}"
+    job = wait_job(service, sweep["job_id"], "viewer")
+    assert job["state"] == "done" and job["links"]["sweep"] == f"/v1/sweeps/{sweep['id']}"
+    done = c.get(f"/v1/sweeps/{sweep['id']}", headers=service.as_("agency")).json()
+    assert done["done"] == 2 and done["state"] == "done" and done["pareto"]
+    rows = c.get(f"/v1/sweeps/{sweep['id']}/results", headers=service.as_("viewer")).json()["rows"]
+    assert len(rows) == 2 and {r["solution"] for r in rows} == {"optimal"}
+    parquet = c.get(f"/v1/sweeps/{sweep['id']}/results?format=parquet", headers=service.as_("viewer"))
+    import io
+
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(io.BytesIO(parquet.content)).num_rows == 2
+    assert c.get(f"/v1/sweeps/{sweep['id']}/results?format=csv", headers=service.as_("viewer")).text.startswith("point,")
+    assert c.post("/v1/sweeps", json=SWEEP, headers=service.as_("county22")).status_code == 403
+    files = {"grid": {**SWEEP["grid"], "wishes": {"files": ["/etc/passwd"]}}}
+    assert c.post("/v1/sweeps", json=files, headers=service.as_("agency")).status_code == 422

@@ -30,9 +30,12 @@ def job_out(job: JobRow) -> schemas.Job:
         links["proposal"] = f"/v1/proposals/{job.proposal_id}"
     if job.simulation_id is not None:
         links["simulation"] = f"/v1/simulations/{job.simulation_id}"
+    if job.sweep_id is not None:
+        links["sweep"] = f"/v1/sweeps/{job.sweep_id}"
     return schemas.Job(id=job.id, kind=job.kind, state=job.state, created_at=job.created_at,
                        finished_at=job.finished_at, year=job.year, proposal_id=job.proposal_id,
-                       simulation_id=job.simulation_id, result=job.result, error=job.error, links=links)
+                       simulation_id=job.simulation_id, sweep_id=job.sweep_id, result=job.result, error=job.error,
+                       links=links)
 
 
 def accepted(job: JobRow) -> JSONResponse:
