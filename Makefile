@@ -25,8 +25,7 @@ test: $(STAMP)
 	scripts/with-postgres $(BIN)/python -m pytest -n 2
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/propose.py
-	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check solver service tests benchmarks

@@ -119,8 +119,13 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
 
     values: list[int] | None = None
     check = _type_check(setup, market, backend, options, budget)
-    if check is None:  # the full model decides the largest deviation: start it from the construction
-        _hint(session, _construction(setup, prob))
+    if check is None or prob.stages[0].name != "max_deviation":
+        # the full model decides the first stage: start it from the construction, which is also the table
+        # to keep if the weighted stage finds nothing better in time
+        start = _construction(setup, prob)
+        _hint(session, start)
+        if prob.stages[0].name != "max_deviation" and _sound(setup, prob, start):
+            values = start
     for stage in prob.stages:
         if stage.name == "max_deviation":
             found = _smallest_deviation(setup, prob, run, check)
