@@ -300,7 +300,7 @@ def test_the_largest_deviation_is_the_least_possible(wishes):
     assert int(p.objective["stages"]["national"]["max_deviation"]) == _least_deviation_by_enumeration(p)
 
 
-def _with(wishes, **switches):
+def _with(wishes, policy=None, **switches):
     """Propose with module switches of the driver set (COUNTS_FROM_GIVERS, AGGREGATE_STAGES)."""
     from solver.redistribute import solve
 
@@ -308,7 +308,7 @@ def _with(wishes, **switches):
     for name, value in switches.items():
         setattr(solve, name, value)
     try:
-        return propose(wishes)
+        return propose(wishes, policy=policy)
     finally:
         for name, value in before.items():
             setattr(solve, name, value)
@@ -327,6 +327,17 @@ def test_counts_and_aggregate_agree_with_the_full_model(wishes):
     assert int(counted.objective["stages"]["national"]["max_deviation"]) == _least_deviation_by_enumeration(counted)
     for stage in FAIRNESS_STAGES:
         assert counted.objective["stages"]["national"][stage] == full.objective["stages"]["national"][stage]
+
+
+@FAST
+@given(instances(max_givers=4, max_receivers=3), st.sampled_from([{}, {"population": 1.0}, {"cross_county": 0.0}]))
+def test_the_weighted_mode_on_the_aggregate_reaches_the_full_models_optimum(wishes, weights):
+    policy = {"objective": "weighted", "weights": weights}
+    aggregated = _with(wishes, policy, AGGREGATE_STAGES=True)
+    full = _with(wishes, policy, AGGREGATE_STAGES=False)
+    assume(aggregated.termination.value == "optimal" and full.termination.value == "optimal")
+    assert aggregated.objective["stages"]["national"]["weighted"] == full.objective["stages"]["national"]["weighted"]
+    assert aggregated.objective["value"] == full.objective["value"]
 
 
 @FAST

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from solver.redistribute.construct import member
-from solver.redistribute.problem import Expr, MarketProblem, Stage, add_expr
+from solver.redistribute.problem import WEIGHT_RESOLUTION, Expr, MarketProblem, Stage, add_expr
 from solver.redistribute.targets import Market, Setup
 
 SLOPE_OWN = 0  # the population kink lies inside the giver's range: a type of its own
@@ -50,6 +50,7 @@ class Aggregate:
     amount: dict[tuple[int, str], int] = field(default_factory=dict)  # (type, receiver) -> total variable
     population_constant: int = 0  # add to the population stage's objective for the full model's value
     order: list[int] = field(default_factory=list)  # the variables the tie-break maximises, in order
+    constants: dict[str, int] = field(default_factory=dict)  # stage -> what to add for the full model's value
 
 
 def _offset(setup: Setup, code: str) -> int:
@@ -81,8 +82,9 @@ def giver_types(setup: Setup, market: Market, limit: int) -> list[GiverType]:
     return sorted(out, key=lambda t: t.members[0])
 
 
-def build(setup: Setup, market: Market, limit: int) -> Aggregate:
-    """The aggregate problem for a market whose largest deviation is fixed at `limit`."""
+def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> Aggregate:
+    """The aggregate problem for a market whose largest deviation is at most `limit`: the lexicographic
+    stages after the first, or (`weighted`) the weighted mode's one objective."""
     policy = setup.policy
     scale_p = setup.pop_scale[0]
     types = giver_types(setup, market, limit)
@@ -96,6 +98,8 @@ def build(setup: Setup, market: Market, limit: int) -> Aggregate:
     cross: Expr = {}
     placed: Expr = {}
     population: Expr = {}
+    unequal: Expr = {}  # Σ |moved − target| over participants, as far as it is not constant
+    unequal_constant = sum(g.target for g in market.givers if g.code not in allowed)
     for t, kind in enumerate(types):
         size = len(kind.members)
         total: Expr = {}
@@ -113,6 +117,13 @@ def build(setup: Setup, market: Market, limit: int) -> Aggregate:
             if r not in kind.own:
                 cross[n] = 1
             into[r][a] = 1
+            if weighted:  # the group's givers split evenly, so their deviations add up to |A − n·target|
+                u = prob.var(f"unequal[{t},{r}]", 0, size * max(kind.target, hi, 0))
+                prob.add("deviation", f"type {t} at {r} from target", {u: 1, a: -1, n: kind.target}, lo=0)
+                prob.add("deviation", f"type {t} at {r} from target", {u: 1, a: 1, n: -kind.target}, lo=0)
+                unequal[u] = 1
+                unequal[n] = unequal.get(n, 0) - kind.target  # a placed giver no longer misses its whole target
+        unequal_constant += size * kind.target
         everyone = size if kind.target > limit else 0
         prob.add("types", f"givers of type {t} placed", total, lo=everyone, hi=size)
         if kind.slope == SLOPE_OWN:
@@ -139,11 +150,32 @@ def build(setup: Setup, market: Market, limit: int) -> Aggregate:
         prob.add("population", f"population share {r}", {e: 1, v: -scale_p}, lo=offset)
         prob.add("population", f"population share {r}", {e: 1, v: scale_p}, lo=-offset)
         population[e] = 1
+        if weighted:
+            u = prob.var(f"unequal[{r}]", 0, max(room.target, room.effective))
+            prob.add("deviation", f"{r} from target", {u: 1, v: -1}, lo=-room.target)
+            prob.add("deviation", f"{r} from target", {u: 1, v: 1}, lo=room.target)
+            unequal[u] = 1
     k = len(market.pairs) + 1
-    prob.stages = [
-        Stage("volume_simplicity", add_expr((k * k, received), (-k, cross), (-1, placed)), "max"),
-        Stage("population", population, "min"),
-    ]
+    agg.constants["population"] = agg.population_constant
+    if weighted:
+        w = policy.weights
+        scale = setup.pop_scale[0]
+
+        def coeff(weight: float) -> int:
+            return round(weight * WEIGHT_RESOLUTION)
+
+        moved = add_expr((1, received), *[(1, {a: 1}) for a in agg.amount.values()])
+        effective = sum(p.effective for p in market.givers + market.receivers)
+        prob.stages = [Stage("weighted", add_expr(
+            (-coeff(w.unmet) * scale, moved), (coeff(w.unequal) * scale, unequal), (coeff(w.population), population),
+            (coeff(w.cross_county) * scale, cross), (coeff(w.transfers) * scale, placed)), "min")]
+        agg.constants["weighted"] = (coeff(w.unmet) * scale * effective + coeff(w.unequal) * scale * unequal_constant
+                                     + coeff(w.population) * agg.population_constant)
+    else:
+        prob.stages = [
+            Stage("volume_simplicity", add_expr((k * k, received), (-k, cross), (-1, placed)), "max"),
+            Stage("population", population, "min"),
+        ]
     keys = sorted(agg.n)  # (type, receiver): types in code order, receivers in code order
     agg.order = [agg.n[key] for key in keys] + [agg.amount[key] for key in keys]
     return agg

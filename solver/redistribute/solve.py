@@ -126,6 +126,25 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         _hint(session, start)
         if prob.stages[0].name != "max_deviation" and _sound(setup, prob, start):
             values = start
+    if prob.stages[0].name == "weighted" and _aggregate_applies(setup, market):
+        # the weighted mode has no largest-deviation stage: the aggregate decides it with any deviation
+        unbounded = max((max(p.target, p.effective) for p in market.participants), default=0) + 1
+        start_table = values if values is not None else values_for(setup, prob, {})
+        decided = _aggregate_stages(setup, prob, backend, options, budget, unbounded, result, start_table)
+        if decided is not None:
+            values, message = decided
+            if message:
+                stop(message)
+            else:
+                terminations.append(Termination.OPTIMAL)
+                solutions.append(SolutionStatus.OPTIMAL)
+            result.values = values
+            result.termination = worst_termination(terminations)
+            result.solution = worst_solution(solutions)
+            result.wall_time_s = time.perf_counter() - started
+            return result
+        result.stage_values.clear()
+        result.stage_status.clear()
     for stage in prob.stages:
         if stage.name == "max_deviation":
             found = _smallest_deviation(setup, prob, run, check)
@@ -288,8 +307,7 @@ def _aggregate_applies(setup: Setup, market: Market) -> bool:
     """The aggregate model decides every later stage under the one-receiver rule, unless a rule it does not
     model applies (binding agreements, county floors)."""
     policy = setup.policy
-    return (AGGREGATE_STAGES and policy.one_receiver and not policy.binding_agreements and not setup.county_floor
-            and policy.objective is ObjectiveMode.LEXICOGRAPHIC)
+    return AGGREGATE_STAGES and policy.one_receiver and not policy.binding_agreements and not setup.county_floor
 
 
 def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: list[float],
@@ -301,7 +319,7 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
     stopped a stage (the table so far is kept), or None when the full model must decide (no table, or a
     table that the full model's rules or stage values do not confirm).
     """
-    agg = aggregate.build(setup, prob.market, limit)
+    agg = aggregate.build(setup, prob.market, limit, weighted=setup.policy.objective is ObjectiveMode.WEIGHTED)
     session = open_session(backend, agg.problem, options)
     _hint(session, aggregate.hint(agg, {pair: evaluate(x, start) for pair, x in prob.x.items()}))
     ties = session if backend == "cpsat" else open_session("cpsat", agg.problem, options)
@@ -328,7 +346,7 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
         if stage.name in full:  # a fairness stage: the full model's value of the table, exact
             reported = evaluate(full[stage.name].expr, table)
             # at an optimum the aggregate's population terms are tight, so both must agree
-            aggregate_value = value + (agg.population_constant if stage.name == "population" else 0)
+            aggregate_value = value + agg.constants.get(stage.name, 0)
             confirmed = confirmed and (reported == aggregate_value or not proven)
         if not confirmed:
             log.warning("market %s: the aggregate table is not confirmed by the full model at stage %s",
