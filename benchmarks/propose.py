@@ -67,15 +67,15 @@ def synthetic(units: int, seed: int = 7) -> tuple[list[Municipality], ShareTable
     return munis, table, {"wishes": wishes}
 
 
-def synthetic_run(size: int, scope: str, time_limit: float) -> dict:
+def synthetic_run(size: int, scope: str, time_limit: float, backend: str = "cpsat") -> dict:
     """Generate and propose one synthetic instance; its time and this process's peak memory."""
     import resource
 
     munis, table, wishes = synthetic(size)
     started = time.perf_counter()
-    proposal = propose(wishes, shares=table, municipalities=munis, backend="cpsat", time_limit_s=time_limit, scope=scope)
+    proposal = propose(wishes, shares=table, municipalities=munis, backend=backend, time_limit_s=time_limit, scope=scope)
     seconds = time.perf_counter() - started
-    return {"method": f"propose cpsat scope={scope}", "median_s": seconds, "units": len(munis),
+    return {"method": f"propose {backend} scope={scope}", "median_s": seconds, "units": len(munis),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, "result": describe(proposal)}
 
 
@@ -166,10 +166,16 @@ def main() -> None:
                 record(f"synthetic {size}", {"method": "propose national", "skipped": "one market of thousands of "
                                              "participants: too large a model"})
                 continue
-            # each in a fresh process, so its peak memory is its own
-            with multiprocessing.get_context("spawn").Pool(1) as pool:
-                row = pool.apply(synthetic_run, (size, scope, args.time_limit))
-            record(f"synthetic {size}", row)
+            for backend in ("cpsat", "highs") if scope == "county" else ("cpsat",):
+                # each in a fresh process, so its peak memory is its own
+                with multiprocessing.get_context("spawn").Pool(1) as pool:
+                    row = pool.apply(synthetic_run, (size, scope, args.time_limit, backend))
+                record(f"synthetic {size}", row)
+        if size <= 2900:
+            munis, table, wishes = synthetic(size)
+            naive = timed(1, partial(naive_baseline, munis, table, wishes, max(args.time_limit, 60)))
+            record(f"synthetic {size}", {"method": "naive baseline (PuLP CBC), national", "median_s": naive["median_s"],
+                                         "result": naive["last"]})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
