@@ -126,26 +126,29 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         _hint(session, start)
         if prob.stages[0].name != "max_deviation" and _sound(setup, prob, start):
             values = start
+    def on_aggregate(limit: int, start: list[int], keep: tuple[str, ...] = ()) -> list[int] | None:
+        """The later stages on the aggregate model; None when the full model must decide them."""
+        decided = _aggregate_stages(setup, prob, backend, options, budget, limit, result, start)
+        if decided is None:  # forget what the aggregate said
+            for name in [n for n in result.stage_values if n not in keep]:
+                del result.stage_values[name], result.stage_status[name]
+            return None
+        table, message = decided
+        if message:
+            stop(message)
+        else:
+            terminations.append(Termination.OPTIMAL)
+            solutions.append(SolutionStatus.OPTIMAL)
+        return table
+
+    stages = prob.stages
     if prob.stages[0].name == "weighted" and _aggregate_applies(setup, market):
         # the weighted mode has no largest-deviation stage: the aggregate decides it with any deviation
         unbounded = max((max(p.target, p.effective) for p in market.participants), default=0) + 1
-        start_table = values if values is not None else values_for(setup, prob, {})
-        decided = _aggregate_stages(setup, prob, backend, options, budget, unbounded, result, start_table)
-        if decided is not None:
-            values, message = decided
-            if message:
-                stop(message)
-            else:
-                terminations.append(Termination.OPTIMAL)
-                solutions.append(SolutionStatus.OPTIMAL)
-            result.values = values
-            result.termination = worst_termination(terminations)
-            result.solution = worst_solution(solutions)
-            result.wall_time_s = time.perf_counter() - started
-            return result
-        result.stage_values.clear()
-        result.stage_status.clear()
-    for stage in prob.stages:
+        table = on_aggregate(unbounded, values if values is not None else values_for(setup, prob, {}))
+        if table is not None:
+            values, stages = table, []
+    for stage in stages:
         if stage.name == "max_deviation":
             found = _smallest_deviation(setup, prob, run, check)
             if isinstance(found, StageResult):
@@ -159,19 +162,10 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             _hint(session, values)  # the next stage starts from this table
             result.stage_values[stage.name] = str(limit)
             result.stage_status[stage.name] = "optimal"
-            if _aggregate_applies(setup, market):
-                decided = _aggregate_stages(setup, prob, backend, options, budget, limit, result, values)
-                if decided is None:  # the full model decides the later stages: forget what the aggregate said
-                    for name in [n for n in result.stage_values if n != stage.name]:
-                        del result.stage_values[name], result.stage_status[name]
-                else:
-                    values, message = decided
-                    if message:
-                        stop(message)
-                    else:
-                        terminations.append(Termination.OPTIMAL)
-                        solutions.append(SolutionStatus.OPTIMAL)
-                    break
+            table = on_aggregate(limit, values, keep=(stage.name,)) if _aggregate_applies(setup, market) else None
+            if table is not None:
+                values = table
+                break
             for c in deviation_cuts(setup, prob, limit):
                 session.add(c)
             continue
