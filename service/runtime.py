@@ -249,6 +249,12 @@ class Runtime:
     def _end(session: Session, job_id: str, state: str, **values: Any) -> None:
         session.execute(update(JobRow).where(JobRow.id == job_id).values(state=state, finished_at=now(), **values))
 
+    def warm_up(self) -> None:
+        """Load the solver and its data before the first request needs them (imports, the base table)."""
+        propose([{"code": "2262", "wish": "give", "amount_permille": "all"},
+                  {"code": "2260", "wish": "receive", "amount_permille": 1}],
+                shares=self.illustrative, municipalities=self.municipalities, time_limit_s=0.1)
+
     def close(self) -> None:
         for event in list(self.cancels.values()):
             event.set()

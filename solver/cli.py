@@ -146,6 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     runtime = Runtime.start(settings)
+    runtime.pool.submit(runtime.warm_up)  # in the background: the service answers at once
     app = create_app(settings, runtime)
     print(f"andelstal service on http://{args.host}:{args.port} (database {runtime.engine.dialect.name}, "
           f"{settings.environment})", flush=True)
