@@ -32,6 +32,15 @@ def unprocessable(exc: InputError, prefix: tuple[str | int, ...] = ("body",)) ->
         for p in exc.problems])
 
 
+def share_units(table: dict[str, float], rt: Runtime, where: str = "body.shares") -> dict[str, int]:
+    """A share table given in a body (code -> per mille) as units, validated like a file (422 when wrong)."""
+    rows = [{"code": c, "share_permille": v, "_row": i} for i, (c, v) in enumerate(table.items(), start=1)]
+    try:
+        return validate_share_rows(rows, rt.municipalities, where).units
+    except InputError as exc:
+        raise unprocessable(exc) from None
+
+
 def get_round(session: Session, year: int, *, lock: bool = False) -> Round:
     query = select(Round).where(Round.year == year)
     if lock:
@@ -61,13 +70,7 @@ def round_out(session: Session, found: Round) -> schemas.RoundOut:
 def create_round(body: schemas.RoundIn, session: Session_, rt: Runtime_, who: Agency):
     if session.get(Round, body.year) is not None:
         raise HTTPException(409, f"a round for {body.year} exists already")
-    units = None
-    if body.shares is not None:
-        rows = [{"code": c, "share_permille": v, "_row": i} for i, (c, v) in enumerate(body.shares.items(), start=1)]
-        try:
-            units = validate_share_rows(rows, rt.municipalities, "body.shares").units
-        except InputError as exc:
-            raise unprocessable(exc) from None
+    units = None if body.shares is None else share_units(body.shares, rt)
     found = Round(year=body.year, state="open", base_shares=units, created_by=who.actor)
     session.add(found)
     session.flush()

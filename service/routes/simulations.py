@@ -16,18 +16,12 @@ from service.auth import Caller
 from service.db import ProposalRow, SimulationRow
 from service.deps import ERRORS, Agency, Anyone, Runtime_, Session_, audit
 from service.routes.proposals import ACCEPTED, accepted
-from service.routes.rounds import NOT_FOUND, unprocessable
+from service.routes.rounds import NOT_FOUND, share_units, unprocessable
 from service.runtime import Runtime
 from solver.domain import InputError
-from solver.shares import validate_share_rows
 from solver.simulate import parse_params, run, scenario_from_proposal, scenario_from_table
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["simulations"])
-
-
-def _units(table: dict[str, float], rt: Runtime, field: str) -> dict[str, int]:
-    rows = [{"code": c, "share_permille": v, "_row": i} for i, (c, v) in enumerate(table.items(), start=1)]
-    return validate_share_rows(rows, rt.municipalities, f"body.{field}").units
 
 
 def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
@@ -45,7 +39,7 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
         scenario = scenario_from_proposal(row.result, rt.municipalities, f"proposal {row.id}")
         scenario.volunteers = volunteers or scenario.volunteers
     elif body.shares is not None:
-        scenario = scenario_from_table(_units(body.shares, rt, "shares"), rt.municipalities, "given shares", volunteers)
+        scenario = scenario_from_table(share_units(body.shares, rt), rt.municipalities, "given shares", volunteers)
     else:
         scenario = scenario_from_table(rt.illustrative.units, rt.municipalities, "today's shares (illustrative)",
                                        volunteers)
