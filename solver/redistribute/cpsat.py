@@ -77,13 +77,7 @@ class Session:
             for var, value in zip(self.vars, self.last, strict=True):
                 if value is not None:  # a hint may name only some variables
                     model.add_hint(var, value)
-        solver = cp_model.CpSolver()
-        # a deterministic limit makes a time-limited answer reproducible; the wall-clock limit is a backstop
-        solver.parameters.max_deterministic_time = max(0.001, time_limit_s)
-        wall = 4 * max(0.01, time_limit_s) + 1
-        if self.options.wall_deadline is not None:
-            wall = min(wall, max(0.01, self.options.wall_deadline - time.perf_counter()))
-        solver.parameters.max_time_in_seconds = wall
+        solver = self._solver(time_limit_s)
         solver.parameters.num_workers = self.options.num_workers
         solver.parameters.random_seed = self.options.seed
         started = time.perf_counter()
@@ -94,6 +88,17 @@ class Session:
         result.spent = solver.deterministic_time
         return result
 
+    def _solver(self, time_limit_s: float) -> cp_model.CpSolver:
+        """A solver with this session's limits: deterministic work (so a time-limited answer reproduces), and
+        the wall clock as a backstop."""
+        solver = cp_model.CpSolver()
+        solver.parameters.max_deterministic_time = max(0.001, time_limit_s)
+        wall = 4 * max(0.01, time_limit_s) + 1
+        if self.options.wall_deadline is not None:
+            wall = min(wall, max(0.01, self.options.wall_deadline - time.perf_counter()))
+        solver.parameters.max_time_in_seconds = wall
+        return solver
+
     def first_in_order(self, order: list[int], time_limit_s: float) -> StageResult:
         """The lexicographically greatest solution over the variables in `order` (each as large as the
         earlier ones allow): the first solution of a depth-first search that fixes them in this order,
@@ -102,15 +107,10 @@ class Session:
         model.clear_objective()
         model.clear_hints()
         model.add_decision_strategy([self.vars[i] for i in order], cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE)
-        solver = cp_model.CpSolver()
+        solver = self._solver(time_limit_s)
         solver.parameters.search_branching = cp_model.FIXED_SEARCH
         solver.parameters.num_workers = 1
         solver.parameters.keep_all_feasible_solutions_in_presolve = True  # no solution may be presolved away
-        solver.parameters.max_deterministic_time = max(0.001, time_limit_s)
-        wall = 4 * max(0.01, time_limit_s) + 1
-        if self.options.wall_deadline is not None:
-            wall = min(wall, max(0.01, self.options.wall_deadline - time.perf_counter()))
-        solver.parameters.max_time_in_seconds = wall
         started = time.perf_counter()
         with _stop_on(self.options.cancel, solver):
             status = solver.solve(model)
