@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from solver.data import sample_wishes_path  # noqa: E402
 from solver.redistribute.proposal import propose  # noqa: E402
+from solver.sweep import machine  # noqa: E402
 
 
 def free_port() -> int:
@@ -133,8 +133,7 @@ def main() -> None:
             proc.wait(timeout=30)
 
     result = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "system": platform.platform()},
+        "machine": machine(),
         "settings": vars(args),
         "in_process_propose_median_s": round(statistics.median(in_process), 4),
         "repeated": repeated,

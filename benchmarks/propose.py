@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import platform
 import random
 import statistics
 import sys
@@ -36,6 +34,7 @@ from solver.data import load_municipalities, sample_wishes_path  # noqa: E402
 from solver.domain import TOTAL_UNITS, Municipality  # noqa: E402
 from solver.redistribute.proposal import propose  # noqa: E402
 from solver.shares import ShareTable, compute_base_shares  # noqa: E402
+from solver.sweep import machine  # noqa: E402
 
 
 def synthetic(units: int, seed: int = 7) -> tuple[list[Municipality], ShareTable, dict]:
@@ -138,9 +137,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="290,2900,29000,100000")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "propose.json"))
     args = parser.parse_args()
-    results: dict = {"settings": vars(args), "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                                         "python": platform.python_version(),
-                                                         "processor": platform.processor()}, "rows": []}
+    results: dict = {"settings": vars(args), "machine": machine(), "rows": []}
 
     def record(name: str, row: dict) -> None:
         row["instance"] = name

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from solver.data import load_municipalities  # noqa: E402
 from solver.shares import compute_base_shares  # noqa: E402
 from solver.simulate import SimulationParams, scenario_from_table, simulate, simulate_python  # noqa: E402
+from solver.sweep import machine  # noqa: E402
 
 
 def main() -> None:
@@ -49,8 +48,7 @@ def main() -> None:
     python_s = (time.perf_counter() - started) * args.replicates / args.python_replicates
     median = statistics.median(runs)
     result = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "system": platform.platform()},
+        "machine": machine(),
         "settings": vars(args), "compiled_runs_s": [round(r, 4) for r in runs], "compiled_median_s": round(median, 4),
         "python_loop_s_scaled": round(python_s, 2), "speedup": round(python_s / median, 1),
         "children": args.replicates * args.arrivals, "when": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -24,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from solver.data import sample_wishes_path  # noqa: E402
-from solver.sweep import parse_grid, run_sweep  # noqa: E402
+from solver.sweep import machine, parse_grid, run_sweep  # noqa: E402
 
 
 def main() -> None:
@@ -51,8 +49,7 @@ def main() -> None:
                               "statuses": sorted({f"{r['termination']}/{r['solution']}" for r in rows})}
     efficiency = rates[2]["points_per_s"] / (2 * rates[1]["points_per_s"])
     projected = 1000 / rates[2]["points_per_s"]
-    result = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                          "python": platform.python_version(), "system": platform.platform()},
+    result = {"machine": machine(),
               "settings": {"points": len(grid.points), "time_limit_s": args.time_limit}, "workers": rates,
               "scaling_efficiency": round(efficiency, 3), "projected_1000_points_s_with_2_workers": round(projected, 1),
               "when": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -317,7 +317,7 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None, dask: 
             raise InputError([InputProblem(str(meta_path), "settings", "the results there come from another grid, "
                                            "wish sets or versions; use another --out folder")], what="sweep")
     else:
-        meta_path.write_text(json.dumps({"digest": grid.digest, "settings": grid.settings, "machine": _machine()},
+        meta_path.write_text(json.dumps({"digest": grid.digest, "settings": grid.settings, "machine": machine()},
                                         indent=1, default=str) + "\n", encoding="utf-8")
     rows = read_results(csv_path)
     done = {r["point"] for r in rows}
@@ -422,21 +422,25 @@ def write_parquet(rows: list[dict[str, Any]], path: Path, grid: Grid) -> None:
     schema = pa.schema([(k, pa.float64() if k in NUMERIC else pa.string()) for k in RESULT_FIELDS],
                        metadata={"andelstal.digest": grid.digest,
                                  "andelstal.settings": json.dumps(grid.settings, default=str),
-                                 "andelstal.machine": json.dumps(_machine())})
+                                 "andelstal.machine": json.dumps(machine())})
     pq.write_table(pa.Table.from_pydict(columns, schema=schema), path)
 
 
 def pareto(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Points no other point beats on both wish fulfilment (more) and population deviation (less)."""
+    """Points no other point beats on both wish fulfilment (more) and population deviation (less).
+
+    One pass from the most fulfilment down: a point stands when its deviation is the least of its own
+    fulfilment and below every deviation seen at a higher fulfilment."""
     ok = [r for r in rows if r["wish_fulfilment"] is not None and r["population_deviation_permille"] is not None]
-    front = []
-    for r in ok:
-        dominated = any(o["wish_fulfilment"] >= r["wish_fulfilment"]
-                        and o["population_deviation_permille"] <= r["population_deviation_permille"]
-                        and (o["wish_fulfilment"] > r["wish_fulfilment"]
-                             or o["population_deviation_permille"] < r["population_deviation_permille"]) for o in ok)
-        if not dominated:
-            front.append(r)
+    ok.sort(key=lambda r: (-r["wish_fulfilment"], r["population_deviation_permille"]))
+    front: list[dict[str, Any]] = []
+    best_above = float("inf")  # the least deviation among points with more fulfilment
+    for _, group in itertools.groupby(ok, key=lambda r: r["wish_fulfilment"]):
+        group = list(group)
+        least = group[0]["population_deviation_permille"]
+        if least < best_above:
+            front += [r for r in group if r["population_deviation_permille"] == least]
+        best_above = min(best_above, least)
     return sorted(front, key=lambda r: (r["wish_fulfilment"], r["point"]))
 
 
@@ -468,6 +472,7 @@ def write_pareto(rows: list[dict[str, Any]], front: list[dict[str, Any]], out: P
     plt.close(fig)
 
 
-def _machine() -> dict[str, Any]:
+def machine() -> dict[str, Any]:
+    """The machine a result came from, stored beside it."""
     return {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(), "system": platform.platform()}
