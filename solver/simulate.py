@@ -509,11 +509,13 @@ def compare(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
 
 
 def stress(scenario: Scenario, params: SimulationParams, factors: Sequence[int] = (2, 5, 10),
-           start: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
-    """Arrivals far above forecast (the report's 'valve'): national figures and where the extra children land."""
+           start: Mapping[str, int] | None = None, base: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Arrivals far above forecast (the report's 'valve'): national figures and where the extra children land.
+    `base` is the report at the forecast, when the caller has it already."""
     from dataclasses import replace
 
-    base = report(scenario, params, simulate(scenario, params, start))
+    if base is None:
+        base = report(scenario, params, simulate(scenario, params, start))
     out = []
     for factor in factors:
         raised = replace(params, arrivals=tuple(a * factor for a in params.arrivals_by_year()))
@@ -693,5 +695,5 @@ def run(scenario: Scenario, params: SimulationParams, *, start: Mapping[str, int
         result["comparison"] = compare(other, result)
         result["other"] = other
     if stress_factors:
-        result["stress"] = stress(scenario, params, stress_factors, start)
+        result["stress"] = stress(scenario, params, stress_factors, start, base=result)
     return result
