@@ -48,7 +48,6 @@ class Aggregate:
     types: list[GiverType]
     n: dict[tuple[int, str], int] = field(default_factory=dict)  # (type, receiver) -> count variable
     amount: dict[tuple[int, str], int] = field(default_factory=dict)  # (type, receiver) -> total variable
-    population_constant: int = 0  # add to the population stage's objective for the full model's value
     order: list[int] = field(default_factory=list)  # the variables the tie-break maximises, in order
     constants: dict[str, int] = field(default_factory=dict)  # stage -> what to add for the full model's value
 
@@ -92,7 +91,7 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
     agg = Aggregate(prob, types)
     allowed = market.receivers_of()
     # a giver no receiver may take keeps its share: its population term is a constant
-    agg.population_constant = sum(abs(_offset(setup, g.code)) for g in market.givers if g.code not in allowed)
+    population_constant = sum(abs(_offset(setup, g.code)) for g in market.givers if g.code not in allowed)
     rooms = {r.code: r for r in market.receivers}
     into: dict[str, Expr] = {r: {} for r in rooms}
     cross: Expr = {}
@@ -135,7 +134,7 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
                      lo=-offset)
             population[e] = 1
         else:
-            agg.population_constant += sum(-kind.slope * _offset(setup, c) for c in kind.members)
+            population_constant += sum(-kind.slope * _offset(setup, c) for c in kind.members)
             for var in given:
                 population[var] = kind.slope * scale_p
     received: Expr = {}
@@ -156,7 +155,7 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
             prob.add("deviation", f"{r} from target", {u: 1, v: 1}, lo=room.target)
             unequal[u] = 1
     k = len(market.pairs) + 1
-    agg.constants["population"] = agg.population_constant
+    agg.constants["population"] = population_constant
     if weighted:
         w = policy.weights
         scale = setup.pop_scale[0]
@@ -164,13 +163,12 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
         def coeff(weight: float) -> int:
             return round(weight * WEIGHT_RESOLUTION)
 
+        # unmet wishes as the full model counts them: −(what moved); the effective wishes are left out there too
         moved = add_expr((1, received), *[(1, {a: 1}) for a in agg.amount.values()])
-        effective = sum(p.effective for p in market.givers + market.receivers)
         prob.stages = [Stage("weighted", add_expr(
             (-coeff(w.unmet) * scale, moved), (coeff(w.unequal) * scale, unequal), (coeff(w.population), population),
             (coeff(w.cross_county) * scale, cross), (coeff(w.transfers) * scale, placed)), "min")]
-        agg.constants["weighted"] = (coeff(w.unmet) * scale * effective + coeff(w.unequal) * scale * unequal_constant
-                                     + coeff(w.population) * agg.population_constant)
+        agg.constants["weighted"] = coeff(w.unequal) * scale * unequal_constant + coeff(w.population) * population_constant
     else:
         prob.stages = [
             Stage("volume_simplicity", add_expr((k * k, received), (-k, cross), (-1, placed)), "max"),
