@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from solver.redistribute.construct import member
+from solver.redistribute.construct import bound, member
 from solver.redistribute.problem import WEIGHT_RESOLUTION, Expr, MarketProblem, Stage, add_expr
 from solver.redistribute.targets import Market, Setup
 
@@ -40,6 +40,7 @@ class GiverType:
     allowed: tuple[str, ...]
     own: tuple[str, ...]  # allowed receivers in the givers' own county
     slope: int  # −1 or +1: the population term falls or grows with the amount; SLOPE_OWN: neither
+    bound: bool = False  # a binding agreement: the whole offer goes to the one allowed receiver
 
 
 @dataclass
@@ -67,17 +68,19 @@ def giver_types(setup: Setup, market: Market, limit: int) -> list[GiverType]:
     for g in sorted(market.givers, key=lambda p: p.code):
         if g.code not in allowed:
             continue
-        windows = [member(g.code, g.target, g.effective, rooms[r].effective, policy).window(limit)
+        fixed = bound(g, policy)
+        windows = [member(g.code, g.target, g.effective, rooms[r].effective, policy, fixed).window(limit)
                    for r in allowed[g.code]]
         windows = [w for w in windows if w[0] <= w[1]] or [(0, 0)]
-        lo = 0 if g.target <= limit else min(w[0] for w in windows)  # a small giver may stay unplaced
+        must = g.target > limit or fixed
+        lo = min(w[0] for w in windows) if must else 0  # a small giver may stay unplaced
         hi = max(w[1] for w in windows)
         offset = _offset(setup, g.code)  # the term is |offset − P·a|
         slope = -1 if scale_p * hi <= offset else 1 if scale_p * lo >= offset else SLOPE_OWN
         own = tuple(r for r in allowed[g.code] if rooms[r].county == g.county)
-        key = (g.target, g.effective, tuple(allowed[g.code]), own, slope, g.code if slope == SLOPE_OWN else "")
+        key = (g.target, g.effective, tuple(allowed[g.code]), own, slope, fixed, g.code if slope == SLOPE_OWN else "")
         keyed.setdefault(key, []).append(g.code)
-    out = [GiverType(tuple(codes), k[0], k[1], k[2], k[3], k[4]) for k, codes in keyed.items()]
+    out = [GiverType(tuple(codes), *k[:6]) for k, codes in keyed.items()]
     return sorted(out, key=lambda t: t.members[0])
 
 
@@ -104,7 +107,8 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
         total: Expr = {}
         given: Expr = {}
         for r in kind.allowed:
-            lo, hi = member(kind.members[0], kind.target, kind.effective, rooms[r].effective, policy).window(limit)
+            lo, hi = member(kind.members[0], kind.target, kind.effective, rooms[r].effective, policy,
+                            kind.bound).window(limit)
             n = prob.var(f"n[{t},{r}]", 0, size if lo <= hi else 0)
             a = prob.var(f"A[{t},{r}]", 0, size * max(hi, 0))
             prob.add("window", f"type {t} at {r} within {limit}", {a: 1, n: -max(lo, 0)}, lo=0)
@@ -117,17 +121,17 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
                 cross[n] = 1
             into[r][a] = 1
             if weighted:  # the group's givers split evenly, so their deviations add up to |A − n·target|
-                u = prob.var(f"unequal[{t},{r}]", 0, size * max(kind.target, hi, 0))
+                u = prob.var(f"unequal[{t},{r}]", 0, size * max(kind.target, hi, 0), False)
                 prob.add("deviation", f"type {t} at {r} from target", {u: 1, a: -1, n: kind.target}, lo=0)
                 prob.add("deviation", f"type {t} at {r} from target", {u: 1, a: 1, n: -kind.target}, lo=0)
                 unequal[u] = 1
                 unequal[n] = unequal.get(n, 0) - kind.target  # a placed giver no longer misses its whole target
         unequal_constant += size * kind.target
-        everyone = size if kind.target > limit else 0
+        everyone = size if kind.target > limit or kind.bound else 0
         prob.add("types", f"givers of type {t} placed", total, lo=everyone, hi=size)
         if kind.slope == SLOPE_OWN:
             offset = _offset(setup, kind.members[0])
-            e = prob.var(f"pop[{kind.members[0]}]", 0, abs(offset) + scale_p * kind.effective)
+            e = prob.var(f"pop[{kind.members[0]}]", 0, abs(offset) + scale_p * kind.effective, False)
             prob.add("population", f"population share {kind.members[0]}", add_expr((1, {e: 1}), (scale_p, given)),
                      lo=offset)
             prob.add("population", f"population share {kind.members[0]}", add_expr((1, {e: 1}), (-scale_p, given)),
@@ -145,12 +149,12 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
         prob.moved[r] = {v: 1}
         received[v] = 1
         offset = _offset(setup, r)  # the term is |offset + P·v|
-        e = prob.var(f"pop[{r}]", 0, abs(offset) + scale_p * room.effective)
+        e = prob.var(f"pop[{r}]", 0, abs(offset) + scale_p * room.effective, False)
         prob.add("population", f"population share {r}", {e: 1, v: -scale_p}, lo=offset)
         prob.add("population", f"population share {r}", {e: 1, v: scale_p}, lo=-offset)
         population[e] = 1
         if weighted:
-            u = prob.var(f"unequal[{r}]", 0, max(room.target, room.effective))
+            u = prob.var(f"unequal[{r}]", 0, max(room.target, room.effective), False)
             prob.add("deviation", f"{r} from target", {u: 1, v: -1}, lo=-room.target)
             prob.add("deviation", f"{r} from target", {u: 1, v: 1}, lo=room.target)
             unequal[u] = 1

@@ -32,13 +32,19 @@ class Member:
         return max(self.low, self.target - d), min(self.high, self.target + d)
 
 
-def member(code: str, target: int, offer: int, room: int, policy: Policy) -> Member:
+def member(code: str, target: int, offer: int, room: int, policy: Policy, bound: bool = False) -> Member:
+    """`bound`: a binding agreement with this receiver, which takes the whole offer or nothing fits."""
     high = min(offer, room)
-    return Member(code, target, min(policy.min_transfer, high), high)
+    return Member(code, target, offer if bound else min(policy.min_transfer, high), high)
+
+
+def bound(giver: Participant, policy: Policy) -> bool:
+    """Whether a binding agreement fixes the giver's whole offer to its partner (then it must be placed)."""
+    return policy.binding_agreements and giver.partner is not None and giver.effective > 0
 
 
 def _bounds(giver: Participant, receiver: Participant, policy: Policy) -> Member:
-    return member(giver.code, giver.target, giver.effective, receiver.effective, policy)
+    return member(giver.code, giver.target, giver.effective, receiver.effective, policy, bound(giver, policy))
 
 
 def group_deviation(members: list[Member], target: int, room: int) -> int:
@@ -188,13 +194,14 @@ def construct_flows(market: Market, policy: Policy) -> dict[tuple[str, str], int
     return flows
 
 
-def giver_types(market: Market) -> dict[tuple, list[str]]:
-    """Givers that are interchangeable for the largest deviation: the same target, offer and allowed receivers."""
+def giver_types(market: Market, policy: Policy) -> dict[tuple, list[str]]:
+    """Givers that are interchangeable for the largest deviation: the same target, offer, allowed receivers
+    and binding agreement (or none)."""
     allowed = market.receivers_of()
     types: dict[tuple, list[str]] = {}
     for g in market.givers:
         if g.code in allowed:
-            types.setdefault((g.target, g.effective, tuple(allowed[g.code])), []).append(g.code)
+            types.setdefault((g.target, g.effective, tuple(allowed[g.code]), bound(g, policy)), []).append(g.code)
     return types
 
 

@@ -44,6 +44,9 @@ class Session:
         self.options = options
         self.model = cp_model.CpModel()
         self.vars = [self.model.new_int_var(v.lb, v.ub, v.name) for v in problem.variables]
+        # hints name decisions only: hinting the bounds of absolute values (domains of 10⁸ and more) can send
+        # CP-SAT's hint search through such a domain value by value, seconds on a model of a few variables
+        self.hinted = [i for i, v in enumerate(problem.variables) if v.decision]
         for c in problem.constraints:
             self.add(c)
         self.last: list[int | None] | None = None
@@ -74,9 +77,9 @@ class Session:
             model.minimize(self._linear(expr))
         model.clear_hints()
         if self.last is not None:
-            for var, value in zip(self.vars, self.last, strict=True):
-                if value is not None:  # a hint may name only some variables
-                    model.add_hint(var, value)
+            for i in self.hinted:
+                if self.last[i] is not None:  # a hint may name only some variables
+                    model.add_hint(self.vars[i], self.last[i])
         solver = self._solver(time_limit_s)
         solver.parameters.num_workers = self.options.num_workers
         solver.parameters.random_seed = self.options.seed

@@ -34,6 +34,7 @@ class Variable:
     name: str
     lb: int
     ub: int
+    decision: bool = True  # False: a bound on an absolute value, fixed by the decisions (never hinted)
 
 
 @dataclass
@@ -67,8 +68,8 @@ class MarketProblem:
     largest: int = -1  # the variable bounding every participant's deviation from its target
     aux: dict[str, tuple[int, int]] = field(default_factory=dict)  # code -> (deviation var, population var)
 
-    def var(self, name: str, lb: int, ub: int) -> int:
-        self.variables.append(Variable(name, lb, ub))
+    def var(self, name: str, lb: int, ub: int, decision: bool = True) -> int:
+        self.variables.append(Variable(name, lb, ub, decision))
         return len(self.variables) - 1
 
     def add(self, group: str, label: str, expr: Expr, lo: int | None = None, hi: int | None = None) -> None:
@@ -149,18 +150,18 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
     scale_p, scale_k = prob.pop_scale = setup.pop_scale
     unequal: Expr = {}
     population: Expr = {}
-    largest = prob.var("max_deviation", 0, max((max(p.target, p.effective) for p in members), default=0))
+    largest = prob.var("max_deviation", 0, max((max(p.target, p.effective) for p in members), default=0), False)
     for p in members:
         moved = prob.moved[p.code]
         sign = -1 if p.gives else 1
-        d = prob.var(f"dev[{p.code}]", 0, max(p.target, p.effective))
+        d = prob.var(f"dev[{p.code}]", 0, max(p.target, p.effective), False)
         prob.add("deviation", f"largest deviation bounds {p.code}", {largest: 1, d: -1}, lo=0)
         prob.add("deviation", f"above target {p.code}", add_expr((1, {d: 1}), (-1, moved)), lo=-p.target)
         prob.add("deviation", f"below target {p.code}", add_expr((1, {d: 1}), (1, moved)), lo=p.target)
         unequal[d] = 1
         population_now = scale_p * p.base - scale_k * setup.municipalities[p.code].population
         span = abs(population_now) + scale_p * p.effective
-        e = prob.var(f"pop[{p.code}]", 0, span)
+        e = prob.var(f"pop[{p.code}]", 0, span, False)
         # e ≥ ±(P·(base ± moved) − K·population)
         prob.add("population", f"population share {p.code} (over)", add_expr((1, {e: 1}), (-sign * scale_p, moved)),
                  lo=population_now)
@@ -295,16 +296,17 @@ def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str
     lows: dict[str, Expr] = {r.code: {} for r in market.receivers}
     highs: dict[str, Expr] = {r.code: {} for r in market.receivers}
     rooms = {r.code: r for r in market.receivers}
-    for index, ((target, effective, allowed), members) in enumerate(types.items()):
+    for index, ((target, effective, allowed, bound), members) in enumerate(types.items()):
         total: Expr = {}
         for r in allowed:
-            slot = member(members[0], target, effective, rooms[r].effective, policy)
-            # a giver whose target this room cannot come within `limit` of may not go there
-            var = prob.var(f"n[{index},{r}]", 0, len(members) if target - limit <= slot.high else 0)
+            slot = member(members[0], target, effective, rooms[r].effective, policy, bound)
+            low, high = slot.window(limit)
+            # a giver that cannot come within `limit` of its target at this room may not go there
+            var = prob.var(f"n[{index},{r}]", 0, len(members) if low <= high else 0)
             counts[index, r] = var
             total[var] = 1
-            lows[r][var], highs[r][var] = slot.window(limit)
-        everyone = len(members) if target > limit else 0
+            lows[r][var], highs[r][var] = low, high
+        everyone = len(members) if target > limit or bound else 0
         prob.add("types", f"givers of type {index} placed", total, lo=everyone, hi=len(members))
     for r in market.receivers:
         top = min(r.effective, r.target + limit)

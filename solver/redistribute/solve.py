@@ -20,7 +20,7 @@ from solver.redistribute.backend import (
     Termination,
     open_session,
 )
-from solver.redistribute.construct import construct_flows, flows_from_counts, giver_types
+from solver.redistribute.construct import bound, construct_flows, flows_from_counts, giver_types
 from solver.redistribute.problem import (
     Constraint,
     MarketProblem,
@@ -264,10 +264,16 @@ def _stop_if_cancelled(options: SolveOptions, what: str) -> None:
 
 
 def _counts_apply(setup: Setup, market: Market) -> bool:
-    """Counts of interchangeable givers stand for the givers only under the one-receiver rule and without
-    binding agreements; below COUNTS_FROM_GIVERS givers the full model is as quick."""
-    policy = setup.policy
-    return policy.one_receiver and not policy.binding_agreements and len(market.givers) >= COUNTS_FROM_GIVERS
+    """Counts of interchangeable givers stand for the givers only under the one-receiver rule; below
+    COUNTS_FROM_GIVERS givers the full model is as quick."""
+    return setup.policy.one_receiver and _agreements_fit(setup, market) and len(market.givers) >= COUNTS_FROM_GIVERS
+
+
+def _agreements_fit(setup: Setup, market: Market) -> bool:
+    """Whether every binding agreement names a pair of the market. One that does not makes the request
+    infeasible, and the full model says why (diagnose.py)."""
+    allowed = market.receivers_of()
+    return all(g.code in allowed for g in market.givers if bound(g, setup.policy))
 
 
 def _hint(session, values: list[int]) -> None:
@@ -282,7 +288,7 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
     policy = setup.policy
     if not _counts_apply(setup, market):
         return None
-    types = giver_types(market)
+    types = giver_types(market, policy)
 
     def check(limit: int) -> StageResult:
         _stop_if_cancelled(options, f"the deviation check of market {market.key}")
@@ -298,10 +304,14 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
 
 
 def _aggregate_applies(setup: Setup, market: Market) -> bool:
-    """The aggregate model decides every later stage under the one-receiver rule, unless a rule it does not
-    model applies (binding agreements, county floors)."""
+    """The aggregate model decides every later stage under the one-receiver rule. A binding agreement is a
+    bound giver's window of exactly its whole offer, at its partner.
+
+    County floors need nothing of it: the floors have already lowered the offers of each county's givers to
+    what the county may lose (targets.py), so no table within the offers can break a floor. The full model
+    keeps the floor as a constraint all the same, and every table is checked against it (`_sound`)."""
     policy = setup.policy
-    return AGGREGATE_STAGES and policy.one_receiver and not policy.binding_agreements and not setup.county_floor
+    return AGGREGATE_STAGES and policy.one_receiver and _agreements_fit(setup, market)
 
 
 def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: list[float],
