@@ -13,6 +13,7 @@ Every tie that decided a seat is reported in `Apportionment.ties`.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -175,13 +176,37 @@ def _claim(w: Fraction, s: int, method: Method) -> tuple[int, Fraction]:
     return (1, Fraction(0)) if s == 0 else (0, w * w / (s * (s + 1)))
 
 
-def _guess_start(w: list[Fraction], house: int, lo: list[int], hi: list[int]) -> list[int]:
-    total = float(sum(w))
-    if total <= 0:
+def _start(w: list[Fraction], house: int, method: Method, lo: list[int], hi: list[int]) -> list[int]:
+    """Seats the seat-by-seat loop is sure to hand out first, so that it only places the last few.
+
+    Claims fall as a party's seats grow, so the loop hands out seats in falling order of claim: every seat
+    whose claim exceeds a threshold c comes before every other. With c a little above the final divisor
+    (from the exact clamped quotas), those seats number at most the house and are a prefix of the loop.
+    """
+    if method is Method.HUNTINGTON_HILL or not any(x > 0 for x in w):
+        return list(lo)  # its claims compare squares; the loop starts from the floors
+    quota = _clamped_quotas(w, house, lo, hi)
+    lam = max((quota[i] / w[i] for i in range(len(w)) if w[i] > 0 and lo[i] < quota[i] < hi[i]), default=None)
+    if lam is None:
         return list(lo)
-    spare = house - sum(lo)
-    start = [min(hi[i], max(lo[i], lo[i] + int(float(w[i]) * spare / total) - 1)) for i in range(len(w))]
-    return start if sum(start) <= house else list(lo)
+    for shrink in (Fraction(99, 100), Fraction(9, 10), Fraction(1, 2)):
+        c = 1 / (lam * shrink)
+        start = [min(hi[i], max(lo[i], _seats_above(w[i], c, method))) for i in range(len(w))]
+        if sum(start) <= house:
+            return start
+    return list(lo)
+
+
+def _seats_above(w: Fraction, c: Fraction, method: Method) -> int:
+    """How many seats of a party with weight w have a claim above c (c > 0)."""
+    if w == 0:
+        return 0
+    x = w / c
+    if method is Method.ADAMS:  # claims ∞, w/1, w/2, ...
+        return math.ceil(x)
+    if method is Method.JEFFERSON:  # claims w/1, w/2, ...
+        return math.ceil(x) - 1
+    return max(0, math.ceil(x - Fraction(1, 2)))  # Webster: claims w/(s + 1/2)
 
 
 def _is_prefix(w: list[Fraction], start: list[int], lo: list[int], hi: list[int], method: Method) -> bool:
@@ -194,9 +219,7 @@ def _is_prefix(w: list[Fraction], start: list[int], lo: list[int], hi: list[int]
 
 def _divisor(w: list[Fraction], house: int, method: Method, lo: list[int], hi: list[int]) -> Apportionment:
     n = len(w)
-    seats = _guess_start(w, house, lo, hi)
-    if not _is_prefix(w, seats, lo, hi, method):
-        seats = list(lo)
+    seats = _start(w, house, method, lo, hi)
     heap = [(_neg(_claim(w[i], seats[i], method)), -w[i], i) for i in range(n) if seats[i] < hi[i]]
     heapq.heapify(heap)
     rest = house - sum(seats)

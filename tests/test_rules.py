@@ -137,3 +137,19 @@ def test_rooms_smaller_than_two_smallest_transfers_still_solve():
                          {"code": "2260", "wish": "receive", "amount_permille": 0.6}]}
     p = propose(wishes, min_transfer_permille=0.5)
     assert p.solution.value == "optimal" and len(p.transfers) == 1
+
+
+def test_the_remembered_construction_is_the_construction_and_a_copy():
+    """The construction is remembered per market; every caller gets its own table, equal to a fresh one."""
+    from solver.data import sample_wishes_path
+    from solver.redistribute import construct
+
+    p = propose(str(sample_wishes_path()))
+    market, policy = p.setup.markets[0], p.setup.policy
+    first = construct.construct_flows(market, policy)
+    assert first  # the sample moves something
+    first[next(iter(first))] += 1  # a caller's change must not reach the next caller
+    again = construct.construct_flows(market, policy)
+    fresh = construct._construct_flows.__wrapped__(market, policy)
+    assert again == fresh and again is not fresh
+    assert again != first
