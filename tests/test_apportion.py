@@ -82,12 +82,35 @@ def test_fractions_are_exact():
 
 @pytest.mark.parametrize("method", list(Method))
 def test_large_house_matches_from_scratch(method):
-    # the float-guessed starting point must never change the result
+    # the starting point must never change the result
     weights = [Fraction(7919 * i % 1009 + 1, 3) for i in range(1, 60)]
     fast = apportion(weights, 100_000, method).seats
     assert sum(fast) == 100_000
     again = apportion(weights + [Fraction(0)], 100_000, method).seats
     assert again[:-1] == fast and again[-1] == 0
+
+
+@pytest.mark.parametrize("method", [Method.ADAMS, Method.JEFFERSON, Method.WEBSTER])
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), weights=st.lists(st.integers(0, 5_000), min_size=1, max_size=15))
+def test_the_start_changes_nothing(method, data, weights):
+    """Seats and reported ties equal those of the seat-by-seat loop started from the floors."""
+    from solver import apportion as module
+
+    n = len(weights)
+    floors = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    caps = [f + data.draw(st.integers(0, 400)) for f in floors]
+    if not any(w > 0 and c > f for w, c, f in zip(weights, caps, floors)):
+        return  # no party can take a seat above its floor
+    house = data.draw(st.integers(sum(floors), sum(caps)))
+    fast = apportion(weights, house, method, floors=floors, caps=caps)
+    start = module._start
+    module._start = lambda w, house, method, lo, hi: list(lo)
+    try:
+        slow = apportion(weights, house, method, floors=floors, caps=caps)
+    finally:
+        module._start = start
+    assert fast == slow
 
 
 def test_bad_arguments_are_refused():
