@@ -383,3 +383,41 @@ def test_ties_go_to_the_table_first_in_code_order(wishes):
         session.add(Constraint("stage", "lex", {var: 1}, res.values[var], None))
     expected = sorted((g, r, a) for (g, r), a in aggregate.flows(agg, res.values).items() if a > 0)
     assert sorted(flows(p)) == expected
+
+
+@FAST
+@given(instances(max_givers=6, max_receivers=3, partners=True),
+       st.fixed_dictionaries({"population": st.sampled_from([0.0, 0.1, 10.0]),
+                              "cross_county": st.sampled_from([0.0, 10.0, 100.0]),
+                              "unequal": st.sampled_from([0.0, 1.0, 3.0])}),
+       st.sampled_from([{}, {"binding_agreements": True}, {"county_floor": 0.9, "min_transfer_permille": 0.2}]))
+def test_the_weighted_local_search_is_sound_and_priced_as_the_model(wishes, weights, rules):
+    """The local search's tables keep every rule, cost what the full model says, never cost more than where
+    they started, and never less than the optimum."""
+    from solver.redistribute import improve
+    from solver.redistribute.construct import construct_flows
+    from solver.redistribute.problem import build_problem, evaluate, values_for
+    from solver.redistribute.solve import _sound
+
+    policy = {"objective": "weighted", "weights": weights, **rules}
+    with _warnings_of("solver.redistribute.solve") as warned:
+        p = propose(wishes, policy=policy)
+    assert warned == []
+    assume(p.setup.markets and p.termination.value != "infeasible")
+    setup, market = p.setup, p.setup.markets[0]
+    prob = build_problem(setup, market)
+    weighted = prob.stages[0].expr
+    start = construct_flows(market, setup.policy)
+    found = improve.improve(setup, market, start)
+    assume(found is not None)  # binding agreements that cannot be kept: infeasible
+    value, flows = found
+    table = values_for(setup, prob, flows)
+    assert _sound(setup, prob, table)
+    assert value == evaluate(weighted, table)
+    begun = values_for(setup, prob, start)
+    if _sound(setup, prob, begun):
+        assert value <= evaluate(weighted, begun)
+    proposed = evaluate(weighted, values_for(setup, prob, {(t.giver, t.receiver): t.amount for t in p.transfers}))
+    assert proposed <= value  # the proposal keeps the local search's table unless the solver beats it
+    if p.termination.value == "optimal":
+        assert proposed <= value and int(p.objective["stages"]["national"]["weighted"]) == proposed

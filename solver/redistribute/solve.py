@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from solver.domain import ObjectiveMode
-from solver.redistribute import aggregate
+from solver.redistribute import aggregate, improve
 from solver.redistribute.backend import (
     Cancelled,
     SolutionStatus,
@@ -143,11 +143,15 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
 
     stages = prob.stages
     if prob.stages[0].name == "weighted" and _aggregate_applies(setup, market):
-        # the weighted mode has no largest-deviation stage: the aggregate decides it with any deviation
+        # the weighted mode has no largest-deviation stage: the aggregate decides it with any deviation,
+        # starting from the local search's table, which is kept if the solver finds nothing better in time
+        values = _searched(setup, prob, values if values is not None else values_for(setup, prob, {}))
+        _hint(session, values)
         unbounded = max((max(p.target, p.effective) for p in market.participants), default=0) + 1
-        table = on_aggregate(unbounded, values if values is not None else values_for(setup, prob, {}))
+        table = on_aggregate(unbounded, values)
         if table is not None:
-            values, stages = table, []
+            weighted = prob.stages[0].expr
+            values, stages = min(table, values, key=lambda v: evaluate(weighted, v)), []  # a tie keeps the solver's
     for stage in stages:
         if stage.name == "max_deviation":
             found = _smallest_deviation(setup, prob, run, check)
@@ -185,6 +189,21 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     result.solution = worst_solution(solutions)
     result.wall_time_s = time.perf_counter() - started
     return result
+
+
+def _searched(setup: Setup, prob: MarketProblem, start: list[int]) -> list[int]:
+    """The weighted mode's local search from `start` (improve.py), confirmed by the full model: its rules
+    hold and its value is the model's; else `start`."""
+    found = improve.improve(setup, prob.market, {pair: evaluate(x, start) for pair, x in prob.x.items()})
+    if found is None:
+        return start
+    value, flows = found
+    table = values_for(setup, prob, flows)
+    weighted = prob.stages[0].expr
+    if not _sound(setup, prob, table) or evaluate(weighted, table) != value:
+        log.warning("market %s: the local search's table is not confirmed by the full model", prob.market.key)
+        return start
+    return table if value <= evaluate(weighted, start) else start
 
 
 def _construction(setup: Setup, prob: MarketProblem) -> list[int]:

@@ -1,0 +1,237 @@
+"""A local search for the weighted mode under the one-receiver rule: a good table to start the solver from.
+
+The weighted objective is a sum of one term per giver (its amount's unmet, unequal and population parts,
+plus its transfer and cross-county counts) and one per receiver (the same parts of its total). Once it is
+fixed which givers go to a receiver, the best amounts follow exactly: every term is convex and piecewise
+linear in whole units, so the givers' least cost of a total is their unit steps merged in order of cost,
+and the best total is where that cost plus the receiver's next step stops falling (`Group`). The search
+moves one giver at a time to the receiver (or to none) that lowers the objective most, and swaps two
+givers of different receivers, in code order, until nothing improves or MAX_GROUP_EVALUATIONS is spent (a
+count, so the result reproduces). Every cost is the full model's weighted objective in integers, and the
+driver checks the table and its value against the model before using it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from solver.redistribute.construct import bound, member
+from solver.redistribute.problem import WEIGHT_RESOLUTION
+from solver.redistribute.targets import Market, Setup
+
+MAX_PASSES = 20
+MAX_GROUP_EVALUATIONS = 20_000
+UNPLACED = ""
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Integer coefficients of the weighted objective, as in problem.weighted_objective."""
+
+    unmet: int
+    unequal: int
+    population: int
+    cross: int
+    transfer: int
+    scale_p: int
+    scale_k: int
+
+    @classmethod
+    def of(cls, setup: Setup) -> Costs:
+        w, (scale_p, scale_k) = setup.policy.weights, setup.pop_scale
+
+        def coeff(weight: float) -> int:
+            return round(weight * WEIGHT_RESOLUTION)
+
+        return cls(coeff(w.unmet) * scale_p, coeff(w.unequal) * scale_p, coeff(w.population),
+                   coeff(w.cross_county) * scale_p, coeff(w.transfers) * scale_p, scale_p, scale_k)
+
+
+def _term(c: Costs, moved: int, target: int, offset: int, sign: int) -> int:
+    """A participant's unmet, unequal and population parts when it moves `moved` units; its population term
+    is |offset + sign·P·moved| (sign −1 for a giver, +1 for a receiver)."""
+    return -c.unmet * moved + c.unequal * abs(moved - target) + c.population * abs(offset + sign * c.scale_p * moved)
+
+
+def _steps(cost, low: int, high: int, kinks: list[int]) -> list[tuple[int, int]]:
+    """(cost of one more unit, how many units) from `low` to `high` for a convex piecewise-linear `cost`
+    whose unit steps change only at `kinks`; the steps rise, because the cost is convex."""
+    points = sorted({low, high, *(k for k in kinks if low < k < high)})
+    return [(cost(a + 1) - cost(a), b - a) for a, b in zip(points, points[1:])]
+
+
+class Search:
+    def __init__(self, setup: Setup, market: Market):
+        self.setup, self.market = setup, market
+        self.c = c = Costs.of(setup)
+        policy = setup.policy
+        self.givers = {g.code: g for g in market.givers}
+        self.receivers = {r.code: r for r in market.receivers}
+        self.allowed = market.receivers_of()
+        self.offset = {p.code: c.scale_p * p.base - c.scale_k * setup.municipalities[p.code].population
+                       for p in market.givers + market.receivers}
+        self.window: dict[tuple[str, str], tuple[int, int]] = {}
+        for g, r in market.pairs:
+            giver = self.givers[g]
+            m = member(g, giver.target, giver.effective, self.receivers[r].effective, policy, bound(giver, policy))
+            if m.low <= m.high:
+                self.window[g, r] = (m.low, m.high)
+        self.cross = {(g, r): self.givers[g].county != self.receivers[r].county for g, r in market.pairs}
+        self.evaluations = 0
+        self._seen: dict[tuple[str, tuple[str, ...]], tuple[int, dict[str, int]]] = {}
+
+    def giver_cost(self, g: str, amount: int) -> int:
+        giver = self.givers[g]
+        return _term(self.c, amount, giver.target, self.offset[g], -1)
+
+    def receiver_cost(self, r: str, total: int) -> int:
+        room = self.receivers[r]
+        return _term(self.c, total, room.target, self.offset[r], 1)
+
+    def unplaced(self, g: str) -> int:
+        return self.giver_cost(g, 0)
+
+    def _kinks(self, target: int, offset: int, sign: int) -> list[int]:
+        point = -sign * offset // self.c.scale_p  # where the population term turns
+        return [target, point, point + 1]
+
+    def group(self, r: str, members: tuple[str, ...]) -> tuple[int, dict[str, int]]:
+        """The least cost of receiver r with these givers, and their amounts (None-like cost when they cannot
+        all fit: the smallest transfers overflow the room)."""
+        key = (r, members)
+        if key in self._seen:
+            return self._seen[key]
+        self.evaluations += 1
+        room = self.receivers[r]
+        amounts = {g: self.window[g, r][0] for g in members}
+        total = sum(amounts.values())
+        if total > room.effective:
+            out = (INFINITE, amounts)
+            self._seen[key] = out
+            return out
+        cost = sum(self.giver_cost(g, a) + self.c.transfer + (self.c.cross if self.cross[g, r] else 0)
+                   for g, a in amounts.items())
+        steps = []
+        for g in members:
+            low, high = self.window[g, r]
+            for unit, length in _steps(lambda a, g=g: self.giver_cost(g, a), low, high,
+                                       self._kinks(self.givers[g].target, self.offset[g], -1)):
+                steps.append((unit, g, length))
+        steps.sort()  # cheapest first; equal steps go to the lower code
+        kinks = self._kinks(room.target, self.offset[r], 1)
+        cost += self.receiver_cost(r, total)
+        for unit, g, length in steps:
+            while length and total < room.effective:
+                # the receiver's step is constant up to its next kink; both sides' steps only rise from here
+                step = self.receiver_cost(r, total + 1) - self.receiver_cost(r, total)
+                if unit + step >= 0:
+                    break
+                ahead = min([k for k in kinks if k > total] + [room.effective])
+                take = min(length, ahead - total)
+                cost += take * (unit + step)
+                total += take
+                amounts[g] += take
+                length -= take
+            if length or total >= room.effective:
+                break  # a step that no longer pays, or a full room: no later step pays either
+        out = (cost, amounts)
+        self._seen[key] = out
+        return out
+
+    def table(self, sigma: dict[str, str]) -> tuple[int, dict[tuple[str, str], int]]:
+        """The objective of an assignment and its flows."""
+        value = sum(self.unplaced(g) for g in self.givers if sigma.get(g, UNPLACED) == UNPLACED)
+        flows: dict[tuple[str, str], int] = {}
+        for r, members in self._groups(sigma).items():
+            cost, amounts = self.group(r, members)
+            value += cost
+            flows.update({(g, r): a for g, a in amounts.items()})
+        return value, flows
+
+    def _groups(self, sigma: dict[str, str]) -> dict[str, tuple[str, ...]]:
+        groups: dict[str, list[str]] = {r: [] for r in self.receivers}
+        for g, r in sigma.items():
+            if r != UNPLACED:
+                groups[r].append(g)
+        return {r: tuple(sorted(members)) for r, members in groups.items()}
+
+    def run(self, sigma: dict[str, str]) -> dict[str, str]:
+        """Improve an assignment by moves and swaps until nothing improves or the evaluations run out."""
+        sigma = {g: sigma[g] if (g, sigma.get(g)) in self.window else UNPLACED for g in sorted(self.givers)}
+        for g, giver in self.givers.items():  # a binding agreement is kept from the start
+            if bound(giver, self.setup.policy) and (g, giver.partner) in self.window:
+                sigma[g] = giver.partner  # type: ignore[assignment]
+        groups = {r: set(members) for r, members in self._groups(sigma).items()}
+
+        def cost_of(r: str, members: set[str]) -> int:
+            return 0 if r == UNPLACED else self.group(r, tuple(sorted(members)))[0]
+
+        def delta(changes: dict[str, str]) -> int:
+            """The change of the objective if each giver in `changes` moves to its new receiver."""
+            touched = {sigma[g] for g in changes} | set(changes.values())
+            before = sum(cost_of(r, groups[r]) for r in touched if r != UNPLACED)
+            after_groups = {r: set(groups[r]) if r != UNPLACED else set() for r in touched}
+            for g, r in changes.items():
+                if sigma[g] != UNPLACED:
+                    after_groups[sigma[g]].discard(g)
+                if r != UNPLACED:
+                    after_groups[r].add(g)
+            after = sum(cost_of(r, members) for r, members in after_groups.items() if r != UNPLACED)
+            loose = sum(self.unplaced(g) * ((r == UNPLACED) - (sigma[g] == UNPLACED)) for g, r in changes.items())
+            return after - before + loose
+
+        def apply(changes: dict[str, str]) -> None:
+            for g, r in changes.items():
+                if sigma[g] != UNPLACED:
+                    groups[sigma[g]].discard(g)
+                if r != UNPLACED:
+                    groups[r].add(g)
+                sigma[g] = r
+
+        for _ in range(MAX_PASSES):
+            improved = False
+            for g in sigma:
+                options = [r for r in self.allowed.get(g, []) if (g, r) in self.window]
+                if not bound(self.givers[g], self.setup.policy):
+                    options.append(UNPLACED)
+                best, best_delta = None, 0
+                for r in options:
+                    if r == sigma[g] or self.evaluations > MAX_GROUP_EVALUATIONS:
+                        continue
+                    d = delta({g: r})
+                    if d < best_delta:
+                        best, best_delta = r, d
+                if best is not None:
+                    apply({g: best})
+                    improved = True
+            codes = list(sigma)
+            for i, g1 in enumerate(codes):
+                for g2 in codes[i + 1:]:
+                    r1, r2 = sigma[g1], sigma[g2]
+                    if r1 == r2 or self.evaluations > MAX_GROUP_EVALUATIONS:
+                        continue
+                    if (r2 != UNPLACED and (g1, r2) not in self.window) or (r1 != UNPLACED and (g2, r1) not in self.window):
+                        continue
+                    if UNPLACED in (r1, r2) and any(bound(self.givers[g], self.setup.policy) for g in (g1, g2)):
+                        continue
+                    if delta({g1: r2, g2: r1}) < 0:
+                        apply({g1: r2, g2: r1})
+                        improved = True
+            if not improved or self.evaluations > MAX_GROUP_EVALUATIONS:
+                break
+        return sigma
+
+
+INFINITE = 10**30  # the cost of givers whose smallest transfers overflow the room (far above any real cost)
+
+
+def improve(setup: Setup, market: Market,
+            flows: dict[tuple[str, str], int]) -> tuple[int, dict[tuple[str, str], int]] | None:
+    """The local search's table from a starting table, and its weighted objective (the full model's); None
+    when binding agreements cannot be kept (the request is infeasible, which the solver diagnoses)."""
+    search = Search(setup, market)
+    if any(bound(g, setup.policy) and (g.code, g.partner) not in search.window for g in market.givers):
+        return None
+    start = {g: r for (g, r), amount in flows.items() if amount > 0}
+    value, table = search.table(search.run(start))
+    return (value, table) if value < INFINITE // 2 else None  # bound givers that overflow their partner
