@@ -79,6 +79,7 @@ class Search:
         self.cross = {(g, r): self.givers[g].county != self.receivers[r].county for g, r in market.pairs}
         self.evaluations = 0
         self._seen: dict[tuple[str, tuple[str, ...]], tuple[int, dict[str, int]]] = {}
+        self._pairs: dict[tuple[str, str], tuple[int, list[tuple[int, str, int]]]] = {}
 
     def giver_cost(self, g: str, amount: int) -> int:
         giver = self.givers[g]
@@ -95,6 +96,16 @@ class Search:
         point = -sign * offset // self.c.scale_p  # where the population term turns
         return [target, point, point + 1]
 
+    def pair(self, g: str, r: str) -> tuple[int, list[tuple[int, str, int]]]:
+        """A giver's cost at a receiver when it gives its least, and its unit steps from there on."""
+        if (g, r) not in self._pairs:
+            low, high = self.window[g, r]
+            fixed = self.giver_cost(g, low) + self.c.transfer + (self.c.cross if self.cross[g, r] else 0)
+            steps = _steps(lambda a: self.giver_cost(g, a), low, high,
+                           self._kinks(self.givers[g].target, self.offset[g], -1))
+            self._pairs[g, r] = (fixed, [(unit, g, length) for unit, length in steps])
+        return self._pairs[g, r]
+
     def group(self, r: str, members: tuple[str, ...]) -> tuple[int, dict[str, int]]:
         """The least cost of receiver r with these givers, and their amounts (None-like cost when they cannot
         all fit: the smallest transfers overflow the room)."""
@@ -109,14 +120,12 @@ class Search:
             out = (INFINITE, amounts)
             self._seen[key] = out
             return out
-        cost = sum(self.giver_cost(g, a) + self.c.transfer + (self.c.cross if self.cross[g, r] else 0)
-                   for g, a in amounts.items())
-        steps = []
+        cost = 0
+        steps: list[tuple[int, str, int]] = []
         for g in members:
-            low, high = self.window[g, r]
-            for unit, length in _steps(lambda a, g=g: self.giver_cost(g, a), low, high,
-                                       self._kinks(self.givers[g].target, self.offset[g], -1)):
-                steps.append((unit, g, length))
+            fixed, own = self.pair(g, r)
+            cost += fixed
+            steps += own
         steps.sort()  # cheapest first; equal steps go to the lower code
         kinks = self._kinks(room.target, self.offset[r], 1)
         cost += self.receiver_cost(r, total)
