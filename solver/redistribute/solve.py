@@ -268,8 +268,8 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None) -> t
                 res = None  # the counts' table breaks a rule they do not model: ask the full model
         if res is None:
             res = run(feasible, deviation_cuts(setup, prob, mid))
-        if res.values is not None:
-            high, best, galloping = mid, res.values, False
+        if res.values is not None:  # the table found may keep closer than asked: that is known feasible too
+            high, best, galloping = min(mid, res.values[prob.largest]), res.values, False
         elif res.termination is Termination.INFEASIBLE:
             low, step = mid, step * 2
         else:
