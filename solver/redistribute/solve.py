@@ -251,7 +251,7 @@ class _LazySession:
 def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None) -> tuple[int, list[int]] | StageResult:
     """The least D such that every participant ends within D units of its proportional target.
 
-    Checks of D = 0, 1, 3, 7, … until one fits, then bisection, each check a feasibility problem (on counts
+    Checks of D = 0, 2, 6, 14, … until one fits, then bisection, each check a feasibility problem (on counts
     of interchangeable givers when `check` is given, else the full model with cuts that let the solver
     prove quickly that a packing cannot fit). The table where nothing moves bounds D from above.
     """
