@@ -13,6 +13,7 @@ driver checks the table and its value against the model before using it.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from solver.redistribute.construct import bound, member
@@ -80,6 +81,7 @@ class Search:
         self.evaluations = 0
         self._seen: dict[tuple[str, tuple[str, ...]], tuple[int, dict[str, int]]] = {}
         self._pairs: dict[tuple[str, str], tuple[int, list[tuple[int, str, int]]]] = {}
+        self._rooms: dict[str, tuple[list[int], list[int]]] = {}
 
     def giver_cost(self, g: str, amount: int) -> int:
         giver = self.givers[g]
@@ -95,6 +97,19 @@ class Search:
     def _kinks(self, target: int, offset: int, sign: int) -> list[int]:
         point = -sign * offset // self.c.scale_p  # where the population term turns
         return [target, point, point + 1]
+
+    def room(self, r: str) -> tuple[list[int], list[int]]:
+        """A receiver's unit steps from 0 to its room: where each run of equal steps ends, and their cost."""
+        if r not in self._rooms:
+            room = self.receivers[r]
+            ends, units, at = [], [], 0
+            for unit, length in _steps(lambda v: self.receiver_cost(r, v), 0, room.effective,
+                                       self._kinks(room.target, self.offset[r], 1)):
+                at += length
+                ends.append(at)
+                units.append(unit)
+            self._rooms[r] = (ends, units)
+        return self._rooms[r]
 
     def pair(self, g: str, r: str) -> tuple[int, list[tuple[int, str, int]]]:
         """A giver's cost at a receiver when it gives its least, and its unit steps from there on."""
@@ -127,22 +142,22 @@ class Search:
             cost += fixed
             steps += own
         steps.sort()  # cheapest first; equal steps go to the lower code
-        kinks = self._kinks(room.target, self.offset[r], 1)
+        ends, units = self.room(r)
         cost += self.receiver_cost(r, total)
+        i = bisect.bisect_right(ends, total)  # the receiver's step from `total` on is units[i], up to ends[i]
         for unit, g, length in steps:
-            while length and total < room.effective:
-                # the receiver's step is constant up to its next kink; both sides' steps only rise from here
-                step = self.receiver_cost(r, total + 1) - self.receiver_cost(r, total)
-                if unit + step >= 0:
-                    break
-                ahead = min([k for k in kinks if k > total] + [room.effective])
-                take = min(length, ahead - total)
-                cost += take * (unit + step)
+            while length and i < len(ends):
+                if unit + units[i] >= 0:
+                    break  # both sides' steps only rise from here: no later step pays either
+                take = min(length, ends[i] - total)
+                cost += take * (unit + units[i])
                 total += take
                 amounts[g] += take
                 length -= take
-            if length or total >= room.effective:
-                break  # a step that no longer pays, or a full room: no later step pays either
+                if total == ends[i]:
+                    i += 1
+            if length or i == len(ends):
+                break  # a step that no longer pays, or a full room
         out = (cost, amounts)
         self._seen[key] = out
         return out
