@@ -151,7 +151,11 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         table = on_aggregate(unbounded, values)
         if table is not None:
             weighted = prob.stages[0].expr
-            values, stages = min(table, values, key=lambda v: evaluate(weighted, v)), []  # a tie keeps the solver's
+            if evaluate(weighted, values) < evaluate(weighted, table):  # the solver stopped short of the search
+                result.stage_values["weighted"] = str(evaluate(weighted, values))
+            else:
+                values = table
+            stages = []
     for stage in stages:
         if stage.name == "max_deviation":
             found = _smallest_deviation(setup, prob, run, check)
