@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from solver.redistribute.construct import bound, member
-from solver.redistribute.problem import WEIGHT_RESOLUTION, Expr, MarketProblem, Stage, add_expr
+from solver.redistribute.problem import Expr, MarketProblem, Stage, add_expr, coeff
 from solver.redistribute.targets import Market, Setup
 
 SLOPE_OWN = 0  # the population kink lies inside the giver's range: a type of its own
@@ -163,9 +163,6 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
     if weighted:
         w = policy.weights
         scale = setup.pop_scale[0]
-
-        def coeff(weight: float) -> int:
-            return round(weight * WEIGHT_RESOLUTION)
 
         # unmet wishes as the full model counts them: −(what moved); the effective wishes are left out there too
         moved = add_expr((1, received), *[(1, {a: 1}) for a in agg.amount.values()])

@@ -4,7 +4,7 @@ The weighted objective is a sum of one term per giver (its amount's unmet, unequ
 plus its transfer and cross-county counts) and one per receiver (the same parts of its total). Once it is
 fixed which givers go to a receiver, the best amounts follow exactly: every term is convex and piecewise
 linear in whole units, so the givers' least cost of a total is their unit steps merged in order of cost,
-and the best total is where that cost plus the receiver's next step stops falling (`Group`). The search
+and the best total is where that cost plus the receiver's next step stops falling (`Search.group`). The search
 moves one giver at a time to the receiver (or to none) that lowers the objective most, and swaps two
 givers of different receivers, in code order, until nothing improves or MAX_GROUP_EVALUATIONS is spent (a
 count, so the result reproduces). Every cost is the full model's weighted objective in integers, and the
@@ -17,7 +17,7 @@ import bisect
 from dataclasses import dataclass
 
 from solver.redistribute.construct import bound, member
-from solver.redistribute.problem import WEIGHT_RESOLUTION
+from solver.redistribute.problem import coeff
 from solver.redistribute.targets import Market, Setup
 
 MAX_PASSES = 20
@@ -40,9 +40,6 @@ class Costs:
     @classmethod
     def of(cls, setup: Setup) -> Costs:
         w, (scale_p, scale_k) = setup.policy.weights, setup.pop_scale
-
-        def coeff(weight: float) -> int:
-            return round(weight * WEIGHT_RESOLUTION)
 
         return cls(coeff(w.unmet) * scale_p, coeff(w.unequal) * scale_p, coeff(w.population),
                    coeff(w.cross_county) * scale_p, coeff(w.transfers) * scale_p, scale_p, scale_k)

@@ -208,13 +208,15 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
 WEIGHT_RESOLUTION = 1000
 
 
+def coeff(weight: float) -> int:
+    """A policy weight as the integer coefficient the models use (to 1/WEIGHT_RESOLUTION)."""
+    return round(weight * WEIGHT_RESOLUTION)
+
+
 def weighted_objective(policy: Policy, prob: MarketProblem) -> Expr:
     """Σ weight × term with integer coefficients; unit terms are scaled by P to match the population term."""
     w = policy.weights
     scale_p = prob.pop_scale[0]
-
-    def coeff(weight: float) -> int:
-        return round(weight * WEIGHT_RESOLUTION)
 
     return add_expr(
         (coeff(w.unmet) * scale_p, prob.terms["unmet"]),
