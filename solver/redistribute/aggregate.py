@@ -163,7 +163,6 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
     if weighted:
         w = policy.weights
         scale = setup.pop_scale[0]
-
         # unmet wishes as the full model counts them: −(what moved); the effective wishes are left out there too
         moved = add_expr((1, received), *[(1, {a: 1}) for a in agg.amount.values()])
         prob.stages = [Stage("weighted", add_expr(

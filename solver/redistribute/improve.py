@@ -40,7 +40,6 @@ class Costs:
     @classmethod
     def of(cls, setup: Setup) -> Costs:
         w, (scale_p, scale_k) = setup.policy.weights, setup.pop_scale
-
         return cls(coeff(w.unmet) * scale_p, coeff(w.unequal) * scale_p, coeff(w.population),
                    coeff(w.cross_county) * scale_p, coeff(w.transfers) * scale_p, scale_p, scale_k)
 
