@@ -176,7 +176,8 @@ class Search:
         return {r: tuple(sorted(members)) for r, members in groups.items()}
 
     def run(self, sigma: dict[str, str]) -> dict[str, str]:
-        """Improve an assignment by moves and swaps until nothing improves or the evaluations run out."""
+        """Improve an assignment by moves, swaps and then ejections until nothing improves or the
+        evaluations run out."""
         sigma = {g: sigma[g] if (g, sigma.get(g)) in self.window else UNPLACED for g in sorted(self.givers)}
         for g, giver in self.givers.items():  # a binding agreement is kept from the start
             if bound(giver, self.setup.policy) and (g, giver.partner) in self.window:
@@ -208,14 +209,36 @@ class Search:
                     groups[r].add(g)
                 sigma[g] = r
 
+        def options(g: str) -> list[str]:
+            """Where a giver may go: its allowed receivers with a window, or nowhere (unless it is bound)."""
+            out = [r for r in self.allowed.get(g, []) if (g, r) in self.window]
+            return out + ([] if bound(self.givers[g], self.setup.policy) else [UNPLACED])
+
+        def ejections() -> bool:
+            """g joins r2 and a giver h of r2 leaves it for r3 (another receiver, or none): the first such
+            pair of moves that lowers the objective, for each g in code order."""
+            improved = False
+            for g in sigma:
+                found = None
+                for r2 in options(g):
+                    if r2 in (sigma[g], UNPLACED):
+                        continue
+                    for h in sorted(groups[r2]):
+                        for r3 in options(h):
+                            if found or r3 in (r2, sigma[g]) or self.evaluations > MAX_GROUP_EVALUATIONS:
+                                continue  # r3 == sigma[g] is a swap, tried already
+                            if delta({g: r2, h: r3}) < 0:
+                                found = {g: r2, h: r3}
+                if found:
+                    apply(found)
+                    improved = True
+            return improved
+
         for _ in range(MAX_PASSES):
             improved = False
             for g in sigma:
-                options = [r for r in self.allowed.get(g, []) if (g, r) in self.window]
-                if not bound(self.givers[g], self.setup.policy):
-                    options.append(UNPLACED)
                 best, best_delta = None, 0
-                for r in options:
+                for r in options(g):
                     if r == sigma[g] or self.evaluations > MAX_GROUP_EVALUATIONS:
                         continue
                     d = delta({g: r})
@@ -237,6 +260,8 @@ class Search:
                     if delta({g1: r2, g2: r1}) < 0:
                         apply({g1: r2, g2: r1})
                         improved = True
+            if not improved:  # the larger neighbourhood only when moves and swaps are done
+                improved = ejections()
             if not improved or self.evaluations > MAX_GROUP_EVALUATIONS:
                 break
         return sigma
