@@ -215,22 +215,40 @@ class Search:
             return out + ([] if bound(self.givers[g], self.setup.policy) else [UNPLACED])
 
         def ejections() -> bool:
-            """g joins r2 and a giver h of r2 leaves it for r3 (another receiver, or none): the first such
-            pair of moves that lowers the objective, for each g in code order."""
+            """g joins r2 and a giver h of r2 leaves it for r3 (another receiver, or none): for each g in code
+            order, the first h (in code order) whose best r3 lowers the objective. The three groups touched
+            differ, so the change is the sum of three parts, each remembered until a move is made."""
+            joins: dict[tuple[str, str], int] = {}  # (giver, receiver): the change if the giver joins it
+
+            def join(h: str, r: str) -> int:
+                if (h, r) not in joins:
+                    joins[h, r] = (self.unplaced(h) if r == UNPLACED
+                                   else cost_of(r, groups[r] | {h}) - cost_of(r, groups[r]))
+                return joins[h, r]
+
             improved = False
             for g in sigma:
+                source = sigma[g]
+                leave = (-self.unplaced(g) if source == UNPLACED
+                         else cost_of(source, groups[source] - {g}) - cost_of(source, groups[source]))
                 found = None
                 for r2 in options(g):
-                    if r2 in (sigma[g], UNPLACED):
+                    if found or r2 in (source, UNPLACED):
                         continue
                     for h in sorted(groups[r2]):
-                        for r3 in options(h):
-                            if found or r3 in (r2, sigma[g]) or self.evaluations > MAX_GROUP_EVALUATIONS:
-                                continue  # r3 == sigma[g] is a swap, tried already
-                            if delta({g: r2, h: r3}) < 0:
-                                found = {g: r2, h: r3}
+                        if found or self.evaluations > MAX_GROUP_EVALUATIONS:
+                            break
+                        # r3 == source would be a swap, tried already
+                        targets = [r3 for r3 in options(h) if r3 not in (r2, source)]
+                        if not targets:
+                            continue
+                        r3 = min(targets, key=lambda r: join(h, r))  # the first of equal ones
+                        change = cost_of(r2, (groups[r2] - {h}) | {g}) - cost_of(r2, groups[r2])
+                        if leave + change + join(h, r3) < 0:
+                            found = {g: r2, h: r3}
                 if found:
                     apply(found)
+                    joins.clear()
                     improved = True
             return improved
 
