@@ -5,8 +5,10 @@ plus its transfer and cross-county counts) and one per receiver (the same parts 
 fixed which givers go to a receiver, the best amounts follow exactly: every term is convex and piecewise
 linear in whole units, so the givers' least cost of a total is their unit steps merged in order of cost,
 and the best total is where that cost plus the receiver's next step stops falling (`Search.group`). The search
-moves one giver at a time to the receiver (or to none) that lowers the objective most, and swaps two
-givers of different receivers, in code order, until nothing improves or MAX_GROUP_EVALUATIONS is spent (a
+moves one giver at a time to the receiver (or to none) that lowers the objective most and swaps two
+givers of different receivers; when neither helps, it ejects (a giver joins a receiver and one of that
+receiver's givers leaves for another or none). All in code order, until nothing improves or
+MAX_GROUP_EVALUATIONS is spent (a
 count, so the result reproduces). Every cost is the full model's weighted objective in integers, and the
 driver checks the table and its value against the model before using it.
 """
