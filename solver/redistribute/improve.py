@@ -8,9 +8,8 @@ and the best total is where that cost plus the receiver's next step stops fallin
 moves one giver at a time to the receiver (or to none) that lowers the objective most and swaps two
 givers of different receivers; when neither helps, it ejects (a giver joins a receiver and one of that
 receiver's givers leaves for another or none). All in code order, until nothing improves or
-MAX_GROUP_EVALUATIONS is spent (a
-count, so the result reproduces). Every cost is the full model's weighted objective in integers, and the
-driver checks the table and its value against the model before using it.
+MAX_GROUP_EVALUATIONS is spent (a count, so the result reproduces). Every cost is the full model's weighted
+objective in integers, and the driver checks the table and its value against the model before using it.
 """
 
 from __future__ import annotations
