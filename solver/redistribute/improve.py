@@ -59,6 +59,8 @@ def _steps(cost, low: int, high: int, kinks: list[int]) -> list[tuple[int, int]]
 
 
 class Search:
+    """One market's local search: the costs of the weighted objective, and the groups evaluated so far."""
+
     def __init__(self, setup: Setup, market: Market):
         self.setup, self.market = setup, market
         self.c = c = Costs.of(setup)
@@ -119,7 +121,7 @@ class Search:
         return self._pairs[g, r]
 
     def group(self, r: str, members: tuple[str, ...]) -> tuple[int, dict[str, int]]:
-        """The least cost of receiver r with these givers, and their amounts (None-like cost when they cannot
+        """The least cost of receiver r with these givers, and their amounts (cost INFINITE when they cannot
         all fit: the smallest transfers overflow the room)."""
         key = (r, members)
         if key in self._seen:
