@@ -392,8 +392,8 @@ def test_ties_go_to_the_table_first_in_code_order(wishes):
                               "unequal": st.sampled_from([0.0, 1.0, 3.0])}),
        st.sampled_from([{}, {"binding_agreements": True}, {"county_floor": 0.9, "min_transfer_permille": 0.2}]))
 def test_the_weighted_local_search_is_sound_and_priced_as_the_model(wishes, weights, rules):
-    """The local search's tables keep every rule, cost what the full model says, never cost more than where
-    they started, and never less than the optimum."""
+    """The local search's tables keep every rule, cost what the full model says and never more than where
+    they started; the proposal costs no more than the search's table, and records its own value."""
     from solver.redistribute import improve
     from solver.redistribute.construct import construct_flows
     from solver.redistribute.problem import build_problem, evaluate, values_for
@@ -419,5 +419,5 @@ def test_the_weighted_local_search_is_sound_and_priced_as_the_model(wishes, weig
         assert value <= evaluate(weighted, begun)
     proposed = evaluate(weighted, values_for(setup, prob, {(t.giver, t.receiver): t.amount for t in p.transfers}))
     assert proposed <= value  # the proposal keeps the local search's table unless the solver beats it
-    if p.termination.value == "optimal":
-        assert proposed <= value and int(p.objective["stages"]["national"]["weighted"]) == proposed
+    if "weighted" in p.objective["stages"]["national"]:
+        assert int(p.objective["stages"]["national"]["weighted"]) == proposed  # the recorded value is the table's
