@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from solver.redistribute.construct import bound, member
-from solver.redistribute.problem import Expr, MarketProblem, Stage, add_expr, coeff
+from solver.redistribute.problem import Expr, MarketProblem, Stage, add_expr, weighted_coefficients
 from solver.redistribute.targets import Market, Setup
 
 SLOPE_OWN = 0  # the population kink lies inside the giver's range: a type of its own
@@ -53,12 +53,6 @@ class Aggregate:
     constants: dict[str, int] = field(default_factory=dict)  # stage -> what to add for the full model's value
 
 
-def _offset(setup: Setup, code: str) -> int:
-    """P·base − K·population: the population term of a municipality before anything moves."""
-    scale_p, scale_k = setup.pop_scale
-    return scale_p * setup.base[code] - scale_k * setup.municipalities[code].population
-
-
 def giver_types(setup: Setup, market: Market, limit: int) -> list[GiverType]:
     policy = setup.policy
     scale_p = setup.pop_scale[0]
@@ -75,7 +69,7 @@ def giver_types(setup: Setup, market: Market, limit: int) -> list[GiverType]:
         must = g.target > limit or fixed
         lo = min(w[0] for w in windows) if must else 0  # a small giver may stay unplaced
         hi = max(w[1] for w in windows)
-        offset = _offset(setup, g.code)  # the term is |offset − P·a|
+        offset = setup.population_offset(g.code)  # the term is |offset − P·a|
         slope = -1 if scale_p * hi <= offset else 1 if scale_p * lo >= offset else SLOPE_OWN
         own = tuple(r for r in allowed[g.code] if rooms[r].county == g.county)
         key = (g.target, g.effective, tuple(allowed[g.code]), own, slope, fixed, g.code if slope == SLOPE_OWN else "")
@@ -94,7 +88,7 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
     agg = Aggregate(prob, types)
     allowed = market.receivers_of()
     # a giver no receiver may take keeps its share: its population term is a constant
-    population_constant = sum(abs(_offset(setup, g.code)) for g in market.givers if g.code not in allowed)
+    population_constant = sum(abs(setup.population_offset(g.code)) for g in market.givers if g.code not in allowed)
     rooms = {r.code: r for r in market.receivers}
     into: dict[str, Expr] = {r: {} for r in rooms}
     cross: Expr = {}
@@ -130,7 +124,7 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
         everyone = size if kind.target > limit or kind.bound else 0
         prob.add("types", f"givers of type {t} placed", total, lo=everyone, hi=size)
         if kind.slope == SLOPE_OWN:
-            offset = _offset(setup, kind.members[0])
+            offset = setup.population_offset(kind.members[0])
             e = prob.var(f"pop[{kind.members[0]}]", 0, abs(offset) + scale_p * kind.effective, False)
             prob.add("population", f"population share {kind.members[0]}", add_expr((1, {e: 1}), (scale_p, given)),
                      lo=offset)
@@ -138,7 +132,7 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
                      lo=-offset)
             population[e] = 1
         else:
-            population_constant += sum(-kind.slope * _offset(setup, c) for c in kind.members)
+            population_constant += sum(-kind.slope * setup.population_offset(c) for c in kind.members)
             for var in given:
                 population[var] = kind.slope * scale_p
     received: Expr = {}
@@ -148,7 +142,7 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
         prob.add("room", f"room of {r} within {limit}", add_expr((1, into[r]), (-1, {v: 1})), lo=0, hi=0)
         prob.moved[r] = {v: 1}
         received[v] = 1
-        offset = _offset(setup, r)  # the term is |offset + P·v|
+        offset = setup.population_offset(r)  # the term is |offset + P·v|
         e = prob.var(f"pop[{r}]", 0, abs(offset) + scale_p * room.effective, False)
         prob.add("population", f"population share {r}", {e: 1, v: -scale_p}, lo=offset)
         prob.add("population", f"population share {r}", {e: 1, v: scale_p}, lo=-offset)
@@ -161,14 +155,13 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
     k = len(market.pairs) + 1
     agg.constants["population"] = population_constant
     if weighted:
-        w = policy.weights
-        scale = setup.pop_scale[0]
+        c = weighted_coefficients(policy, scale_p)
         # unmet wishes as the full model counts them: −(what moved); the effective wishes are left out there too
         moved = add_expr((1, received), *[(1, {a: 1}) for a in agg.amount.values()])
         prob.stages = [Stage("weighted", add_expr(
-            (-coeff(w.unmet) * scale, moved), (coeff(w.unequal) * scale, unequal), (coeff(w.population), population),
-            (coeff(w.cross_county) * scale, cross), (coeff(w.transfers) * scale, placed)), "min")]
-        agg.constants["weighted"] = coeff(w.unequal) * scale * unequal_constant + coeff(w.population) * population_constant
+            (-c["unmet"], moved), (c["unequal"], unequal), (c["population"], population),
+            (c["cross_county"], cross), (c["transfers"], placed)), "min")]
+        agg.constants["weighted"] = c["unequal"] * unequal_constant + c["population"] * population_constant
     else:
         prob.stages = [
             Stage("volume_simplicity", add_expr((k * k, received), (-k, cross), (-1, placed)), "max"),

@@ -18,7 +18,7 @@ import bisect
 from dataclasses import dataclass
 
 from solver.redistribute.construct import bound, member
-from solver.redistribute.problem import coeff
+from solver.redistribute.problem import weighted_coefficients
 from solver.redistribute.targets import Market, Setup
 
 MAX_PASSES = 20
@@ -28,7 +28,7 @@ UNPLACED = ""
 
 @dataclass(frozen=True)
 class Costs:
-    """Integer coefficients of the weighted objective, as in problem.weighted_objective."""
+    """Integer coefficients of the weighted objective (problem.weighted_coefficients), and P."""
 
     unmet: int
     unequal: int
@@ -36,13 +36,12 @@ class Costs:
     cross: int
     transfer: int
     scale_p: int
-    scale_k: int
 
     @classmethod
     def of(cls, setup: Setup) -> Costs:
-        w, (scale_p, scale_k) = setup.policy.weights, setup.pop_scale
-        return cls(coeff(w.unmet) * scale_p, coeff(w.unequal) * scale_p, coeff(w.population),
-                   coeff(w.cross_county) * scale_p, coeff(w.transfers) * scale_p, scale_p, scale_k)
+        scale_p = setup.pop_scale[0]
+        c = weighted_coefficients(setup.policy, scale_p)
+        return cls(c["unmet"], c["unequal"], c["population"], c["cross_county"], c["transfers"], scale_p)
 
 
 def _term(c: Costs, moved: int, target: int, offset: int, sign: int) -> int:
@@ -63,13 +62,12 @@ class Search:
 
     def __init__(self, setup: Setup, market: Market):
         self.setup, self.market = setup, market
-        self.c = c = Costs.of(setup)
+        self.c = Costs.of(setup)
         policy = setup.policy
         self.givers = {g.code: g for g in market.givers}
         self.receivers = {r.code: r for r in market.receivers}
         self.allowed = market.receivers_of()
-        self.offset = {p.code: c.scale_p * p.base - c.scale_k * setup.municipalities[p.code].population
-                       for p in market.givers + market.receivers}
+        self.offset = {p.code: setup.population_offset(p.code) for p in market.givers + market.receivers}
         self.window: dict[tuple[str, str], tuple[int, int]] = {}
         for g, r in market.pairs:
             giver = self.givers[g]

@@ -147,7 +147,8 @@ def _county_floors(setup: Setup, market: Market, prob: MarketProblem) -> None:
 
 def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
     members = market.participants
-    scale_p, scale_k = prob.pop_scale = setup.pop_scale
+    prob.pop_scale = setup.pop_scale
+    scale_p = setup.pop_scale[0]
     unequal: Expr = {}
     population: Expr = {}
     largest = prob.var("max_deviation", 0, max((max(p.target, p.effective) for p in members), default=0), False)
@@ -159,7 +160,7 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
         prob.add("deviation", f"above target {p.code}", add_expr((1, {d: 1}), (-1, moved)), lo=-p.target)
         prob.add("deviation", f"below target {p.code}", add_expr((1, {d: 1}), (1, moved)), lo=p.target)
         unequal[d] = 1
-        population_now = scale_p * p.base - scale_k * setup.municipalities[p.code].population
+        population_now = setup.population_offset(p.code)
         span = abs(population_now) + scale_p * p.effective
         e = prob.var(f"pop[{p.code}]", 0, span, False)
         # e ≥ ±(P·(base ± moved) − K·population)
@@ -208,23 +209,24 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
 WEIGHT_RESOLUTION = 1000
 
 
-def coeff(weight: float) -> int:
-    """A policy weight as the integer coefficient the models use (to 1/WEIGHT_RESOLUTION)."""
-    return round(weight * WEIGHT_RESOLUTION)
+def weighted_coefficients(policy: Policy, scale_p: int) -> dict[str, int]:
+    """The integer coefficient of each term of the weighted objective (weights to 1/WEIGHT_RESOLUTION); unit
+    terms are scaled by P to match the population term. Every model of the weighted mode uses these."""
+    w = policy.weights
+
+    def coeff(weight: float) -> int:
+        return round(weight * WEIGHT_RESOLUTION)
+
+    return {"unmet": coeff(w.unmet) * scale_p, "unequal": coeff(w.unequal) * scale_p,
+            "population": coeff(w.population), "cross_county": coeff(w.cross_county) * scale_p,
+            "transfers": coeff(w.transfers) * scale_p}
 
 
 def weighted_objective(policy: Policy, prob: MarketProblem) -> Expr:
-    """Σ weight × term with integer coefficients; unit terms are scaled by P to match the population term."""
-    w = policy.weights
-    scale_p = prob.pop_scale[0]
-
-    return add_expr(
-        (coeff(w.unmet) * scale_p, prob.terms["unmet"]),
-        (coeff(w.unequal) * scale_p, prob.terms["unequal"]),
-        (coeff(w.population), prob.terms["population"]),
-        (coeff(w.cross_county) * scale_p, prob.terms["cross_county"]),
-        (coeff(w.transfers) * scale_p, prob.terms["transfers"]),
-    )
+    """Σ weight × term with integer coefficients."""
+    c = weighted_coefficients(policy, prob.pop_scale[0])
+    return add_expr(*[(c[name], prob.terms[name])
+                      for name in ("unmet", "unequal", "population", "cross_county", "transfers")])
 
 
 def deviation_cuts(setup: Setup, prob: MarketProblem, limit: int) -> list[Constraint]:

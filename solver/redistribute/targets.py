@@ -81,6 +81,12 @@ class Setup:
     pop_scale: tuple[int, int]  # (P, K): the population term |P·share − K·population| in integers
     notes: list[dict] = field(default_factory=list)
 
+    def population_offset(self, code: str) -> int:
+        """P·base − K·population: what stands inside a municipality's population term before anything moves
+        (a giver's term is then |offset − P·given|, a receiver's |offset + P·received|)."""
+        scale_p, scale_k = self.pop_scale
+        return scale_p * self.base[code] - scale_k * self.municipalities[code].population
+
 
 def county_floors(municipalities: Sequence[Municipality], policy: Policy, pop_share: dict[str, Fraction]) -> dict[str, int]:
     if policy.county_floor is None:
