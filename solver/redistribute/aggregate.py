@@ -26,7 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from solver.redistribute.construct import bound, member
-from solver.redistribute.problem import Expr, MarketProblem, Stage, add_expr, weighted_coefficients
+from solver.redistribute.problem import (
+    Expr,
+    MarketProblem,
+    Stage,
+    add_expr,
+    volume_simplicity,
+    weighted_coefficients,
+)
 from solver.redistribute.targets import Market, Setup
 
 SLOPE_OWN = 0  # the population kink lies inside the giver's range: a type of its own
@@ -152,7 +159,6 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
             prob.add("deviation", f"{r} from target", {u: 1, v: -1}, lo=-room.target)
             prob.add("deviation", f"{r} from target", {u: 1, v: 1}, lo=room.target)
             unequal[u] = 1
-    k = len(market.pairs) + 1
     agg.constants["population"] = population_constant
     if weighted:
         c = weighted_coefficients(policy, scale_p)
@@ -164,7 +170,7 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
         agg.constants["weighted"] = c["unequal"] * unequal_constant + c["population"] * population_constant
     else:
         prob.stages = [
-            Stage("volume_simplicity", add_expr((k * k, received), (-k, cross), (-1, placed)), "max"),
+            volume_simplicity(market, received, cross, placed),
             Stage("population", population, "min"),
         ]
     keys = sorted(agg.n)  # (type, receiver): types in code order, receivers in code order

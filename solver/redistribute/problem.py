@@ -186,7 +186,6 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
     prob.largest = largest
     prob.terms = {"unmet": unmet, "unequal": unequal, "population": population, "cross_county": cross,
                   "transfers": count, "volume": volume}
-    k = len(market.pairs) + 1
     giver_rank = {g.code: i for i, g in enumerate(market.givers)}
     receiver_rank = {r.code: j for j, r in enumerate(market.receivers)}
     # Ties: a strictly Monge cost (j+1)(G−i) for giver i and receiver j, growing with the receiver's
@@ -200,10 +199,17 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
     else:
         prob.stages = [
             Stage("max_deviation", {largest: 1}, "min"),
-            Stage("volume_simplicity", add_expr((k * k, volume), (-k, cross), (-1, count)), "max"),
+            volume_simplicity(market, volume, cross, count),
             Stage("population", population, "min"),
         ]
     prob.stages += [Stage("tie_pairs", tie_pairs, "min"), Stage("tie_flows", tie_flows, "min")]
+
+
+def volume_simplicity(market: Market, volume: Expr, cross: Expr, transfers: Expr) -> Stage:
+    """Move the most, then the fewest cross-county transfers, then the fewest transfers, as one objective:
+    with k = pairs + 1, each count stays below a unit of the term before it."""
+    k = len(market.pairs) + 1
+    return Stage("volume_simplicity", add_expr((k * k, volume), (-k, cross), (-1, transfers)), "max")
 
 
 WEIGHT_RESOLUTION = 1000
