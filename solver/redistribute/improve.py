@@ -61,17 +61,17 @@ class Search:
     """One market's local search: the costs of the weighted objective, and the groups evaluated so far."""
 
     def __init__(self, setup: Setup, market: Market):
-        self.setup, self.market = setup, market
         self.c = Costs.of(setup)
         policy = setup.policy
         self.givers = {g.code: g for g in market.givers}
         self.receivers = {r.code: r for r in market.receivers}
         self.allowed = market.receivers_of()
+        self.bound = {g.code for g in market.givers if bound(g, policy)}  # givers held by a binding agreement
         self.offset = {p.code: setup.population_offset(p.code) for p in market.givers + market.receivers}
         self.window: dict[tuple[str, str], tuple[int, int]] = {}
         for g, r in market.pairs:
             giver = self.givers[g]
-            m = member(g, giver.target, giver.effective, self.receivers[r].effective, policy, bound(giver, policy))
+            m = member(g, giver.target, giver.effective, self.receivers[r].effective, policy, g in self.bound)
             if m.low <= m.high:
                 self.window[g, r] = (m.low, m.high)
         self.cross = {(g, r): self.givers[g].county != self.receivers[r].county for g, r in market.pairs}
@@ -181,7 +181,7 @@ class Search:
         evaluations run out."""
         sigma = {g: sigma[g] if (g, sigma.get(g)) in self.window else UNPLACED for g in sorted(self.givers)}
         for g, giver in self.givers.items():  # a binding agreement is kept from the start
-            if bound(giver, self.setup.policy) and (g, giver.partner) in self.window:
+            if g in self.bound and (g, giver.partner) in self.window:
                 sigma[g] = giver.partner  # type: ignore[assignment]
         groups = {r: set(members) for r, members in self._groups(sigma).items()}
 
@@ -213,7 +213,7 @@ class Search:
         def options(g: str) -> list[str]:
             """Where a giver may go: its allowed receivers with a window, or nowhere (unless it is bound)."""
             out = [r for r in self.allowed.get(g, []) if (g, r) in self.window]
-            return out + ([] if bound(self.givers[g], self.setup.policy) else [UNPLACED])
+            return out + ([] if g in self.bound else [UNPLACED])
 
         def ejections() -> bool:
             """g joins r2 and a giver h of r2 leaves it for r3 (another receiver, or none): for each g in code
@@ -274,7 +274,7 @@ class Search:
                         continue
                     if (r2 != UNPLACED and (g1, r2) not in self.window) or (r1 != UNPLACED and (g2, r1) not in self.window):
                         continue
-                    if UNPLACED in (r1, r2) and any(bound(self.givers[g], self.setup.policy) for g in (g1, g2)):
+                    if UNPLACED in (r1, r2) and (g1 in self.bound or g2 in self.bound):
                         continue
                     if delta({g1: r2, g2: r1}) < 0:
                         apply({g1: r2, g2: r1})
@@ -294,7 +294,7 @@ def improve(setup: Setup, market: Market,
     """The local search's table from a starting table, and its weighted objective (the full model's); None
     when binding agreements cannot be kept (the request is infeasible, which the solver diagnoses)."""
     search = Search(setup, market)
-    if any(bound(g, setup.policy) and (g.code, g.partner) not in search.window for g in market.givers):
+    if any((g.code, g.partner) not in search.window for g in market.givers if g.code in search.bound):
         return None
     start = {g: r for (g, r), amount in flows.items() if amount > 0}
     value, table = search.table(search.run(start))
