@@ -48,6 +48,7 @@ class SolveOptions:
     pulp_solver: str = "highs"
     wall_deadline: float | None = None  # time.perf_counter() value after which no solve may run on
     cancel: threading.Event | None = None  # set by another thread: no further solve starts
+    presolve: bool = True  # CP-SAT's presolve (the PuLP backends ignore it)
 
 
 class Cancelled(RuntimeError):

@@ -83,6 +83,7 @@ class Session:
         solver = self._solver(time_limit_s)
         solver.parameters.num_workers = self.options.num_workers
         solver.parameters.random_seed = self.options.seed
+        solver.parameters.cp_model_presolve = self.options.presolve
         started = time.perf_counter()
         with _stop_on(self.options.cancel, solver):
             status = solver.solve(model)

@@ -76,7 +76,7 @@ class Search:
                 self.window[g, r] = (m.low, m.high)
         self.cross = {(g, r): self.givers[g].county != self.receivers[r].county for g, r in market.pairs}
         self.evaluations = 0
-        self._seen: dict[tuple[str, tuple[str, ...]], tuple[int, dict[str, int]]] = {}
+        self._seen: dict[tuple[str, tuple[str, ...]], int] = {}  # group costs
         self._pairs: dict[tuple[str, str], tuple[int, list[tuple[int, str, int]]]] = {}
         self._rooms: dict[str, tuple[list[int], list[int]]] = {}
 
@@ -121,43 +121,52 @@ class Search:
     def group(self, r: str, members: tuple[str, ...]) -> tuple[int, dict[str, int]]:
         """The least cost of receiver r with these givers, and their amounts (cost INFINITE when they cannot
         all fit: the smallest transfers overflow the room)."""
-        key = (r, members)
-        if key in self._seen:
-            return self._seen[key]
-        self.evaluations += 1
-        room = self.receivers[r]
         amounts = {g: self.window[g, r][0] for g in members}
-        total = sum(amounts.values())
-        if total > room.effective:
-            out = (INFINITE, amounts)
-            self._seen[key] = out
-            return out
-        cost = 0
+        cost = self.cost(r, members, amounts)
+        return cost, amounts
+
+    def cost(self, r: str, members: tuple[str, ...], amounts: dict[str, int] | None = None) -> int:
+        """The least cost of receiver r with these givers (remembered); `amounts`, when given, holds each
+        giver's least amount and is raised to the best amounts."""
+        key = (r, members)
+        known = self._seen.get(key)
+        if known is not None and amounts is None:
+            return known
+        if known is None:
+            self.evaluations += 1
+        window = self.window
+        total = sum(window[g, r][0] for g in members)
+        if total > self.receivers[r].effective:
+            self._seen[key] = INFINITE
+            return INFINITE
+        cost = self.receiver_cost(r, total)
         steps: list[tuple[int, str, int]] = []
+        pairs = self._pairs
         for g in members:
-            fixed, own = self.pair(g, r)
+            fixed, own = pairs[g, r] if (g, r) in pairs else self.pair(g, r)
             cost += fixed
             steps += own
         steps.sort()  # cheapest first; equal steps go to the lower code
         ends, units = self.room(r)
-        cost += self.receiver_cost(r, total)
         i = bisect.bisect_right(ends, total)  # the receiver's step from `total` on is units[i], up to ends[i]
+        last = len(ends)
         for unit, g, length in steps:
-            while length and i < len(ends):
-                if unit + units[i] >= 0:
+            while length and i < last:
+                step = unit + units[i]
+                if step >= 0:
                     break  # both sides' steps only rise from here: no later step pays either
                 take = min(length, ends[i] - total)
-                cost += take * (unit + units[i])
+                cost += take * step
                 total += take
-                amounts[g] += take
+                if amounts is not None:
+                    amounts[g] += take
                 length -= take
                 if total == ends[i]:
                     i += 1
-            if length or i == len(ends):
+            if length or i == last:
                 break  # a step that no longer pays, or a full room
-        out = (cost, amounts)
-        self._seen[key] = out
-        return out
+        self._seen[key] = cost
+        return cost
 
     def table(self, sigma: dict[str, str]) -> tuple[int, dict[tuple[str, str], int]]:
         """The objective of an assignment and its flows."""
@@ -184,9 +193,15 @@ class Search:
             if g in self.bound and (g, giver.partner) in self.window:
                 sigma[g] = giver.partner  # type: ignore[assignment]
         groups = {r: set(members) for r, members in self._groups(sigma).items()}
+        known: dict[tuple[str, frozenset[str]], int] = {}  # group costs by set, so no key is sorted twice
 
-        def cost_of(r: str, members: set[str]) -> int:
-            return 0 if r == UNPLACED else self.group(r, tuple(sorted(members)))[0]
+        def cost_of(r: str, members: set[str] | frozenset[str]) -> int:
+            if r == UNPLACED:
+                return 0
+            key = (r, frozenset(members))
+            if key not in known:
+                known[key] = self.cost(r, tuple(sorted(members)))
+            return known[key]
 
         def delta(changes: dict[str, str]) -> int:
             """The change of the objective if each giver in `changes` moves to its new receiver."""

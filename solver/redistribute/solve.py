@@ -346,8 +346,12 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
     stopped a stage (the table so far is kept), or None when the full model must decide (no table, or a
     table that the full model's rules or stage values do not confirm).
     """
-    agg = aggregate.build(setup, prob.market, limit, weighted=setup.policy.objective is ObjectiveMode.WEIGHTED)
-    session = open_session(backend, agg.problem, options)
+    weighted = setup.policy.objective is ObjectiveMode.WEIGHTED
+    agg = aggregate.build(setup, prob.market, limit, weighted=weighted)
+    # the weighted solve starts from the local search's table and runs without presolve: on the national
+    # sample presolve took 0.08 s of a 0.12 s solve at a work limit of 0.02, and at limits of 0.2 and 2 the
+    # tables were as good or better without it (benchmarks/README.md)
+    session = open_session(backend, agg.problem, replace(options, presolve=not weighted))
     _hint(session, aggregate.hint(agg, {pair: evaluate(x, start) for pair, x in prob.x.items()}))
     ties = session if backend == "cpsat" else open_session("cpsat", agg.problem, options)
     full = {stage.name: stage for stage in prob.stages}
