@@ -158,10 +158,12 @@ def _apply_county_floors(participants: dict[str, Participant], floors: dict[str,
 
 
 def _markets(participants: dict[str, Participant], policy: Policy) -> list[Market]:
-    keys = sorted({p.market for p in participants.values()})
+    by_market: dict[str, list[Participant]] = {}
+    for p in participants.values():
+        by_market.setdefault(p.market, []).append(p)
     markets = []
-    for key in keys:
-        members = sorted((p for p in participants.values() if p.market == key), key=lambda p: p.code)
+    for key in sorted(by_market):
+        members = sorted(by_market[key], key=lambda p: p.code)
         givers = [p for p in members if p.gives]
         receivers = [p for p in members if not p.gives]
         pairs = []
