@@ -1,9 +1,12 @@
 """Time `propose` (build, solve, explain) on the national instance and synthetic ones, against a naive baseline.
 
-Usage: python benchmarks/propose.py [--repeat 5] [--time-limit 10] [--sizes 290,2900,29000,100000] [--out FILE]
+Usage: python benchmarks/propose.py [--repeat 5] [--time-limit 10] [--sizes 290,2900,29000,100000]
+                                   [--generated 1,2,3,4,5,6,7,8] [--out FILE]
 
 Instances:
 - national: the shipped 290 municipalities and sample wishes (40 givers, 10 receivers);
+- generated S: the shipped municipalities with the sweep's generated wish set of seed S (40 givers,
+  10 receivers, offers of 25 to 100 % of a share, rooms of 1 to 5 shares), run once each;
 - synthetic N: N units made from copies of the 290 municipalities (codes prefixed by the copy number,
   each copy its own set of counties), with about 14 % of them wishing, drawn from a fixed seed.
 
@@ -34,7 +37,7 @@ from solver.data import load_municipalities, sample_wishes_path  # noqa: E402
 from solver.domain import TOTAL_UNITS, Municipality  # noqa: E402
 from solver.redistribute.proposal import propose  # noqa: E402
 from solver.shares import ShareTable, compute_base_shares  # noqa: E402
-from solver.sweep import machine  # noqa: E402
+from solver.sweep import generated_wishes, machine  # noqa: E402
 
 
 def synthetic(units: int, seed: int = 7) -> tuple[list[Municipality], ShareTable, dict]:
@@ -147,6 +150,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--sizes", default="290,2900,29000,100000")
+    parser.add_argument("--generated", default="1,2,3,4,5,6,7,8", help="seeds of generated wish sets ('' for none)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "propose.json"))
     args = parser.parse_args()
     results: dict = {"settings": vars(args), "machine": machine(), "rows": []}
@@ -168,6 +172,13 @@ def main() -> None:
         record("national", {"method": f"propose {backend}, {name}", "policy": policy, "median_s": run["median_s"],
                             "runs": run["runs"], "ratio_to_baseline": run["median_s"] / baseline["median_s"],
                             "result": describe(run["last"])})
+    for seed in [int(s) for s in args.generated.split(",") if s]:
+        # the sweep's generator (40 givers, 10 receivers drawn from the seed): how often the default is proven
+        wishes = {"wishes": generated_wishes(seed, 40, 10)}
+        run = timed(1, partial(propose, wishes, time_limit_s=args.time_limit))
+        record(f"generated {seed}", {"method": "propose cpsat, one receiver per giver", "median_s": run["median_s"],
+                                     "ratio_to_baseline": run["median_s"] / baseline["median_s"],
+                                     "result": describe(run["last"])})
     for size in [int(s) for s in args.sizes.split(",") if int(s) > 290]:
         for scope in ("county", "national"):
             if scope == "national" and size > 2900:

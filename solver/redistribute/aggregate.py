@@ -159,6 +159,10 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
             prob.add("deviation", f"{r} from target", {u: 1, v: -1}, lo=-room.target)
             prob.add("deviation", f"{r} from target", {u: 1, v: 1}, lo=room.target)
             unequal[u] = 1
+    # no table moves more than the proportional cut's volume (targets.py: it bounds every receiver by its
+    # reachable supply and all by the supply); CP-SAT does not derive this bound, and with it a table that
+    # moves that much proves the volume at once
+    prob.add("volume", "at most the proportional cut's volume", received, hi=market.volume)
     agg.constants["population"] = population_constant
     if weighted:
         c = weighted_coefficients(policy, scale_p)
