@@ -421,3 +421,33 @@ def test_the_weighted_local_search_is_sound_and_priced_as_the_model(wishes, weig
     assert proposed <= value  # the proposal keeps the local search's table unless the solver beats it
     if "weighted" in p.objective["stages"]["national"]:
         assert int(p.objective["stages"]["national"]["weighted"]) == proposed  # the recorded value is the table's
+
+
+@FAST
+@given(instances(max_givers=8, max_receivers=3, partners=True),
+       st.fixed_dictionaries({"population": st.sampled_from([0.0, 0.1, 10.0, 1e6]),
+                              "cross_county": st.sampled_from([0.0, 10.0, 1e6]),
+                              "unequal": st.sampled_from([0.0, 1.0, 3.0]),
+                              "unmet": st.sampled_from([1.0, 1e6])}),
+       st.randoms(use_true_random=False))
+def test_the_compiled_group_cost_is_the_python_one(wishes, weights, rnd):
+    """The local search's compiled kernel prices every group as the Python reference does, in int64 where
+    every sum fits and through the reference where one might not (weights of 10⁶)."""
+    from solver.redistribute import improve
+
+    p = propose(wishes, policy={"objective": "weighted", "weights": weights, "time_limit_s": 0.01})
+    assume(p.setup.markets)
+    search = improve.Search(p.setup, p.setup.markets[0])
+    huge = max(weights.values()) >= 1e6
+    if not huge:
+        assert search._compiled() is not None  # the kernel is the path taken
+    codes = sorted(search.givers)
+    for r in sorted(search.receivers):
+        candidates = [i for i, g in enumerate(codes) if (g, r) in search.window]
+        for _ in range(6):
+            indices = sorted(rnd.sample(candidates, rnd.randint(0, len(candidates))))
+            members = tuple(codes[i] for i in indices)
+            assert search.group_cost(r, indices) == search.group_cost_python(r, members)
+            if not huge:
+                cost, _ = search.group(r, members)
+                assert cost == search.group_cost_python(r, members)

@@ -10,12 +10,19 @@ givers of different receivers; when neither helps, it ejects (a giver joins a re
 receiver's givers leaves for another or none). All in code order, until nothing improves or
 MAX_GROUP_EVALUATIONS is spent (a count, so the result reproduces). Every cost is the full model's weighted
 objective in integers, and the driver checks the table and its value against the model before using it.
+
+A group's cost is computed by a compiled kernel (`_group_cost`, numba) on the same steps in int64, when every
+sum it can form fits (`Search._compiled`), else in Python's integers; `Search.group_cost_python` is the
+reference the tests compare it with.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
 
 from solver.redistribute.construct import bound, member
 from solver.redistribute.problem import weighted_coefficients
@@ -76,9 +83,10 @@ class Search:
                 self.window[g, r] = (m.low, m.high)
         self.cross = {(g, r): self.givers[g].county != self.receivers[r].county for g, r in market.pairs}
         self.evaluations = 0
-        self._seen: dict[tuple[str, tuple[str, ...]], int] = {}  # group costs
+        self._codes = sorted(self.givers)  # a giver's index is its place in code order
         self._pairs: dict[tuple[str, str], tuple[int, list[tuple[int, str, int]]]] = {}
         self._rooms: dict[str, tuple[list[int], list[int]]] = {}
+        self._arrays: tuple | None | bool = False  # the compiled kernel's data, None when it cannot be used
 
     def giver_cost(self, g: str, amount: int) -> int:
         giver = self.givers[g]
@@ -122,22 +130,25 @@ class Search:
         """The least cost of receiver r with these givers, and their amounts (cost INFINITE when they cannot
         all fit: the smallest transfers overflow the room)."""
         amounts = {g: self.window[g, r][0] for g in members}
-        cost = self.cost(r, members, amounts)
-        return cost, amounts
+        return self.group_cost_python(r, members, amounts), amounts
 
-    def cost(self, r: str, members: tuple[str, ...], amounts: dict[str, int] | None = None) -> int:
-        """The least cost of receiver r with these givers (remembered); `amounts`, when given, holds each
-        giver's least amount and is raised to the best amounts."""
-        key = (r, members)
-        known = self._seen.get(key)
-        if known is not None and amounts is None:
-            return known
-        if known is None:
-            self.evaluations += 1
+    def group_cost(self, r: str, indices: list[int]) -> int:
+        """The least cost of receiver r with the givers of these indices (ascending: code order), as `group`;
+        one evaluation of the search's count."""
+        self.evaluations += 1
+        arrays = self._compiled()
+        if arrays is None:
+            return self.group_cost_python(r, tuple(self._codes[i] for i in indices))
+        receiver_index, data = arrays
+        value, fits = _group_cost(receiver_index[r], np.array(indices, np.int64), *data)
+        return int(value) if fits else INFINITE
+
+    def group_cost_python(self, r: str, members: tuple[str, ...], amounts: dict[str, int] | None = None) -> int:
+        """`group_cost` in Python's integers: the smallest amounts, then the unit steps that pay, cheapest first
+        (`amounts`, when given, holds each giver's smallest amount and is raised to its best)."""
         window = self.window
         total = sum(window[g, r][0] for g in members)
         if total > self.receivers[r].effective:
-            self._seen[key] = INFINITE
             return INFINITE
         cost = self.receiver_cost(r, total)
         steps: list[tuple[int, str, int]] = []
@@ -165,8 +176,52 @@ class Search:
                     i += 1
             if length or i == last:
                 break  # a step that no longer pays, or a full room
-        self._seen[key] = cost
         return cost
+
+    def _compiled(self) -> tuple | None:
+        """The kernel's arrays (built at the first evaluation), or None when a sum could leave int64: every
+        giver's and receiver's largest cost and step, added up, must stay below 2⁶²."""
+        if self._arrays is not False:
+            return self._arrays  # type: ignore[return-value]
+        givers, receivers = self._codes, sorted(self.receivers)
+        index = {g: i for i, g in enumerate(givers)}
+        receiver_index = {r: i for i, r in enumerate(receivers)}
+        pairs = {key: self.pair(*key) for key in sorted(self.window)}
+        rooms = {r: self.room(r) for r in receivers}
+        width = max([len(steps) for _, steps in pairs.values()] + [len(ends) for ends, _ in rooms.values()] + [1])
+        c = self.c
+        largest = c.unmet + c.unequal + c.population * c.scale_p  # the coefficients themselves
+        for fixed, steps in pairs.values():
+            largest += abs(fixed) + sum(abs(unit) * length for unit, _, length in steps)
+        for r in receivers:
+            room = self.receivers[r]
+            ends, units = rooms[r]
+            largest += (c.unmet * room.effective + c.unequal * (room.effective + room.target)
+                        + c.population * (abs(self.offset[r]) + c.scale_p * room.effective)
+                        + sum(abs(u) * e for u, e in zip(units, ends)))
+        if largest >= 2**62:
+            self._arrays = None
+            return None
+        shape = (len(givers), len(receivers))
+        low, fixed_cost, count = (np.zeros(shape, np.int64) for _ in range(3))
+        unit, length = np.zeros((*shape, width), np.int64), np.zeros((*shape, width), np.int64)
+        for (g, r), (fixed, steps) in pairs.items():
+            i, j = index[g], receiver_index[r]
+            low[i, j], fixed_cost[i, j], count[i, j] = self.window[g, r][0], fixed, len(steps)
+            for k, (u, _, run) in enumerate(steps):
+                unit[i, j, k], length[i, j, k] = u, run
+        ends_at, unit_at = np.zeros((len(receivers), width), np.int64), np.zeros((len(receivers), width), np.int64)
+        runs = np.zeros(len(receivers), np.int64)
+        for j, r in enumerate(receivers):
+            ends, units = rooms[r]
+            runs[j] = len(ends)
+            ends_at[j, :len(ends)], unit_at[j, :len(units)] = ends, units
+        room_of = np.array([self.receivers[r].effective for r in receivers], np.int64)
+        target = np.array([self.receivers[r].target for r in receivers], np.int64)
+        offset = np.array([self.offset[r] for r in receivers], np.int64)
+        self._arrays = (receiver_index, (low, fixed_cost, count, unit, length, room_of, ends_at, unit_at, runs,
+                                         target, offset, c.unmet, c.unequal, c.population, c.scale_p))
+        return self._arrays
 
     def table(self, sigma: dict[str, str]) -> tuple[int, dict[tuple[str, str], int]]:
         """The objective of an assignment and its flows."""
@@ -192,37 +247,48 @@ class Search:
         for g, giver in self.givers.items():  # a binding agreement is kept from the start
             if g in self.bound and (g, giver.partner) in self.window:
                 sigma[g] = giver.partner  # type: ignore[assignment]
-        groups = {r: set(members) for r, members in self._groups(sigma).items()}
-        known: dict[tuple[str, frozenset[str]], int] = {}  # group costs by set, so no key is sorted twice
+        # a group is a bit mask over the givers in code order: its members, in code order, are its set bits
+        codes = self._codes
+        bit = {g: 1 << i for i, g in enumerate(codes)}
+        groups = {r: sum(bit[g] for g in members) for r, members in self._groups(sigma).items()}
+        known: dict[str, dict[int, int]] = {r: {} for r in self.receivers}  # group costs by mask
 
-        def cost_of(r: str, members: set[str] | frozenset[str]) -> int:
+        def cost_of(r: str, mask: int) -> int:
             if r == UNPLACED:
                 return 0
-            key = (r, frozenset(members))
-            if key not in known:
-                known[key] = self.cost(r, tuple(sorted(members)))
-            return known[key]
+            seen = known[r]
+            if mask not in seen:
+                indices = []
+                rest = mask
+                while rest:
+                    low = rest & -rest
+                    indices.append(low.bit_length() - 1)
+                    rest ^= low
+                seen[mask] = self.group_cost(r, indices)
+            return seen[mask]
 
         def delta(changes: dict[str, str]) -> int:
             """The change of the objective if each giver in `changes` moves to its new receiver."""
-            touched = {sigma[g] for g in changes} | set(changes.values())
-            before = sum(cost_of(r, groups[r]) for r in touched if r != UNPLACED)
-            after_groups = {r: set(groups[r]) if r != UNPLACED else set() for r in touched}
+            after = {r: groups[r] for g in changes for r in (sigma[g], changes[g]) if r != UNPLACED}
+            before = sum(cost_of(r, mask) for r, mask in after.items())
+            loose = 0
             for g, r in changes.items():
                 if sigma[g] != UNPLACED:
-                    after_groups[sigma[g]].discard(g)
+                    after[sigma[g]] &= ~bit[g]
+                else:
+                    loose -= self.unplaced(g)
                 if r != UNPLACED:
-                    after_groups[r].add(g)
-            after = sum(cost_of(r, members) for r, members in after_groups.items() if r != UNPLACED)
-            loose = sum(self.unplaced(g) * ((r == UNPLACED) - (sigma[g] == UNPLACED)) for g, r in changes.items())
-            return after - before + loose
+                    after[r] |= bit[g]
+                else:
+                    loose += self.unplaced(g)
+            return sum(cost_of(r, mask) for r, mask in after.items()) - before + loose
 
         def apply(changes: dict[str, str]) -> None:
             for g, r in changes.items():
                 if sigma[g] != UNPLACED:
-                    groups[sigma[g]].discard(g)
+                    groups[sigma[g]] &= ~bit[g]
                 if r != UNPLACED:
-                    groups[r].add(g)
+                    groups[r] |= bit[g]
                 sigma[g] = r
 
         def options(g: str) -> list[str]:
@@ -239,19 +305,19 @@ class Search:
             def join(h: str, r: str) -> int:
                 if (h, r) not in joins:
                     joins[h, r] = (self.unplaced(h) if r == UNPLACED
-                                   else cost_of(r, groups[r] | {h}) - cost_of(r, groups[r]))
+                                   else cost_of(r, groups[r] | bit[h]) - cost_of(r, groups[r]))
                 return joins[h, r]
 
             improved = False
             for g in sigma:
                 source = sigma[g]
                 leave = (-self.unplaced(g) if source == UNPLACED
-                         else cost_of(source, groups[source] - {g}) - cost_of(source, groups[source]))
+                         else cost_of(source, groups[source] & ~bit[g]) - cost_of(source, groups[source]))
                 found = None
                 for r2 in options(g):
                     if found or r2 in (source, UNPLACED):
                         continue
-                    for h in sorted(groups[r2]):
+                    for h in [c for c in codes if groups[r2] & bit[c]]:
                         if found or self.evaluations > MAX_GROUP_EVALUATIONS:
                             break
                         # r3 == source would be a swap, tried already
@@ -259,7 +325,7 @@ class Search:
                         if not targets:
                             continue
                         r3 = min(targets, key=lambda r: join(h, r))  # the first of equal ones
-                        change = cost_of(r2, (groups[r2] - {h}) | {g}) - cost_of(r2, groups[r2])
+                        change = cost_of(r2, (groups[r2] & ~bit[h]) | bit[g]) - cost_of(r2, groups[r2])
                         if leave + change + join(h, r3) < 0:
                             found = {g: r2, h: r3}
                 if found:
@@ -281,7 +347,6 @@ class Search:
                 if best is not None:
                     apply({g: best})
                     improved = True
-            codes = list(sigma)
             for i, g1 in enumerate(codes):
                 for g2 in codes[i + 1:]:
                     r1, r2 = sigma[g1], sigma[g2]
@@ -302,6 +367,56 @@ class Search:
 
 
 INFINITE = 10**30  # the cost of givers whose smallest transfers overflow the room (far above any real cost)
+
+
+@njit(cache=True)
+def _group_cost(r, members, low, fixed, count, unit, length, room, ends, units, runs, target, offset,
+                unmet, unequal, population, scale_p):  # pragma: no cover - compiled; Search.group_cost_python
+    """Search.group_cost_python on arrays: (cost, True), or (0, False) when the smallest amounts overflow
+    the room. Givers are indices in code order, so sorting steps by (cost, giver, length) is the same order."""
+    total = 0
+    cost = 0
+    size = 0
+    for g in members:
+        total += low[g, r]
+        cost += fixed[g, r]
+        size += count[g, r]
+    if total > room[r]:
+        return 0, False
+    step_unit = np.empty(size, np.int64)
+    step_giver = np.empty(size, np.int64)
+    step_length = np.empty(size, np.int64)
+    size = 0
+    for g in members:
+        for k in range(count[g, r]):
+            u, run = unit[g, r, k], length[g, r, k]
+            i = size  # insertion sort: a group has a few dozen steps at most
+            while i > 0 and (step_unit[i - 1] > u or (step_unit[i - 1] == u and (
+                    step_giver[i - 1] > g or (step_giver[i - 1] == g and step_length[i - 1] > run)))):
+                step_unit[i], step_giver[i], step_length[i] = step_unit[i - 1], step_giver[i - 1], step_length[i - 1]
+                i -= 1
+            step_unit[i], step_giver[i], step_length[i] = u, g, run
+            size += 1
+    cost += -unmet * total + unequal * abs(total - target[r]) + population * abs(offset[r] + scale_p * total)
+    last = runs[r]
+    i = 0
+    while i < last and ends[r, i] <= total:
+        i += 1
+    for j in range(size):
+        left = step_length[j]
+        while left > 0 and i < last:
+            step = step_unit[j] + units[r, i]
+            if step >= 0:
+                break
+            take = min(left, ends[r, i] - total)
+            cost += take * step
+            total += take
+            left -= take
+            if total == ends[r, i]:
+                i += 1
+        if left > 0 or i == last:
+            break
+    return cost, True
 
 
 def improve(setup: Setup, market: Market,
