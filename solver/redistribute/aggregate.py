@@ -23,9 +23,11 @@ largest value first: its first solution is the answer, whatever backend solved t
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from solver.redistribute.construct import bound, member
+from solver.redistribute.memo import Kept
 from solver.redistribute.problem import (
     Expr,
     MarketProblem,
@@ -58,6 +60,7 @@ class Aggregate:
     amount: dict[tuple[int, str], int] = field(default_factory=dict)  # (type, receiver) -> total variable
     order: list[int] = field(default_factory=list)  # the variables the tie-break maximises, in order
     constants: dict[str, int] = field(default_factory=dict)  # stage -> what to add for the full model's value
+    terms: dict[str, Expr] = field(default_factory=dict)  # the objective's parts, which the stages weigh
 
 
 def giver_types(setup: Setup, market: Market, limit: int) -> list[GiverType]:
@@ -85,9 +88,38 @@ def giver_types(setup: Setup, market: Market, limit: int) -> list[GiverType]:
     return sorted(out, key=lambda t: t.members[0])
 
 
+_built: Kept[Aggregate] = Kept(16)  # aggregate models a process remembers
+
+
 def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> Aggregate:
     """The aggregate problem for a market whose largest deviation is at most `limit`: the lexicographic
-    stages after the first, or (`weighted`) the weighted mode's one objective."""
+    stages after the first, or (`weighted`) the weighted mode's one objective.
+
+    Its variables and constraints do not depend on the weights, so they are remembered per process under the
+    setup's inputs (as the full model's are: problem.build_problem); the stages are made for each call."""
+    key = None if setup.inputs is None else (setup.inputs, market.key, limit, weighted)
+    known = _built.get(key, lambda: _structure(setup, market, limit, weighted))
+    agg = copy.copy(known)
+    agg.problem = copy.copy(known.problem)
+    agg.problem.market = market
+    agg.constants = dict(known.constants)
+    terms = known.terms
+    if weighted:
+        c = weighted_coefficients(setup.policy, setup.pop_scale[0])
+        agg.problem.stages = [Stage("weighted", add_expr(
+            (-c["unmet"], terms["moved"]), (c["unequal"], terms["unequal"]), (c["population"], terms["population"]),
+            (c["cross_county"], terms["cross"]), (c["transfers"], terms["placed"])), "min")]
+        agg.constants["weighted"] = (c["unequal"] * agg.constants["unequal"]
+                                     + c["population"] * agg.constants["population"])
+    else:
+        agg.problem.stages = [
+            volume_simplicity(market, terms["received"], terms["cross"], terms["placed"]),
+            Stage("population", terms["population"], "min"),
+        ]
+    return agg
+
+
+def _structure(setup: Setup, market: Market, limit: int, weighted: bool) -> Aggregate:
     policy = setup.policy
     scale_p = setup.pop_scale[0]
     types = giver_types(setup, market, limit)
@@ -164,19 +196,11 @@ def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> A
     # moves that much proves the volume at once
     prob.add("volume", "at most the proportional cut's volume", received, hi=market.volume)
     agg.constants["population"] = population_constant
-    if weighted:
-        c = weighted_coefficients(policy, scale_p)
-        # unmet wishes as the full model counts them: −(what moved); the effective wishes are left out there too
-        moved = add_expr((1, received), *[(1, {a: 1}) for a in agg.amount.values()])
-        prob.stages = [Stage("weighted", add_expr(
-            (-c["unmet"], moved), (c["unequal"], unequal), (c["population"], population),
-            (c["cross_county"], cross), (c["transfers"], placed)), "min")]
-        agg.constants["weighted"] = c["unequal"] * unequal_constant + c["population"] * population_constant
-    else:
-        prob.stages = [
-            volume_simplicity(market, received, cross, placed),
-            Stage("population", population, "min"),
-        ]
+    agg.constants["unequal"] = unequal_constant
+    # unmet wishes as the full model counts them: −(what moved); the effective wishes are left out there too
+    moved = add_expr((1, received), *[(1, {a: 1}) for a in agg.amount.values()])
+    agg.terms = {"received": received, "moved": moved, "unequal": unequal, "population": population,
+                 "cross": cross, "placed": placed}
     keys = sorted(agg.n)  # (type, receiver): types in code order, receivers in code order
     agg.order = [agg.n[key] for key in keys] + [agg.amount[key] for key in keys]
     return agg

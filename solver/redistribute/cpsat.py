@@ -11,6 +11,7 @@ import ortools
 from ortools.sat.python import cp_model
 
 from solver.redistribute.backend import SolutionStatus, SolveOptions, StageResult, Termination
+from solver.redistribute.memo import Kept
 from solver.redistribute.problem import Constraint, Expr, MarketProblem
 
 
@@ -50,31 +51,53 @@ class _Model(cp_model.CpModel):
         return clone
 
 
+def _linear(variables: list[cp_model.IntVar], expr: Expr) -> cp_model.LinearExprT:
+    if not expr:
+        return 0
+    keys = list(expr)
+    return cp_model.LinearExpr.weighted_sum([variables[k] for k in keys], [expr[k] for k in keys])
+
+
+def _add(model: cp_model.CpModel, variables: list[cp_model.IntVar], constraint: Constraint) -> None:
+    lo = constraint.lo if constraint.lo is not None else cp_model.INT_MIN
+    hi = constraint.hi if constraint.hi is not None else cp_model.INT_MAX
+    model.add_linear_constraint(_linear(variables, constraint.expr), lo, hi)
+
+
+def _translate(problem: MarketProblem) -> _Model:
+    """The problem's variables (in order, so proto index = variable index) and constraints as a CP-SAT model."""
+    model = _Model()
+    variables = [model.new_int_var(v.lb, v.ub, v.name) for v in problem.variables]
+    for c in problem.constraints:
+        _add(model, variables, c)
+    return model
+
+
+# a problem's CP-SAT model by its content (variables and constraints; objectives and hints are set per solve):
+# the points of a sweep that vary only the weights share their models and pay for the translation once
+_translated: Kept[_Model] = Kept(8)
+
+
 class Session:
     name = "cpsat"
     version = ortools.__version__
 
     def __init__(self, problem: MarketProblem, options: SolveOptions):
         self.options = options
-        self.model = _Model()
-        self.vars = [self.model.new_int_var(v.lb, v.ub, v.name) for v in problem.variables]
+        key = (tuple((v.name, v.lb, v.ub) for v in problem.variables),
+               tuple((tuple(c.expr.items()), c.lo, c.hi) for c in problem.constraints))
+        self.model = _translated.get(key, lambda: _translate(problem)).clone()
+        self.vars = [self.model.get_int_var_from_proto_index(i) for i in range(len(problem.variables))]
         # hints name decisions only: hinting the bounds of absolute values (domains of 10⁸ and more) can send
         # CP-SAT's hint search through such a domain value by value, seconds on a model of a few variables
         self.hinted = [i for i, v in enumerate(problem.variables) if v.decision]
-        for c in problem.constraints:
-            self.add(c)
         self.last: list[int | None] | None = None
 
     def _linear(self, expr: Expr) -> cp_model.LinearExprT:
-        if not expr:
-            return 0
-        keys = list(expr)
-        return cp_model.LinearExpr.weighted_sum([self.vars[k] for k in keys], [expr[k] for k in keys])
+        return _linear(self.vars, expr)
 
     def add(self, constraint: Constraint, model: cp_model.CpModel | None = None) -> None:
-        lo = constraint.lo if constraint.lo is not None else cp_model.INT_MIN
-        hi = constraint.hi if constraint.hi is not None else cp_model.INT_MAX
-        (model or self.model).add_linear_constraint(self._linear(constraint.expr), lo, hi)
+        _add(model or self.model, self.vars, constraint)
 
     def optimize(self, expr: Expr, sense: str, time_limit_s: float,
                  extra: list[Constraint] | None = None) -> StageResult:

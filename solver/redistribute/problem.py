@@ -7,10 +7,12 @@ next, so every backend optimises the same sequence of integer objectives.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from solver.domain import ObjectiveMode, Policy
 from solver.redistribute.construct import member
+from solver.redistribute.memo import Kept
 from solver.redistribute.targets import Market, Setup
 
 Expr = dict[int, int]  # variable index -> integer coefficient
@@ -67,6 +69,7 @@ class MarketProblem:
     pop_scale: tuple[int, int] = (1, 1)  # (P, K): the population term is |P·share − K·population|
     largest: int = -1  # the variable bounding every participant's deviation from its target
     aux: dict[str, tuple[int, int]] = field(default_factory=dict)  # code -> (deviation var, population var)
+    tie: tuple[Expr, Expr] = ({}, {})  # the tie-break terms: pairs, then flows (a Monge cost)
 
     def var(self, name: str, lb: int, ub: int, decision: bool = True) -> int:
         self.variables.append(Variable(name, lb, ub, decision))
@@ -88,7 +91,23 @@ def evaluate(expr: Expr, values: list[int]) -> int:
     return sum(c * values[i] for i, c in expr.items())
 
 
+_problems: Kept[MarketProblem] = Kept(16)  # market models a process remembers
+
+
 def build_problem(setup: Setup, market: Market) -> MarketProblem:
+    """The market's full model: its variables and constraints, and the stages of the policy's objective.
+
+    Variables and constraints depend on the setup's inputs but not on the weights, the objective mode or the
+    solve limits, so they are remembered per process under `setup.inputs` (a sweep's points that vary only
+    the weights build them once); the stages are made for each call. Nothing changes a problem once built."""
+    key = None if setup.inputs is None else (setup.inputs, market.key)
+    prob = copy.copy(_problems.get(key, lambda: _structure(setup, market)))
+    prob.market = market
+    prob.stages = _stages(setup, market, prob)
+    return prob
+
+
+def _structure(setup: Setup, market: Market) -> MarketProblem:
     policy: Policy = setup.policy
     prob = MarketProblem(market)
     by_code = {p.code: p for p in market.givers + market.receivers}
@@ -186,6 +205,10 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
     prob.largest = largest
     prob.terms = {"unmet": unmet, "unequal": unequal, "population": population, "cross_county": cross,
                   "transfers": count, "volume": volume}
+    prob.tie = _tie_terms(market, prob)
+
+
+def _tie_terms(market: Market, prob: MarketProblem) -> tuple[Expr, Expr]:
     giver_rank = {g.code: i for i, g in enumerate(market.givers)}
     receiver_rank = {r.code: j for j, r in enumerate(market.receivers)}
     # Ties: a strictly Monge cost (j+1)(G−i) for giver i and receiver j, growing with the receiver's
@@ -194,15 +217,22 @@ def _objective_terms(setup: Setup, market: Market, prob: MarketProblem) -> None:
     monge = {(g, r): (receiver_rank[r] + 1) * (len(giver_rank) - giver_rank[g]) for g, r in market.pairs}
     tie_pairs = {prob.y[pair]: cost for pair, cost in monge.items()}
     tie_flows = add_expr(*[(cost, prob.x[pair]) for pair, cost in monge.items()])
+    return tie_pairs, tie_flows
+
+
+def _stages(setup: Setup, market: Market, prob: MarketProblem) -> list[Stage]:
+    """The policy's objective as stages: the weighted sum, or the default order; then the ties."""
+    terms = prob.terms
     if setup.policy.objective is ObjectiveMode.WEIGHTED:
-        prob.stages = [Stage("weighted", weighted_objective(setup.policy, prob), "min")]
+        stages = [Stage("weighted", weighted_objective(setup.policy, prob), "min")]
     else:
-        prob.stages = [
-            Stage("max_deviation", {largest: 1}, "min"),
-            volume_simplicity(market, volume, cross, count),
-            Stage("population", population, "min"),
+        stages = [
+            Stage("max_deviation", {prob.largest: 1}, "min"),
+            volume_simplicity(market, terms["volume"], terms["cross_county"], terms["transfers"]),
+            Stage("population", terms["population"], "min"),
         ]
-    prob.stages += [Stage("tie_pairs", tie_pairs, "min"), Stage("tie_flows", tie_flows, "min")]
+    tie_pairs, tie_flows = prob.tie
+    return [*stages, Stage("tie_pairs", tie_pairs, "min"), Stage("tie_flows", tie_flows, "min")]
 
 
 def volume_simplicity(market: Market, volume: Expr, cross: Expr, transfers: Expr) -> Stage:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from solver.apportion import Method, apportion
-from solver.domain import TOTAL_UNITS, Municipality, Policy, Scope, Wish
+from solver.domain import TOTAL_UNITS, Municipality, ObjectiveMode, Policy, Scope, Weights, Wish
 from solver.shares import ShareTable, population_shares
 
 # reasons that lowered a wish, cited by the explanations
@@ -80,6 +80,9 @@ class Setup:
     pop_share: dict[str, Fraction]
     pop_scale: tuple[int, int]  # (P, K): the population term |P·share − K·population| in integers
     notes: list[dict] = field(default_factory=list)
+    # what the setup was built from, but for the policy's weights, objective and solve limits: equal inputs
+    # give equal markets and models, so a process may remember the models under this key (problem.py)
+    inputs: tuple | None = None
 
     def population_offset(self, code: str) -> int:
         """P·base − K·population: what stands inside a municipality's population term before anything moves
@@ -133,7 +136,11 @@ def build_setup(municipalities: Sequence[Municipality], base: ShareTable, wishes
     total = sum(m.population for m in municipalities)
     divisor = math.gcd(total, TOTAL_UNITS)
     pop_scale = (total // divisor, TOTAL_UNITS // divisor)
-    return Setup(by_code, base, policy, participants, markets, floors, cap_units, pop_share, pop_scale)
+    inputs = (tuple(municipalities), tuple(sorted(base.units.items())), tuple(wishes),
+              replace(policy, weights=Weights(), objective=ObjectiveMode.LEXICOGRAPHIC, time_limit_s=0.0, seed=0,
+                      num_workers=1))
+    return Setup(by_code, base, policy, participants, markets, floors, cap_units, pop_share, pop_scale,
+                 inputs=inputs)
 
 
 def _apply_county_floors(participants: dict[str, Participant], floors: dict[str, int], base: ShareTable,
