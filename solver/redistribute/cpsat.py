@@ -76,6 +76,8 @@ def _translate(problem: MarketProblem) -> _Model:
 # a problem's CP-SAT model by its content (variables and constraints; objectives and hints are set per solve):
 # the points of a sweep that vary only the weights share their models and pay for the translation once
 _translated: Kept[_Model] = Kept(8)
+REMEMBERED_FROM = 256  # variables: a smaller model is translated afresh (its key would cost about as much, and
+# the many small markets of a county-scope run never meet twice: remembering them made 29,000 units 7 % slower)
 
 
 class Session:
@@ -84,9 +86,12 @@ class Session:
 
     def __init__(self, problem: MarketProblem, options: SolveOptions):
         self.options = options
-        key = (tuple((v.name, v.lb, v.ub) for v in problem.variables),
-               tuple((tuple(c.expr.items()), c.lo, c.hi) for c in problem.constraints))
-        self.model = _translated.get(key, lambda: _translate(problem)).clone()
+        if len(problem.variables) < REMEMBERED_FROM:
+            self.model = _translate(problem)
+        else:
+            key = (tuple((v.name, v.lb, v.ub) for v in problem.variables),
+                   tuple((tuple(c.expr.items()), c.lo, c.hi) for c in problem.constraints))
+            self.model = _translated.get(key, lambda: _translate(problem)).clone()
         self.vars = [self.model.get_int_var_from_proto_index(i) for i in range(len(problem.variables))]
         # hints name decisions only: hinting the bounds of absolute values (domains of 10⁸ and more) can send
         # CP-SAT's hint search through such a domain value by value, seconds on a model of a few variables

@@ -68,6 +68,23 @@ class Market:
         return out
 
 
+class Inputs:
+    """A setup's inputs as a key: hashed once (a key of 100,000 municipalities is looked up once per market),
+    equal only when every input is equal."""
+
+    __slots__ = ("value", "_hash")
+
+    def __init__(self, value: tuple):
+        self.value = value
+        self._hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, Inputs) and self._hash == other._hash and self.value == other.value)
+
+
 @dataclass
 class Setup:
     municipalities: dict[str, Municipality]
@@ -82,7 +99,7 @@ class Setup:
     notes: list[dict] = field(default_factory=list)
     # what the setup was built from, but for the policy's weights, objective and solve limits: equal inputs
     # give equal markets and models, so a process may remember the models under this key (problem.py)
-    inputs: tuple | None = None
+    inputs: Inputs | None = None
 
     def population_offset(self, code: str) -> int:
         """P·base − K·population: what stands inside a municipality's population term before anything moves
@@ -136,9 +153,9 @@ def build_setup(municipalities: Sequence[Municipality], base: ShareTable, wishes
     total = sum(m.population for m in municipalities)
     divisor = math.gcd(total, TOTAL_UNITS)
     pop_scale = (total // divisor, TOTAL_UNITS // divisor)
-    inputs = (tuple(municipalities), tuple(sorted(base.units.items())), tuple(wishes),
-              replace(policy, weights=Weights(), objective=ObjectiveMode.LEXICOGRAPHIC, time_limit_s=0.0, seed=0,
-                      num_workers=1))
+    inputs = Inputs((tuple(municipalities), tuple(sorted(base.units.items())), tuple(wishes),
+                     replace(policy, weights=Weights(), objective=ObjectiveMode.LEXICOGRAPHIC, time_limit_s=0.0,
+                             seed=0, num_workers=1)))
     return Setup(by_code, base, policy, participants, markets, floors, cap_units, pop_share, pop_scale,
                  inputs=inputs)
 
