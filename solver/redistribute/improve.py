@@ -11,18 +11,16 @@ receiver's givers leaves for another or none). All in code order, until nothing 
 MAX_GROUP_EVALUATIONS is spent (a count, so the result reproduces). Every cost is the full model's weighted
 objective in integers, and the driver checks the table and its value against the model before using it.
 
-A group's cost is computed by a compiled kernel (`_group_cost`, numba) on the same steps in int64, when every
-sum it can form fits (`Search._compiled`), else in Python's integers; `Search.group_cost_python` is the
-reference the tests compare it with.
+A group's cost is computed by a compiled kernel (kernel.py, numba, imported at the first search so that the
+default mode never loads numba) on the same steps in int64, when every sum it can form fits
+(`Search._compiled`), else in Python's integers; `Search.group_cost_python` is the reference the tests
+compare it with.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-
-import numpy as np
-from numba import njit
 
 from solver.redistribute.construct import bound, member
 from solver.redistribute.problem import weighted_coefficients
@@ -139,8 +137,12 @@ class Search:
         arrays = self._compiled()
         if arrays is None:
             return self.group_cost_python(r, tuple(self._codes[i] for i in indices))
+        import numpy as np
+
+        from solver.redistribute.kernel import group_cost
+
         receiver_index, data = arrays
-        value, fits = _group_cost(receiver_index[r], np.array(indices, np.int64), *data)
+        value, fits = group_cost(receiver_index[r], np.array(indices, np.int64), *data)
         return int(value) if fits else INFINITE
 
     def group_cost_python(self, r: str, members: tuple[str, ...], amounts: dict[str, int] | None = None) -> int:
@@ -183,6 +185,8 @@ class Search:
         giver's and receiver's largest cost and step, added up, must stay below 2⁶²."""
         if self._arrays is not False:
             return self._arrays  # type: ignore[return-value]
+        import numpy as np
+
         givers, receivers = self._codes, sorted(self.receivers)
         index = {g: i for i, g in enumerate(givers)}
         receiver_index = {r: i for i, r in enumerate(receivers)}
@@ -367,56 +371,6 @@ class Search:
 
 
 INFINITE = 10**30  # the cost of givers whose smallest transfers overflow the room (far above any real cost)
-
-
-@njit(cache=True)
-def _group_cost(r, members, low, fixed, count, unit, length, room, ends, units, runs, target, offset,
-                unmet, unequal, population, scale_p):  # pragma: no cover - compiled; Search.group_cost_python
-    """Search.group_cost_python on arrays: (cost, True), or (0, False) when the smallest amounts overflow
-    the room. Givers are indices in code order, so sorting steps by (cost, giver, length) is the same order."""
-    total = 0
-    cost = 0
-    size = 0
-    for g in members:
-        total += low[g, r]
-        cost += fixed[g, r]
-        size += count[g, r]
-    if total > room[r]:
-        return 0, False
-    step_unit = np.empty(size, np.int64)
-    step_giver = np.empty(size, np.int64)
-    step_length = np.empty(size, np.int64)
-    size = 0
-    for g in members:
-        for k in range(count[g, r]):
-            u, run = unit[g, r, k], length[g, r, k]
-            i = size  # insertion sort: a group has a few dozen steps at most
-            while i > 0 and (step_unit[i - 1] > u or (step_unit[i - 1] == u and (
-                    step_giver[i - 1] > g or (step_giver[i - 1] == g and step_length[i - 1] > run)))):
-                step_unit[i], step_giver[i], step_length[i] = step_unit[i - 1], step_giver[i - 1], step_length[i - 1]
-                i -= 1
-            step_unit[i], step_giver[i], step_length[i] = u, g, run
-            size += 1
-    cost += -unmet * total + unequal * abs(total - target[r]) + population * abs(offset[r] + scale_p * total)
-    last = runs[r]
-    i = 0
-    while i < last and ends[r, i] <= total:
-        i += 1
-    for j in range(size):
-        left = step_length[j]
-        while left > 0 and i < last:
-            step = step_unit[j] + units[r, i]
-            if step >= 0:
-                break
-            take = min(left, ends[r, i] - total)
-            cost += take * step
-            total += take
-            left -= take
-            if total == ends[r, i]:
-                i += 1
-        if left > 0 or i == last:
-            break
-    return cost, True
 
 
 def improve(setup: Setup, market: Market,
