@@ -31,7 +31,8 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=0.2)
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/sweep.json"))
     args = ap.parse_args()
-    side = max(1, math.isqrt(args.points))
+    # the largest divisor of --points up to its square root, so the grid has exactly that many points when it can
+    side = max(d for d in range(1, math.isqrt(max(1, args.points)) + 1) if max(1, args.points) % d == 0)
     other = max(1, args.points // side)
     wishes = json.loads(sample_wishes_path().read_text(encoding="utf-8"))["wishes"]
     grid = parse_grid({"policy": {"objective": "weighted", "time_limit_s": args.time_limit,
