@@ -240,12 +240,11 @@ def run_point(point: Point, wishes: list[dict[str, Any]]) -> dict[str, Any]:
         proposal = propose(wishes, policy=dict(point.policy, forecast=point.forecast))
     except Exception as exc:  # a bad point is a result too: say what went wrong and go on
         return {**row, "termination": "error", "solution": "none", "error": f"{type(exc).__name__}: {exc}"[:500]}
-    data = proposal.to_dict()
-    terms = data["objective"]["terms"]
+    terms = proposal.objective["terms"]  # the whole proposal (to_dict) is built only to be simulated
     short = min(sum(p.effective for p in proposal.setup.participants.values() if p.gives),
                 sum(p.effective for p in proposal.setup.participants.values() if not p.gives))
     row.update({
-        "termination": data["status"]["termination"], "solution": data["status"]["solution"],
+        "termination": proposal.termination.value, "solution": proposal.solution.value,
         "solve_s": round(time.perf_counter() - started, 4),
         "wish_fulfilment": round(terms["volume_permille"] * 100 / short, 6) if short else 1.0,
         "min_ratio": terms["min_ratio"], "unequal_permille": terms["unequal_permille"],
@@ -260,7 +259,7 @@ def run_point(point: Point, wishes: list[dict[str, Any]]) -> dict[str, Any]:
         municipalities = load_municipalities()
         params = parse_params({**point.simulate, "arrivals": [point.forecast * point.stress]},
                               {m.code for m in municipalities})
-        scenario = scenario_from_proposal(data, municipalities)
+        scenario = scenario_from_proposal(proposal.to_dict(), municipalities)
         national = report(scenario, params, simulate(scenario, params))["national"]
         within = national.get("no_allocation_within", {})
         row.update({"sim_hhi": national["hhi"], "sim_gini": national["gini"], "sim_top10_share": national["top10_share"],

@@ -136,9 +136,9 @@ def test_same_input_gives_byte_identical_output(wishes):
 
 
 def _forget_models() -> None:
-    from solver.redistribute import aggregate, cpsat, problem
+    from solver.redistribute import aggregate, cpsat, problem, solve
 
-    for kept in (problem._problems, aggregate._built, cpsat._translated):
+    for kept in (problem._problems, aggregate._built, cpsat._translated, solve._constructions):
         kept.clear()
 
 

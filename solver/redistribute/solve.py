@@ -21,6 +21,7 @@ from solver.redistribute.backend import (
     open_session,
 )
 from solver.redistribute.construct import bound, construct_flows, flows_from_counts, giver_types
+from solver.redistribute.memo import Kept
 from solver.redistribute.problem import (
     Constraint,
     MarketProblem,
@@ -210,8 +211,19 @@ def _searched(setup: Setup, prob: MarketProblem, start: list[int]) -> list[int]:
     return table if value <= evaluate(weighted, start) else start
 
 
+_constructions: Kept[list[int]] = Kept(16)
+
+
 def _construction(setup: Setup, prob: MarketProblem) -> list[int]:
-    """The deterministic construction's table (nothing moves if it breaks a rule the construction ignores)."""
+    """The deterministic construction's table (nothing moves if it breaks a rule the construction ignores).
+
+    It depends on the setup's inputs only, so it is remembered under them as the models are (problem.py);
+    each call gets its own copy."""
+    key = None if setup.inputs is None else (setup.inputs, prob.market.key)
+    return list(_constructions.get(key, lambda: _constructed(setup, prob)))
+
+
+def _constructed(setup: Setup, prob: MarketProblem) -> list[int]:
     values = values_for(setup, prob, construct_flows(prob.market, setup.policy))
     return values if _sound(setup, prob, values) else values_for(setup, prob, {})
 
