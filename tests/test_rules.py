@@ -140,16 +140,18 @@ def test_rooms_smaller_than_two_smallest_transfers_still_solve():
 
 
 def test_the_remembered_construction_is_the_construction_and_a_copy():
-    """The construction is remembered per market; every caller gets its own table, equal to a fresh one."""
+    """The construction's table is remembered per market; every caller gets its own table, equal to a fresh one."""
     from solver.data import sample_wishes_path
-    from solver.redistribute import construct
+    from solver.redistribute import solve
+    from solver.redistribute.problem import build_problem
 
     p = propose(str(sample_wishes_path()))
-    market, policy = p.setup.markets[0], p.setup.policy
-    first = construct.construct_flows(market, policy)
-    assert first  # the sample moves something
-    first[next(iter(first))] += 1  # a caller's change must not reach the next caller
-    again = construct.construct_flows(market, policy)
-    fresh = construct._construct_flows.__wrapped__(market, policy)
+    setup = p.setup
+    prob = build_problem(setup, setup.markets[0])
+    first = solve._construction(setup, prob)
+    assert any(first)  # the sample moves something
+    first[0] += 1  # a caller's change must not reach the next caller
+    again = solve._construction(setup, prob)
+    fresh = solve._constructed(setup, prob)
     assert again == fresh and again is not fresh
     assert again != first

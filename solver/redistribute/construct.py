@@ -16,7 +16,6 @@ from solver.redistribute.targets import Market, Participant
 MAX_PASSES = 50
 MAX_EVALUATIONS = 20_000  # group evaluations the local search may spend (a count, so the result is reproducible)
 INFEASIBLE = 10**12
-CONSTRUCTIONS_KEPT = 16  # markets whose construction a process remembers
 
 
 @dataclass(frozen=True)
@@ -164,35 +163,8 @@ def assign(market: Market, policy: Policy) -> dict[str, str]:
 
 
 def construct_flows(market: Market, policy: Policy) -> dict[tuple[str, str], int]:
-    """Amounts per (giver, receiver) pair of the deterministic construction.
-
-    It is a pure function of the market and of the rules it reads, so it is remembered per process: the
-    points of a sweep that vary only the weights share one market, and pay for its construction once."""
-    key = (
-        tuple((g.code, g.target, g.effective, bound(g, policy)) for g in market.givers),
-        tuple((r.code, r.target, r.effective) for r in market.receivers),
-        tuple(market.pairs), policy.one_receiver, policy.min_transfer,
-    )
-    return dict(_construct_flows(key, market, policy))
-
-
-def _remembered(function):
-    """A cache of the last CONSTRUCTIONS_KEPT results keyed by the first argument only."""
-    kept: dict = {}
-
-    def wrapper(key, *args):
-        if key not in kept:
-            if len(kept) >= CONSTRUCTIONS_KEPT:
-                kept.pop(next(iter(kept)))
-            kept[key] = function(*args)
-        return kept[key]
-
-    wrapper.__wrapped__ = function  # type: ignore[attr-defined]
-    return wrapper
-
-
-@_remembered
-def _construct_flows(market: Market, policy: Policy) -> dict[tuple[str, str], int]:
+    """Amounts per (giver, receiver) pair of the deterministic construction (its table is remembered per
+    process by the solver: solve._construction)."""
     receivers = {r.code: r for r in market.receivers}
     givers = {g.code: g for g in market.givers}
     flows: dict[tuple[str, str], int] = {}
