@@ -209,14 +209,6 @@ def _seats_above(w: Fraction, c: Fraction, method: Method) -> int:
     return max(0, math.ceil(x - Fraction(1, 2)))  # Webster: claims w/(s + 1/2)
 
 
-def _is_prefix(w: list[Fraction], start: list[int], lo: list[int], hi: list[int], method: Method) -> bool:
-    given = [_claim(w[i], start[i] - 1, method) for i in range(len(w)) if start[i] > lo[i]]
-    following = [_claim(w[i], start[i], method) for i in range(len(w)) if start[i] < hi[i]]
-    if not given or not following:
-        return not given
-    return min(given) > max(following)
-
-
 def _divisor(w: list[Fraction], house: int, method: Method, lo: list[int], hi: list[int]) -> Apportionment:
     n = len(w)
     seats = _start(w, house, method, lo, hi)
