@@ -474,3 +474,29 @@ def test_the_compiled_group_cost_is_the_python_one(wishes, weights, rnd):
             indices = sorted(rnd.sample(candidates, rnd.randint(0, len(candidates))))
             members = tuple(codes[i] for i in indices)
             assert search.group_cost(r, indices) == search.group_cost_python(r, members)
+
+
+@FAST
+@given(instances(max_givers=12, max_receivers=4, partners=True),
+       st.fixed_dictionaries({"population": st.sampled_from([0.0, 0.1, 10.0]),
+                              "cross_county": st.sampled_from([0.0, 10.0, 100.0]),
+                              "unequal": st.sampled_from([0.0, 1.0, 3.0])}),
+       st.sampled_from([{}, {"binding_agreements": True}, {"min_transfer_permille": 0.2}]),
+       st.sampled_from([3, 40, 20_000]),
+       st.randoms(use_true_random=False))
+def test_the_compiled_search_makes_the_python_searchs_changes(wishes, weights, rules, limit, rnd):
+    """From any start, the compiled local search (kernel.search) ends at the Python reference's assignment
+    after the same number of group evaluations, also when the evaluation limit stops it early."""
+    from solver.redistribute import improve
+
+    p = propose(wishes, policy={"objective": "weighted", "weights": weights, "time_limit_s": 0.01, **rules})
+    assume(p.setup.markets)
+    market = p.setup.markets[0]
+    searches = [improve.Search(p.setup, market) for _ in range(2)]
+    start = {g.code: rnd.choice([*sorted(market.receivers_of().get(g.code, [])), improve.UNPLACED])
+             for g in market.givers}
+    assume(searches[0]._search_arrays(searches[0].start(start)) is not None)  # the start's groups fit
+    compiled = searches[0].run(start, limit)
+    python = searches[1].run(start, limit, compiled=False)
+    assert compiled == python
+    assert searches[0].evaluations == searches[1].evaluations

@@ -11,10 +11,10 @@ receiver's givers leaves for another or none). All in code order, until nothing 
 MAX_GROUP_EVALUATIONS is spent (a count, so the result reproduces). Every cost is the full model's weighted
 objective in integers, and the driver checks the table and its value against the model before using it.
 
-A group's cost is computed by a compiled kernel (kernel.py, numba, imported at the first search so that the
-default mode never loads numba) on the same steps in int64, when every sum it can form fits
-(`Search._compiled`), else in Python's integers; `Search.group_cost_python` is the reference the tests
-compare it with.
+The search runs compiled (kernel.py, numba, imported at the first search so that the default mode never loads
+numba) on the same steps in int64, when every sum it can form fits and the givers fit the bits of a mask
+(`Search._search_arrays`), else in Python's integers. `Search.run_python` and `Search.group_cost_python` are
+the references the tests compare the kernels with: the same changes, the same evaluations counted.
 """
 
 from __future__ import annotations
@@ -203,6 +203,7 @@ class Search:
             largest += (c.unmet * room.effective + c.unequal * (room.effective + room.target)
                         + c.population * (abs(self.offset[r]) + c.scale_p * room.effective)
                         + sum(abs(u) * e for u, e in zip(units, ends)))
+        self._largest = largest
         if largest >= 2**62:
             self._arrays = None
             return None
@@ -244,13 +245,71 @@ class Search:
                 groups[r].append(g)
         return {r: tuple(sorted(members)) for r, members in groups.items()}
 
-    def run(self, sigma: dict[str, str]) -> dict[str, str]:
-        """Improve an assignment by moves, swaps and then ejections until nothing improves or the
-        evaluations run out."""
-        sigma = {g: sigma[g] if (g, sigma.get(g)) in self.window else UNPLACED for g in sorted(self.givers)}
-        for g, giver in self.givers.items():  # a binding agreement is kept from the start
+    def run(self, sigma: dict[str, str], limit: int = MAX_GROUP_EVALUATIONS, compiled: bool = True) -> dict[str, str]:
+        """Improve an assignment by moves, swaps and then ejections until nothing improves or more than `limit`
+        groups have been evaluated: by the compiled kernel where it applies (`_search_arrays`), else in Python
+        (`run_python`, the reference; both make the same changes and count the same evaluations)."""
+        sigma = self.start(sigma)
+        arrays = self._search_arrays(sigma) if compiled else None
+        if arrays is None:
+            return self.run_python(sigma, limit)
+        import numpy as np
+
+        from solver.redistribute.kernel import search
+
+        receivers = sorted(self.receivers)
+        index = {r: j for j, r in enumerate(receivers)}
+        placed = np.array([index.get(sigma[g], -1) for g in self._codes], np.int64)
+        self.evaluations = int(search(placed, *arrays, MAX_PASSES, limit, self.evaluations, self._compiled()[1]))
+        return {g: UNPLACED if j < 0 else receivers[j] for g, j in zip(self._codes, placed.tolist())}
+
+    def start(self, sigma: dict[str, str]) -> dict[str, str]:
+        """Every giver in code order, at its receiver in `sigma` where it has a window there (else unplaced), and
+        a giver held by a binding agreement at its partner."""
+        sigma = {g: sigma[g] if (g, sigma.get(g)) in self.window else UNPLACED for g in self._codes}
+        for g, giver in self.givers.items():
             if g in self.bound and (g, giver.partner) in self.window:
                 sigma[g] = giver.partner  # type: ignore[assignment]
+        return sigma
+
+    def _search_arrays(self, sigma: dict[str, str]) -> tuple | None:
+        """The compiled search's arrays (options in the order `run_python` tries them, windows, agreements, the
+        cost of each giver unplaced), or None where it does not apply: more givers than bits in an int64 mask,
+        sums that could come near the kernel's INFEASIBLE (2⁶²), or a start whose groups do not fit (a binding
+        agreement that overflows its partner: only the Python's unbounded integers price that the same way)."""
+        import numpy as np
+
+        if len(self._codes) > 62 or self._compiled() is None:
+            return None
+        unplaced = [self.unplaced(g) for g in self._codes]
+        if self._largest + sum(abs(u) for u in unplaced) >= 2**58:
+            return None
+        for r, members in self._groups(sigma).items():
+            if sum(self.window[g, r][0] for g in members) > self.receivers[r].effective:
+                return None
+        receivers = sorted(self.receivers)
+        index = {r: j for j, r in enumerate(receivers)}
+        shape = (len(self._codes), len(receivers))
+        options = np.full((shape[0], shape[1] + 1), -1, np.int64)
+        option_count = np.zeros(shape[0], np.int64)
+        window, bound = np.zeros(shape, np.bool_), np.zeros(shape[0], np.bool_)
+        for i, g in enumerate(self._codes):
+            choices = self._options(g)
+            option_count[i] = len(choices)
+            options[i, :len(choices)] = [index.get(r, -1) for r in choices]
+            bound[i] = g in self.bound
+            for r in receivers:
+                window[i, index[r]] = (g, r) in self.window
+        return options, option_count, window, bound, np.array(unplaced, np.int64)
+
+    def _options(self, g: str) -> list[str]:
+        """Where a giver may go: its allowed receivers with a window, or nowhere (unless it is bound)."""
+        out = [r for r in self.allowed.get(g, []) if (g, r) in self.window]
+        return out + ([] if g in self.bound else [UNPLACED])
+
+    def run_python(self, sigma: dict[str, str], limit: int = MAX_GROUP_EVALUATIONS) -> dict[str, str]:
+        """`run` in Python (the reference for the compiled kernel.search): `sigma` holds every giver in code order."""
+        sigma = dict(sigma)
         # a group is a bit mask over the givers in code order: its members, in code order, are its set bits
         codes = self._codes
         bit = {g: 1 << i for i, g in enumerate(codes)}
@@ -295,10 +354,7 @@ class Search:
                     groups[r] |= bit[g]
                 sigma[g] = r
 
-        def options(g: str) -> list[str]:
-            """Where a giver may go: its allowed receivers with a window, or nowhere (unless it is bound)."""
-            out = [r for r in self.allowed.get(g, []) if (g, r) in self.window]
-            return out + ([] if g in self.bound else [UNPLACED])
+        options = self._options
 
         def ejections() -> bool:
             """g joins r2 and a giver h of r2 leaves it for r3 (another receiver, or none): for each g in code
@@ -322,7 +378,7 @@ class Search:
                     if found or r2 in (source, UNPLACED):
                         continue
                     for h in [c for c in codes if groups[r2] & bit[c]]:
-                        if found or self.evaluations > MAX_GROUP_EVALUATIONS:
+                        if found or self.evaluations > limit:
                             break
                         # r3 == source would be a swap, tried already
                         targets = [r3 for r3 in options(h) if r3 not in (r2, source)]
@@ -343,7 +399,7 @@ class Search:
             for g in sigma:
                 best, best_delta = None, 0
                 for r in options(g):
-                    if r == sigma[g] or self.evaluations > MAX_GROUP_EVALUATIONS:
+                    if r == sigma[g] or self.evaluations > limit:
                         continue
                     d = delta({g: r})
                     if d < best_delta:
@@ -354,7 +410,7 @@ class Search:
             for i, g1 in enumerate(codes):
                 for g2 in codes[i + 1:]:
                     r1, r2 = sigma[g1], sigma[g2]
-                    if r1 == r2 or self.evaluations > MAX_GROUP_EVALUATIONS:
+                    if r1 == r2 or self.evaluations > limit:
                         continue
                     if (r2 != UNPLACED and (g1, r2) not in self.window) or (r1 != UNPLACED and (g2, r1) not in self.window):
                         continue
@@ -365,7 +421,7 @@ class Search:
                         improved = True
             if not improved:  # the larger neighbourhood only when moves and swaps are done
                 improved = ejections()
-            if not improved or self.evaluations > MAX_GROUP_EVALUATIONS:
+            if not improved or self.evaluations > limit:
                 break
         return sigma
 
