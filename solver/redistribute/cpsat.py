@@ -73,6 +73,40 @@ def _translate(problem: MarketProblem) -> _Model:
     return model
 
 
+def _objective(model: _Model, expr: Expr, sense: str) -> None:
+    """Minimise or maximise `expr` (variable index -> coefficient), written on the proto as CpModel.minimize and
+    maximize write an integer objective, without building the expression's Python objects."""
+    model.clear_objective()
+    objective = model.proto.objective
+    keys = list(expr)
+    objective.vars.extend(keys)
+    if sense == "max":
+        objective.coeffs.extend([-expr[k] for k in keys])
+        objective.scaling_factor = -1.0
+    else:
+        objective.coeffs.extend([expr[k] for k in keys])
+        objective.scaling_factor = 1.0
+
+
+_keys: Kept[tuple] = Kept(8)
+
+
+def _content_key(problem: MarketProblem) -> tuple:
+    """The problem's variables and constraints as a key. Problems built from one remembered structure share its
+    lists (problem.py), so the key is made once per pair of lists: the entry holds the lists themselves, so
+    their ids are not reused while it lives."""
+    variables, constraints = problem.variables, problem.constraints
+
+    def build() -> tuple:
+        return (variables, constraints, (tuple((v.name, v.lb, v.ub) for v in variables),
+                                         tuple((tuple(c.expr.items()), c.lo, c.hi) for c in constraints)))
+
+    kept = _keys.get((id(variables), id(constraints)), build)
+    if kept[0] is not variables or kept[1] is not constraints:  # cannot happen while the entry lives; be sure
+        kept = build()
+    return kept[2]
+
+
 # a problem's CP-SAT model by its content (variables and constraints; objectives and hints are set per solve):
 # the points of a sweep that vary only the weights share their models and pay for the translation once
 _translated: Kept[_Model] = Kept(8)
@@ -89,14 +123,21 @@ class Session:
         if len(problem.variables) < REMEMBERED_FROM:
             self.model = _translate(problem)
         else:
-            key = (tuple((v.name, v.lb, v.ub) for v in problem.variables),
-                   tuple((tuple(c.expr.items()), c.lo, c.hi) for c in problem.constraints))
-            self.model = _translated.get(key, lambda: _translate(problem)).clone()
-        self.vars = [self.model.get_int_var_from_proto_index(i) for i in range(len(problem.variables))]
+            self.model = _translated.get(_content_key(problem), lambda: _translate(problem)).clone()
+        self.size = len(problem.variables)
+        self._vars: list[cp_model.IntVar] | None = None
         # hints name decisions only: hinting the bounds of absolute values (domains of 10⁸ and more) can send
         # CP-SAT's hint search through such a domain value by value, seconds on a model of a few variables
         self.hinted = [i for i, v in enumerate(problem.variables) if v.decision]
         self.last: list[int | None] | None = None
+
+    @property
+    def vars(self) -> list[cp_model.IntVar]:
+        """The model's variables, made when a constraint first needs them (a solve sets its objective, hints and
+        reads its values on the proto's indices)."""
+        if self._vars is None:
+            self._vars = [self.model.get_int_var_from_proto_index(i) for i in range(self.size)]
+        return self._vars
 
     def _linear(self, expr: Expr) -> cp_model.LinearExprT:
         return _linear(self.vars, expr)
@@ -112,16 +153,13 @@ class Session:
             model = self.model.clone()
             for c in extra:
                 self.add(c, model)
-        model.clear_objective()
-        if sense == "max":
-            model.maximize(self._linear(expr))
-        else:
-            model.minimize(self._linear(expr))
+        _objective(model, expr, sense)
         model.clear_hints()
         if self.last is not None:
-            for i in self.hinted:
-                if self.last[i] is not None:  # a hint may name only some variables
-                    model.add_hint(self.vars[i], self.last[i])
+            last = self.last
+            hinted = [i for i in self.hinted if last[i] is not None]  # a hint may name only some variables
+            model.proto.solution_hint.vars.extend(hinted)
+            model.proto.solution_hint.values.extend([last[i] for i in hinted])
         solver = self._solver(time_limit_s)
         solver.parameters.num_workers = self.options.num_workers
         solver.parameters.random_seed = self.options.seed
@@ -171,7 +209,7 @@ class Session:
 
     def _result(self, solver: cp_model.CpSolver, status, elapsed: float, model: cp_model.CpModel) -> StageResult:
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            values = [int(solver.value(v)) for v in self.vars]
+            values = list(solver.response_proto.solution)[:self.size]
             self.last = values
             optimal = status == cp_model.OPTIMAL
             return StageResult(

@@ -260,7 +260,15 @@ class Search:
         receivers = sorted(self.receivers)
         index = {r: j for j, r in enumerate(receivers)}
         placed = np.array([index.get(sigma[g], -1) for g in self._codes], np.int64)
-        self.evaluations = int(search(placed, *arrays, MAX_PASSES, limit, self.evaluations, self._compiled()[1]))
+        # the cache must hold every group evaluated: up to the limit, plus what one step past it evaluates (a
+        # giver's joins and its group's change), plus each giver's leave in the ejection pass that crosses it
+        most = limit + 2 * len(self._codes) + 2 * len(receivers) + 16
+        slots = 1 << (2 * most).bit_length()
+        try:
+            evaluations = search(placed, *arrays, MAX_PASSES, limit, self.evaluations, slots, self._compiled()[1])
+        except ValueError:  # the cache filled after all: the Python search decides
+            return self.run_python(sigma, limit)
+        self.evaluations = int(evaluations)
         return {g: UNPLACED if j < 0 else receivers[j] for g, j in zip(self._codes, placed.tolist())}
 
     def start(self, sigma: dict[str, str]) -> dict[str, str]:

@@ -5,32 +5,40 @@ A module of its own, imported by the first search that can use it, so that the d
 numba."""
 
 import numpy as np
-from numba import njit, types
-from numba.typed import Dict
+from numba import njit
 
 INFEASIBLE = np.int64(1) << np.int64(62)  # a group's cost when its smallest amounts overflow the room: the search
 # runs compiled only when every real cost stays far below it (improve.Search._search_arrays)
 UNPLACED = -1
-_KEY = types.UniTuple(types.int64, 2)  # (receiver, group mask): the search's cache of group costs
 
 
 @njit(cache=True)
 def group_cost(r, members, low, fixed, count, unit, length, room, ends, units, runs, target, offset,
                unmet, unequal, population, scale_p):  # pragma: no cover - compiled
     """improve.Search.group_cost_python on arrays: (cost, True), or (0, False) when the smallest amounts
-    overflow the room. Givers are indices in code order, so sorting steps by (cost, giver, length) is the same order."""
+    overflow the room."""
+    size = 0
+    for g in members:
+        size += count[g, r]
+    scratch = np.empty((3, size), np.int64)
+    return _priced(r, members, scratch, (low, fixed, count, unit, length, room, ends, units, runs, target, offset,
+                                         unmet, unequal, population, scale_p))
+
+
+@njit(cache=True)
+def _priced(r, members, scratch, data):  # pragma: no cover - compiled
+    """`group_cost` with room for the group's steps in `scratch` (3 rows, at least as long as the steps).
+    Givers are indices in code order, so sorting steps by (cost, giver, length) is the Python's order."""
+    (low, fixed, count, unit, length, room, ends, units, runs, target, offset,
+     unmet, unequal, population, scale_p) = data
     total = 0
     cost = 0
-    size = 0
     for g in members:
         total += low[g, r]
         cost += fixed[g, r]
-        size += count[g, r]
     if total > room[r]:
         return 0, False
-    step_unit = np.empty(size, np.int64)
-    step_giver = np.empty(size, np.int64)
-    step_length = np.empty(size, np.int64)
+    step_unit, step_giver, step_length = scratch[0], scratch[1], scratch[2]
     size = 0
     for g in members:
         for k in range(count[g, r]):
@@ -65,13 +73,20 @@ def group_cost(r, members, low, fixed, count, unit, length, room, ends, units, r
 
 
 @njit(cache=True)
-def _cost(r, mask, known, evaluations, data):  # pragma: no cover - compiled
-    """A group's cost from the cache, else computed and counted as one evaluation (improve.Search.run's cost_of)."""
-    key = (r, mask)
-    if key in known:
-        return known[key]
+def _cost(r, mask, cache, evaluations, scratch, data):  # pragma: no cover - compiled
+    """A group's cost from the cache, else computed and counted as one evaluation (improve.Search.run_python's
+    cost_of). The cache is an open-addressing table: rows of (receiver + 1, mask, cost), receiver 0 for empty."""
+    slots = cache.shape[0]
+    h = np.uint64(mask) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(r) * np.uint64(0xC2B2AE3D27D4EB4F)
+    i = np.int64((h >> np.uint64(32)) & np.uint64(slots - 1))
+    while cache[i, 0] != 0:
+        if cache[i, 0] == r + 1 and cache[i, 1] == mask:
+            return cache[i, 2]
+        i = (i + 1) & (slots - 1)
     evaluations[0] += 1
-    members = np.empty(64, np.int64)
+    if 4 * evaluations[1] >= 3 * slots:
+        raise ValueError("the local search's cache is full")  # its size bounds the evaluations (improve.py)
+    members = scratch[3]
     size = 0
     rest = mask
     while rest:
@@ -79,17 +94,15 @@ def _cost(r, mask, known, evaluations, data):  # pragma: no cover - compiled
         members[size] = np.int64(np.log2(np.float64(lowest)) + 0.5)
         size += 1
         rest ^= lowest
-    (low, fixed, count, unit, length, room, ends, units, runs, target, offset,
-     unmet, unequal, population, scale_p) = data
-    value, fits = group_cost(r, members[:size], low, fixed, count, unit, length, room, ends, units, runs, target,
-                             offset, unmet, unequal, population, scale_p)
+    value, fits = _priced(r, members[:size], scratch, data)
     value = value if fits else INFEASIBLE
-    known[key] = value
+    cache[i, 0], cache[i, 1], cache[i, 2] = r + 1, mask, value
+    evaluations[1] += 1
     return value
 
 
 @njit(cache=True)
-def search(sigma, options, option_count, window, bound, unplaced, max_passes, limit, evaluations, data):
+def search(sigma, options, option_count, window, bound, unplaced, max_passes, limit, evaluations, slots, data):
     # pragma: no cover - compiled
     """improve.Search.run_python on arrays: moves, swaps, then ejections, in code order, until nothing improves
     or more than `limit` groups have been evaluated. Receivers are indices (UNPLACED for none); `sigma` is
@@ -104,8 +117,18 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
         bit[i] = np.int64(1) << np.int64(i)
         if sigma[i] != UNPLACED:
             groups[sigma[i]] |= bit[i]
-    known = Dict.empty(key_type=_KEY, value_type=types.int64)
-    count = np.array([evaluations], np.int64)
+    known = np.zeros((slots, 3), np.int64)  # `slots`, a power of two, holds every group the search can evaluate
+    count = np.array([evaluations, 0], np.int64)  # evaluations counted, entries in the cache
+    widest = 64
+    for r in range(m):
+        steps = 0
+        for g in range(n):
+            steps += data[2][g, r]
+        widest = max(widest, steps)
+    scratch = np.empty((4, widest), np.int64)  # a group's steps, and its members
+    joined = np.zeros((n, m), np.bool_)
+    join_value = np.zeros((n, m), np.int64)
+    join_finite_at = np.zeros((n, m), np.bool_)
 
     for _ in range(max_passes):
         improved = False
@@ -118,12 +141,13 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                 s = sigma[g]
                 d, finite = 0, True
                 if s != UNPLACED:
-                    d += _cost(s, groups[s] & ~bit[g], known, count, data) - _cost(s, groups[s], known, count, data)
+                    d += (_cost(s, groups[s] & ~bit[g], known, count, scratch, data)
+                          - _cost(s, groups[s], known, count, scratch, data))
                 else:
                     d -= unplaced[g]
                 if r != UNPLACED:
-                    before = _cost(r, groups[r], known, count, data)
-                    after = _cost(r, groups[r] | bit[g], known, count, data)
+                    before = _cost(r, groups[r], known, count, scratch, data)
+                    after = _cost(r, groups[r] | bit[g], known, count, scratch, data)
                     finite = after != INFEASIBLE
                     d += after - before
                 else:
@@ -149,15 +173,15 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                     continue
                 d, finite = 0, True
                 if r1 != UNPLACED:
-                    before = _cost(r1, groups[r1], known, count, data)
-                    after = _cost(r1, (groups[r1] & ~bit[g1]) | bit[g2], known, count, data)
+                    before = _cost(r1, groups[r1], known, count, scratch, data)
+                    after = _cost(r1, (groups[r1] & ~bit[g1]) | bit[g2], known, count, scratch, data)
                     finite = finite and after != INFEASIBLE
                     d += after - before
                 else:
                     d += unplaced[g2] - unplaced[g1]
                 if r2 != UNPLACED:
-                    before = _cost(r2, groups[r2], known, count, data)
-                    after = _cost(r2, (groups[r2] & ~bit[g2]) | bit[g1], known, count, data)
+                    before = _cost(r2, groups[r2], known, count, scratch, data)
+                    after = _cost(r2, (groups[r2] & ~bit[g2]) | bit[g1], known, count, scratch, data)
                     finite = finite and after != INFEASIBLE
                     d += after - before
                 else:
@@ -170,13 +194,14 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                     sigma[g1], sigma[g2] = r2, r1
                     improved = True
         if not improved:  # ejections: g joins r2, and a giver h of r2 leaves it for r3 (another receiver, or none)
+            joined[:] = False  # the change if h joins r3, remembered until a change is made
             for g in range(n):
                 source = sigma[g]
                 if source == UNPLACED:
                     leave = -unplaced[g]
                 else:
-                    leave = (_cost(source, groups[source] & ~bit[g], known, count, data)
-                             - _cost(source, groups[source], known, count, data))
+                    leave = (_cost(source, groups[source] & ~bit[g], known, count, scratch, data)
+                             - _cost(source, groups[source], known, count, scratch, data))
                 found = False
                 found_r2, found_h, found_r3 = 0, 0, 0
                 for k in range(option_count[g]):
@@ -196,16 +221,20 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                                 continue
                             if target == UNPLACED:
                                 value, value_finite = unplaced[h], True
+                            elif joined[h, target]:
+                                value, value_finite = join_value[h, target], join_finite_at[h, target]
                             else:
-                                after = _cost(target, groups[target] | bit[h], known, count, data)
+                                after = _cost(target, groups[target] | bit[h], known, count, scratch, data)
                                 value_finite = after != INFEASIBLE
-                                value = after - _cost(target, groups[target], known, count, data)
+                                value = after - _cost(target, groups[target], known, count, scratch, data)
+                                joined[h, target] = True
+                                join_value[h, target], join_finite_at[h, target] = value, value_finite
                             if not any_target or (value_finite and (not join_finite or value < join)):
                                 r3, join, join_finite, any_target = target, value, value_finite, True
                         if not any_target:
                             continue
-                        after = _cost(r2, (members & ~bit[h]) | bit[g], known, count, data)
-                        change = after - _cost(r2, members, known, count, data)
+                        after = _cost(r2, (members & ~bit[h]) | bit[g], known, count, scratch, data)
+                        change = after - _cost(r2, members, known, count, scratch, data)
                         if after != INFEASIBLE and join_finite and leave + change + join < 0:
                             found, found_r2, found_h, found_r3 = True, r2, h, r3
                 if found:
@@ -215,6 +244,7 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                         if to != UNPLACED:
                             groups[to] |= bit[who]
                         sigma[who] = to
+                    joined[:] = False
                     improved = True
         if not improved or count[0] > limit:
             break

@@ -6,8 +6,9 @@ import json
 import platform
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,12 @@ class Proposal:
     objective: dict[str, Any]
     solver: dict[str, Any]
     diagnosis: list[dict[str, Any]]
-    explanations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    explainer: Callable[[], dict[str, dict[str, Any]]] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def explanations(self) -> dict[str, dict[str, Any]]:
+        """Every municipality's explanation by code, made at the first use (a sweep point never uses them)."""
+        return self.explainer() if self.explainer is not None else {}
 
     @property
     def feasible(self) -> bool:
@@ -258,18 +264,18 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
                      "givers": len(r.market.givers), "receivers": len(r.market.receivers),
                      "pairs": len(r.market.pairs)} for r in results],
     }
-    proposal = Proposal(munis, setup.base, setup.policy, wishes, setup, shares, transfers, spill, termination,
-                        solution, objective, solver_info, diagnosis)
-    market_of = {p.code: m for m in setup.markets for p in m.givers + m.receivers}
-    flows_of: dict[str, list[tuple[str, str, int]]] = {}
-    for flow in flows:
-        flows_of.setdefault(flow[0], []).append(flow)
-        flows_of.setdefault(flow[1], []).append(flow)
-    for m in munis:
-        proposal.explanations[m.code] = explain(m.code, setup.municipalities, setup.base[m.code], shares[m.code],
-                                                setup.participants.get(m.code), market_of.get(m.code),
-                                                flows_of.get(m.code, []), spill.get(m.code, 0), setup.policy.one_receiver)
-    return proposal
+    def explanations() -> dict[str, dict[str, Any]]:
+        market_of = {p.code: m for m in setup.markets for p in m.givers + m.receivers}
+        flows_of: dict[str, list[tuple[str, str, int]]] = {}
+        for flow in flows:
+            flows_of.setdefault(flow[0], []).append(flow)
+            flows_of.setdefault(flow[1], []).append(flow)
+        return {m.code: explain(m.code, setup.municipalities, setup.base[m.code], shares[m.code],
+                                setup.participants.get(m.code), market_of.get(m.code), flows_of.get(m.code, []),
+                                spill.get(m.code, 0), setup.policy.one_receiver) for m in munis}
+
+    return Proposal(munis, setup.base, setup.policy, wishes, setup, shares, transfers, spill, termination,
+                    solution, objective, solver_info, diagnosis, explanations)
 
 
 def _fraction(text: str) -> float:
