@@ -186,7 +186,7 @@ def main() -> None:
 
     if not args.skip_national:
         national_rows(args, record)
-    for size in [int(s) for s in args.sizes.split(",") if int(s) > 290]:
+    for size in [int(s) for s in args.sizes.split(",") if s and int(s) > 290]:
         for scope in ("county", "national"):
             if scope == "national" and size > 2900:
                 record(f"synthetic {size}", {"method": "propose national", "skipped": "one market of thousands of "

@@ -146,7 +146,10 @@ class Session:
         _add(model or self.model, self.vars, constraint)
 
     def optimize(self, expr: Expr, sense: str, time_limit_s: float,
-                 extra: list[Constraint] | None = None) -> StageResult:
+                 extra: list[Constraint] | None = None, from_bound: bool = False) -> StageResult:
+        """Optimise `expr` within the work limit. `from_bound` searches from the objective's bound outwards
+        (CP-SAT's objective lower-bound search): quick where the relaxation's bound is the optimum, and
+        slow where it is weak."""
         model = self.model
         if extra:
             # temporary constraints go on a copy; variables keep their indices in a clone
@@ -164,6 +167,7 @@ class Session:
         solver.parameters.num_workers = self.options.num_workers
         solver.parameters.random_seed = self.options.seed
         solver.parameters.cp_model_presolve = self.options.presolve
+        solver.parameters.use_objective_lb_search = from_bound
         started = time.perf_counter()
         with _stop_on(self.options.cancel, solver):
             status = solver.solve(model)
