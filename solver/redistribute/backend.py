@@ -49,6 +49,7 @@ class SolveOptions:
     wall_deadline: float | None = None  # time.perf_counter() value after which no solve may run on
     cancel: threading.Event | None = None  # set by another thread: no further solve starts
     presolve: bool = True  # CP-SAT's presolve (the PuLP backends ignore it)
+    linearization_level: int | None = None  # CP-SAT's relaxation strength, None for its default (PuLP ignores it)
 
 
 class Cancelled(RuntimeError):

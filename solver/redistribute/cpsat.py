@@ -168,6 +168,8 @@ class Session:
         solver.parameters.random_seed = self.options.seed
         solver.parameters.cp_model_presolve = self.options.presolve
         solver.parameters.use_objective_lb_search = from_bound
+        if self.options.linearization_level is not None:
+            solver.parameters.linearization_level = self.options.linearization_level
         started = time.perf_counter()
         with _stop_on(self.options.cancel, solver):
             status = solver.solve(model)
