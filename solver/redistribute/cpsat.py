@@ -191,15 +191,16 @@ class Session:
 
     def first_in_order(self, order: list[int], time_limit_s: float) -> StageResult:
         """The lexicographically greatest solution over the variables in `order` (each as large as the
-        earlier ones allow): the first solution of a depth-first search that decides them in this order,
-        the upper half of a variable's domain first, so each is found by halving its domain (twice as quick
-        on the national sample as trying its values from the largest down: 0.14 s, not 0.3 s). The search is
-        complete and never leaves an upper half unless it is proven empty, so the answer is exact when one
-        is found."""
+        earlier ones allow): the first solution of a depth-first search that fixes them in this order,
+        largest value first. The search is complete, so the answer is exact when one is found.
+
+        Halving each domain instead (upper half first) is exact too and twice as quick on the national sample
+        (0.07 against 0.15 deterministic seconds), but it took twice the work over 16 variants of it (7.3
+        against 3.8, one of them 4.2 against 1.5), so the largest value first stays."""
         model = self.model.clone()
         model.clear_objective()
         model.clear_hints()
-        model.add_decision_strategy([self.vars[i] for i in order], cp_model.CHOOSE_FIRST, cp_model.SELECT_UPPER_HALF)
+        model.add_decision_strategy([self.vars[i] for i in order], cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE)
         solver = self._solver(time_limit_s)
         solver.parameters.search_branching = cp_model.FIXED_SEARCH
         solver.parameters.num_workers = 1
@@ -207,6 +208,9 @@ class Session:
         # was not always the greatest in order (tests/test_propose.py::test_ties_go_to_the_table_first_in_code_order)
         solver.parameters.cp_model_presolve = False
         solver.parameters.linearization_level = 2  # a stronger relaxation prunes the search: 0.4 s, not 0.75 s
+        # no probing: over the national sample and 16 variants of it the search took 2.1 deterministic seconds
+        # with it off against 3.8 (the slowest 0.7 against 1.5); over 12 other variants 13.4 against 14.2
+        solver.parameters.cp_model_probing_level = 0
         started = time.perf_counter()
         with _stop_on(self.options.cancel, solver):
             status = solver.solve(model)
