@@ -91,6 +91,11 @@ class AnswerCache:
         pending.set_result(value)
         return value, False
 
+    def pending(self, key: str) -> Future[dict[str, Any]] | None:
+        """The answer being computed for `key` by another request, if one is."""
+        with self._lock:
+            return self._pending.get(key)
+
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
             item = self._items.get(key)
@@ -187,6 +192,14 @@ class Runtime:
         """A known answer, without solving (cheap enough for the event loop)."""
         data = self.cache.get(request.key())
         return None if data is None else self._hit(data)
+
+    def pending(self, request: SolveRequest) -> Future[dict[str, Any]] | None:
+        """The answer an equal request is being solved for (cheap enough for the event loop)."""
+        return self.cache.pending(request.key())
+
+    def shared(self, data: dict[str, Any]) -> dict[str, Any]:
+        """An answer given to a request other than the one it was solved for: counted as a hit, marked cached."""
+        return self._hit(data)
 
     def what_if(self, request: SolveRequest) -> dict[str, Any]:
         data, known = self.cache.get_or_compute(request.key(), lambda: self.solve("what-if", request))

@@ -367,6 +367,26 @@ def test_tokens_are_stored_only_as_hashes(service):
         assert all(plain not in d for d in digests) and len(plain) > 40
 
 
+def test_concurrent_equal_what_if_requests_share_one_solve(service):
+    """Equal requests that arrive while the first is being solved wait for its answer: one solve, the same
+    answer for all, the others counted as cache hits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c, officer = service.client, service.as_("county22")
+    body = {**SMALL, "policy": {"time_limit_s": 1, "forecast": 777}}
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: c.post("/v1/what-if", json=body, headers=officer), range(6)))
+    assert [a.status_code for a in answers] == [200] * 6
+    bodies = [a.json() for a in answers]
+    assert sum("cached" not in b["solver"] for b in bodies) == 1
+    for b in bodies:
+        b["solver"].pop("cached", None)
+    assert all(b == bodies[0] for b in bodies)
+    text = c.get("/metrics").text
+    assert 'andelstal_solves_total{kind="what-if",termination="optimal"} 1.0' in text
+    assert "andelstal_whatif_cache_hits_total 5.0" in text
+
+
 def test_equal_what_if_requests_are_solved_once(service):
     c, officer = service.client, service.as_("county22")
     first = c.post("/v1/what-if", json=SMALL, headers=officer).json()

@@ -70,6 +70,14 @@ async def what_if(body: schemas.WhatIfIn, rt: Runtime_, session: Session_, who: 
     known = None if run_as_job else rt.cached(request)
     if known is not None:
         return JSONResponse(known)
+    waiting = None if run_as_job else rt.pending(request)
+    if waiting is not None:
+        # an equal request is being solved: its answer is this one's, awaited without holding a solve thread,
+        # and its validation is this one's too (it was validated before it was queued)
+        try:
+            return JSONResponse(rt.shared(await asyncio.wrap_future(waiting)))
+        except InputError as exc:
+            raise unprocessable(exc) from None
     checked(rt, request)
     if run_as_job:
         job = rt.submit(session, kind="what-if", token_id=who.token_id, actor=who.actor, year=None,
