@@ -102,6 +102,17 @@ def _cost(r, mask, cache, evaluations, scratch, data):  # pragma: no cover - com
 
 
 @njit(cache=True)
+def _exchange(r, out, into, groups, bit, unplaced, known, count, scratch, data):  # pragma: no cover - compiled
+    """The change of the objective at receiver r (or among the unplaced) when giver `out` leaves it and giver
+    `into` takes its place, and whether the new group fits."""
+    if r == UNPLACED:
+        return unplaced[into] - unplaced[out], True
+    before = _cost(r, groups[r], known, count, scratch, data)
+    after = _cost(r, (groups[r] & ~bit[out]) | bit[into], known, count, scratch, data)
+    return after - before, after != INFEASIBLE
+
+
+@njit(cache=True)
 def search(sigma, options, option_count, window, bound, unplaced, max_passes, limit, evaluations, slots, data):
     # pragma: no cover - compiled
     """improve.Search.run_python on arrays: moves, swaps, then ejections, in code order, until nothing improves
@@ -171,22 +182,9 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                     continue
                 if (r1 == UNPLACED or r2 == UNPLACED) and (bound[g1] or bound[g2]):
                     continue
-                d, finite = 0, True
-                if r1 != UNPLACED:
-                    before = _cost(r1, groups[r1], known, count, scratch, data)
-                    after = _cost(r1, (groups[r1] & ~bit[g1]) | bit[g2], known, count, scratch, data)
-                    finite = finite and after != INFEASIBLE
-                    d += after - before
-                else:
-                    d += unplaced[g2] - unplaced[g1]
-                if r2 != UNPLACED:
-                    before = _cost(r2, groups[r2], known, count, scratch, data)
-                    after = _cost(r2, (groups[r2] & ~bit[g2]) | bit[g1], known, count, scratch, data)
-                    finite = finite and after != INFEASIBLE
-                    d += after - before
-                else:
-                    d += unplaced[g1] - unplaced[g2]
-                if finite and d < 0:
+                d1, finite1 = _exchange(r1, g1, g2, groups, bit, unplaced, known, count, scratch, data)
+                d2, finite2 = _exchange(r2, g2, g1, groups, bit, unplaced, known, count, scratch, data)
+                if finite1 and finite2 and d1 + d2 < 0:
                     if r1 != UNPLACED:
                         groups[r1] = (groups[r1] & ~bit[g1]) | bit[g2]
                     if r2 != UNPLACED:
@@ -233,9 +231,8 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                                 r3, join, join_finite, any_target = target, value, value_finite, True
                         if not any_target:
                             continue
-                        after = _cost(r2, (members & ~bit[h]) | bit[g], known, count, scratch, data)
-                        change = after - _cost(r2, members, known, count, scratch, data)
-                        if after != INFEASIBLE and join_finite and leave + change + join < 0:
+                        change, change_finite = _exchange(r2, h, g, groups, bit, unplaced, known, count, scratch, data)
+                        if change_finite and join_finite and leave + change + join < 0:
                             found, found_r2, found_h, found_r3 = True, r2, h, r3
                 if found:
                     for who, to in ((g, found_r2), (found_h, found_r3)):
