@@ -191,21 +191,18 @@ class Runtime:
     def cached(self, request: SolveRequest) -> dict[str, Any] | None:
         """A known answer, without solving (cheap enough for the event loop)."""
         data = self.cache.get(request.key())
-        return None if data is None else self._hit(data)
+        return None if data is None else self.shared(data)
 
     def pending(self, request: SolveRequest) -> Future[dict[str, Any]] | None:
         """The answer an equal request is being solved for (cheap enough for the event loop)."""
         return self.cache.pending(request.key())
 
-    def shared(self, data: dict[str, Any]) -> dict[str, Any]:
-        """An answer given to a request other than the one it was solved for: counted as a hit, marked cached."""
-        return self._hit(data)
-
     def what_if(self, request: SolveRequest) -> dict[str, Any]:
         data, known = self.cache.get_or_compute(request.key(), lambda: self.solve("what-if", request))
-        return self._hit(data) if known else data
+        return self.shared(data) if known else data
 
-    def _hit(self, data: dict[str, Any]) -> dict[str, Any]:
+    def shared(self, data: dict[str, Any]) -> dict[str, Any]:
+        """An answer given to a request other than the one it was solved for: counted as a hit, marked cached."""
         self.metrics.cache_hits.inc()
         return dict(data, solver=dict(data["solver"], cached=True))
 

@@ -93,18 +93,15 @@ _keys: Kept[tuple] = Kept(8)
 
 def _content_key(problem: MarketProblem) -> tuple:
     """The problem's variables and constraints as a key. Problems built from one remembered structure share its
-    lists (problem.py), so the key is made once per pair of lists: the entry holds the lists themselves, so
-    their ids are not reused while it lives."""
+    lists (problem.py), so the key is made once per pair of lists, remembered under their ids: the entry holds
+    the lists themselves, so no other list can take those ids while it lives."""
     variables, constraints = problem.variables, problem.constraints
 
     def build() -> tuple:
         return (variables, constraints, (tuple((v.name, v.lb, v.ub) for v in variables),
                                          tuple((tuple(c.expr.items()), c.lo, c.hi) for c in constraints)))
 
-    kept = _keys.get((id(variables), id(constraints)), build)
-    if kept[0] is not variables or kept[1] is not constraints:  # cannot happen while the entry lives; be sure
-        kept = build()
-    return kept[2]
+    return _keys.get((id(variables), id(constraints)), build)[2]
 
 
 # a problem's CP-SAT model by its content (variables and constraints; objectives and hints are set per solve):

@@ -85,6 +85,7 @@ class Search:
         self._pairs: dict[tuple[str, str], tuple[int, list[tuple[int, str, int]]]] = {}
         self._rooms: dict[str, tuple[list[int], list[int]]] = {}
         self._arrays: tuple | None | bool = False  # the compiled kernel's data, None when it cannot be used
+        self._largest = 0  # a bound on every sum the kernels form (set with the arrays)
 
     def giver_cost(self, g: str, amount: int) -> int:
         giver = self.givers[g]
@@ -257,15 +258,15 @@ class Search:
 
         from solver.redistribute.kernel import search
 
-        receivers = sorted(self.receivers)
-        index = {r: j for j, r in enumerate(receivers)}
+        index, data = self._compiled()  # type: ignore[misc]
+        receivers = sorted(index, key=index.__getitem__)
         placed = np.array([index.get(sigma[g], -1) for g in self._codes], np.int64)
         # the cache must hold every group evaluated: up to the limit, plus what one step past it evaluates (a
         # giver's joins and its group's change), plus each giver's leave in the ejection pass that crosses it
         most = limit + 2 * len(self._codes) + 2 * len(receivers) + 16
         slots = 1 << (2 * most).bit_length()
         try:
-            evaluations = search(placed, *arrays, MAX_PASSES, limit, self.evaluations, slots, self._compiled()[1])
+            evaluations = search(placed, *arrays, MAX_PASSES, limit, self.evaluations, slots, data)
         except ValueError:  # the cache filled after all: the Python search decides
             return self.run_python(sigma, limit)
         self.evaluations = int(evaluations)
@@ -295,8 +296,8 @@ class Search:
         for r, members in self._groups(sigma).items():
             if sum(self.window[g, r][0] for g in members) > self.receivers[r].effective:
                 return None
-        receivers = sorted(self.receivers)
-        index = {r: j for j, r in enumerate(receivers)}
+        index = self._compiled()[0]  # type: ignore[index]
+        receivers = sorted(index, key=index.__getitem__)
         shape = (len(self._codes), len(receivers))
         options = np.full((shape[0], shape[1] + 1), -1, np.int64)
         option_count = np.zeros(shape[0], np.int64)
