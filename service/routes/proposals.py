@@ -65,17 +65,18 @@ async def what_if(body: schemas.WhatIfIn, rt: Runtime_, session: Session_, who: 
     units = None if body.shares is None else share_units(body.shares, rt)
     request = SolveRequest(wishes, rt.clamp(body.policy.plain()), units, body.backend)
     run_as_job = "respond-async" in (prefer or "").lower() or request.policy["time_limit_s"] > rt.settings.sync_time_limit_s
-    # the answer is the proposal JSON as the solver wrote it (ProposalBody documents it): sent as it is, without
-    # validating 290 rows again on every answer; a known answer was valid input, so it skips validation too
+    # the answer is the proposal JSON as the solver wrote it (ProposalBody documents it), encoded once in the solving
+    # thread and sent as it is, without validating or encoding 290 rows again on every answer; a known answer was
+    # valid input, so it skips validation too
     known = None if run_as_job else rt.cached(request)
     if known is not None:
-        return JSONResponse(known)
+        return Response(known, media_type="application/json")
     waiting = None if run_as_job else rt.pending(request)
     if waiting is not None:
         # an equal request is being solved: its answer is this one's, awaited without holding a solve thread,
         # and its validation is this one's too (it was validated before it was queued)
         try:
-            return JSONResponse(rt.shared(await asyncio.wrap_future(waiting)))
+            return Response(rt.shared((await asyncio.wrap_future(waiting)).shared), media_type="application/json")
         except InputError as exc:
             raise unprocessable(exc) from None
     checked(rt, request)
@@ -85,7 +86,7 @@ async def what_if(body: schemas.WhatIfIn, rt: Runtime_, session: Session_, who: 
         return accepted(job)
     loop = asyncio.get_running_loop()
     try:
-        return JSONResponse(await loop.run_in_executor(rt.pool, rt.what_if, request))
+        return Response(await loop.run_in_executor(rt.pool, rt.what_if, request), media_type="application/json")
     except InputError as exc:  # only what validation above cannot see, e.g. a county floor above a county's total
         raise unprocessable(exc) from None
 
