@@ -75,21 +75,24 @@ def check_rules(p, wishes, one_receiver=True, county_scope=False):
 
 
 @contextmanager
-def _warnings_of(name):
-    """The warnings a logger emits inside the block."""
+def _warnings_of(name, level=logging.WARNING):
+    """The messages (warnings, unless another level is named) a logger emits inside the block."""
     seen = []
 
     class Collect(logging.Handler):
         def emit(self, record):
             seen.append(record.getMessage())
 
-    handler = Collect(logging.WARNING)
+    handler = Collect(level)
     logger = logging.getLogger(name)
+    before = logger.level
     logger.addHandler(handler)
+    logger.setLevel(min(level, logger.getEffectiveLevel()))
     try:
         yield seen
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(before)
 
 
 @FAST
@@ -409,6 +412,40 @@ def test_ties_go_to_the_table_first_in_code_order(wishes):
         session.add(Constraint("stage", "lex", {var: 1}, res.values[var], None))
     expected = sorted((g, r, a) for (g, r), a in aggregate.flows(agg, res.values).items() if a > 0)
     assert sorted(flows(p)) == expected
+
+
+def _sample_with_lower_offer(index: int) -> list[dict]:
+    """The shipped sample wishes; with index ≥ 0, the offer of the index-th giver with a number 0.01‰ lower."""
+    import json
+
+    from solver.data import sample_wishes_path
+
+    wishes = json.loads(sample_wishes_path().read_text(encoding="utf-8"))["wishes"]
+    if index >= 0:
+        giver = [w for w in wishes if w["wish"] == "give" and w["amount_permille"] != "all"][index]
+        giver["amount_permille"] = round(float(giver["amount_permille"]) - 0.01, 2)
+    return wishes
+
+
+@pytest.mark.parametrize("order_limit", [1.0, 0.01], ids=["default", "short"])
+def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answer(order_limit):
+    """Where the tie-break's search reaches the population stage's bound, its table is the one the stage and
+    the tie-break give one after the other; where it does not (the bound is not the optimum, or the search
+    stops at its limit), the stage goes on and the answer is the same. National instances that take each
+    path: the sample reaches the bound, a variant's bound is not its optimum, and a short limit stops it."""
+    paths = []
+    for wishes in (_sample_with_lower_offer(-1), _sample_with_lower_offer(13)):
+        with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
+            peeked = _with(wishes, PEEK_ORDER=order_limit)
+        staged = _with(wishes, PEEK_SLICE=0)
+        assert peeked.solution.value == "optimal"
+        assert peeked.to_json(timing=False) == staged.to_json(timing=False)
+        paths += [m.split(": ", 1)[1].replace("the tie-break ", "") for m in seen if "the tie-break" in m]
+    if order_limit < 1:
+        assert any(p.startswith("did not reach") and p.endswith("(time_limit)") for p in paths)
+    else:
+        assert any(p.startswith("reached") for p in paths)
+        assert any(p.startswith("did not reach") and p.endswith("(infeasible)") for p in paths)
 
 
 @FAST
