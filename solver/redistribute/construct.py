@@ -195,14 +195,19 @@ def construct_flows(market: Market, policy: Policy) -> dict[tuple[str, str], int
     return flows
 
 
-def giver_types(market: Market, policy: Policy) -> dict[tuple, list[str]]:
-    """Givers that are interchangeable for the largest deviation: the same target, offer, allowed receivers
-    and binding agreement (or none)."""
+def giver_types(market: Market, policy: Policy, county: bool = False) -> dict[tuple, list[str]]:
+    """Givers that are interchangeable for the largest deviation and the volume: the same target, offer,
+    allowed receivers and binding agreement (or none); with `county`, also for the transfer counts: the same
+    allowed receivers in their own county (the key's fifth part)."""
     allowed = market.receivers_of()
+    county_of = {r.code: r.county for r in market.receivers}
     types: dict[tuple, list[str]] = {}
     for g in market.givers:
         if g.code in allowed:
-            types.setdefault((g.target, g.effective, tuple(allowed[g.code]), bound(g, policy)), []).append(g.code)
+            key = (g.target, g.effective, tuple(allowed[g.code]), bound(g, policy))
+            if county:
+                key += (tuple(r for r in allowed[g.code] if county_of[r] == g.county),)
+            types.setdefault(key, []).append(g.code)
     return types
 
 

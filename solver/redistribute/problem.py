@@ -235,10 +235,15 @@ def _stages(setup: Setup, market: Market, prob: MarketProblem) -> list[Stage]:
     return [*stages, Stage("tie_pairs", tie_pairs, "min"), Stage("tie_flows", tie_flows, "min")]
 
 
+def simplicity_scale(market: Market) -> int:
+    """k = pairs + 1: no count of transfers reaches it, so k·cross-county + transfers orders as the pair does."""
+    return len(market.pairs) + 1
+
+
 def volume_simplicity(market: Market, volume: Expr, cross: Expr, transfers: Expr) -> Stage:
     """Move the most, then the fewest cross-county transfers, then the fewest transfers, as one objective:
-    with k = pairs + 1, each count stays below a unit of the term before it."""
-    k = len(market.pairs) + 1
+    k²·volume − k·cross-county − transfers (simplicity_scale), each count below a unit of the term before it."""
+    k = simplicity_scale(market)
     return Stage("volume_simplicity", add_expr((k * k, volume), (-k, cross), (-1, transfers)), "max")
 
 
@@ -327,16 +332,24 @@ def values_for(setup: Setup, prob: MarketProblem, flows: dict[tuple[str, str], i
     return settle(setup, prob, values)
 
 
-def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str]], limit: int) -> MarketProblem:
+def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str]], limit: int,
+                       terms: bool = False) -> MarketProblem:
     """Can every participant stay within `limit` units of its target? Asked of counts of interchangeable
-    givers per receiver, which removes the symmetry that makes the full model slow to refute."""
+    givers per receiver, which removes the symmetry that makes the full model slow to refute.
+
+    With `terms`, each receiver's amount is a variable too, and the problem has the terms of the volume and
+    simplicity stage: "received", "placed" and, where the types name their own county's receivers
+    (giver_types(county=True)), "cross". Every table within `limit` has counts with the same terms, so
+    their optimum on counts bounds the stage's."""
     prob = MarketProblem(market)
     policy = setup.policy
     counts: dict[tuple[int, str], int] = {}
     lows: dict[str, Expr] = {r.code: {} for r in market.receivers}
     highs: dict[str, Expr] = {r.code: {} for r in market.receivers}
     rooms = {r.code: r for r in market.receivers}
-    for index, ((target, effective, allowed, bound), members) in enumerate(types.items()):
+    cross: Expr = {}
+    for index, (key, members) in enumerate(types.items()):
+        target, effective, allowed, bound = key[:4]
         total: Expr = {}
         for r in allowed:
             slot = member(members[0], target, effective, rooms[r].effective, policy, bound)
@@ -346,11 +359,23 @@ def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str
             counts[index, r] = var
             total[var] = 1
             lows[r][var], highs[r][var] = low, high
+            if len(key) > 4 and r not in key[4]:
+                cross[var] = 1
         everyone = len(members) if target > limit or bound else 0
         prob.add("types", f"givers of type {index} placed", total, lo=everyone, hi=len(members))
+    received: Expr = {}
     for r in market.receivers:
         top = min(r.effective, r.target + limit)
+        if terms:
+            v = prob.var(f"v[{r.code}]", max(0, r.target - limit), top)
+            prob.add("room", f"room of {r.code} within {limit}", add_expr((1, lows[r.code]), (-1, {v: 1})), hi=0)
+            prob.add("room", f"room of {r.code} within {limit}", add_expr((1, highs[r.code]), (-1, {v: 1})), lo=0)
+            received[v] = 1
+            continue
         prob.add("room", f"room of {r.code} within {limit}", lows[r.code], hi=top)
         prob.add("room", f"room of {r.code} within {limit}", highs[r.code], lo=r.target - limit)
     prob.y = {key: var for key, var in counts.items()}  # (type index, receiver) -> count variable
+    if terms:
+        prob.add("volume", "at most the proportional cut's volume", received, hi=market.volume)
+        prob.terms = {"received": received, "cross": cross, "placed": {var: 1 for var in counts.values()}}
     return prob
