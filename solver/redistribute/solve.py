@@ -496,9 +496,9 @@ def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, b
         return
     volume = res.objective
     session.add(Constraint("stage", "the most volume on counts", agg.terms["received"], None, volume))
-    if res.values is not None:  # a table that moves that much, for the search to start from
+    if res.values is not None:  # a table that moves that much, for the search to start from if it is better
         chosen = {key: res.values[var] for key, var in coarse.y.items()}
-        session.last = aggregate.hint(agg, flows_from_counts(market, policy, coarse_types, chosen, limit))
+        _start_if_better(session, agg, flows_from_counts(market, policy, coarse_types, chosen, limit))
     types = giver_types(market, policy, county=True)
     fine = type_count_problem(setup, market, types, limit, terms=True)
     fine.add("stage", "the most volume on counts", fine.terms["received"], lo=volume)
@@ -523,7 +523,22 @@ def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, b
     best = k * k * volume - res.objective  # the stage's value: k²·volume − k·cross-county − transfers
     session.add(Constraint("stage", "volume and simplicity on counts", stage.expr, None, best))
     chosen = {key: res.values[var] for key, var in fine.y.items()}
-    session.last = aggregate.hint(agg, flows_from_counts(market, policy, types, chosen, limit))
+    _start_if_better(session, agg, flows_from_counts(market, policy, types, chosen, limit))
+
+
+def _start_if_better(session, agg: aggregate.Aggregate, flows: dict[tuple[str, str], int]) -> None:
+    """Start the session's next search from `flows` if they are better in volume and simplicity than where it
+    would start: each solve begins afresh from its hint, so a worse hint would lose the best table so far."""
+    def value(flows: dict[tuple[str, str], int]) -> int:
+        market = agg.problem.market
+        county = {p.code: p.county for p in (*market.givers, *market.receivers)}
+        moved = [(g, r, a) for (g, r), a in flows.items() if a > 0]
+        k = simplicity_scale(market)
+        return (k * k * sum(a for _, _, a in moved) - k * sum(county[g] != county[r] for g, r, _ in moved)
+                - len(moved))
+
+    if session.last is None or value(flows) > value(aggregate.flows(agg, session.last)):
+        session.last = aggregate.hint(agg, flows)
 
 
 def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:
