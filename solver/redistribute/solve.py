@@ -484,8 +484,10 @@ def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, b
     First the most volume on the types of the largest-deviation checks (a few types: the proof is quick),
     then the fewest cross-county transfers and transfers at that volume on types split by their own
     county's receivers. Each is a relaxation of the aggregate (the same windows, without the population
-    terms), so its optimum bounds the stage's; the session gets both bounds, and the table of the second
-    as its hint. Work: at most a quarter of the budget left for each."""
+    terms), so its optimum bounds the stage's; the session gets both bounds, and each one's table as the
+    search's start where it is better than the start it has. Work: at most a quarter of the budget left for
+    each. On 13 national what-ifs that the aggregate did not settle in 5 deterministic seconds, 3 are now
+    proven and 6 better (benchmarks/README.md)."""
     policy = setup.policy
     coarse_types = giver_types(market, policy)
     coarse = type_count_problem(setup, market, coarse_types, limit, terms=True)
