@@ -113,6 +113,35 @@ def _exchange(r, out, into, groups, bit, unplaced, known, count, scratch, data):
 
 
 @njit(cache=True)
+def _leave(g, s, groups, bit, unplaced, known, count, scratch, data):  # pragma: no cover - compiled
+    """The change of the objective when giver g leaves receiver s (or the unplaced)."""
+    if s == UNPLACED:
+        return -unplaced[g]
+    return (_cost(s, groups[s] & ~bit[g], known, count, scratch, data)
+            - _cost(s, groups[s], known, count, scratch, data))
+
+
+@njit(cache=True)
+def _join(g, r, groups, bit, unplaced, known, count, scratch, data):  # pragma: no cover - compiled
+    """The change of the objective when giver g joins receiver r (or the unplaced), and whether the group fits."""
+    if r == UNPLACED:
+        return unplaced[g], True
+    before = _cost(r, groups[r], known, count, scratch, data)
+    after = _cost(r, groups[r] | bit[g], known, count, scratch, data)
+    return after - before, after != INFEASIBLE
+
+
+@njit(cache=True)
+def _move(g, r, sigma, groups, bit):  # pragma: no cover - compiled
+    """Giver g goes to receiver r (or the unplaced)."""
+    if sigma[g] != UNPLACED:
+        groups[sigma[g]] &= ~bit[g]
+    if r != UNPLACED:
+        groups[r] |= bit[g]
+    sigma[g] = r
+
+
+@njit(cache=True)
 def search(sigma, options, option_count, window, bound, unplaced, max_passes, limit, evaluations, slots, data):
     # pragma: no cover - compiled
     """improve.Search.run_python on arrays: moves, swaps, then ejections, in code order, until nothing improves
@@ -149,29 +178,12 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                 r = options[g, k]
                 if r == sigma[g] or count[0] > limit:
                     continue
-                s = sigma[g]
-                d, finite = 0, True
-                if s != UNPLACED:
-                    d += (_cost(s, groups[s] & ~bit[g], known, count, scratch, data)
-                          - _cost(s, groups[s], known, count, scratch, data))
-                else:
-                    d -= unplaced[g]
-                if r != UNPLACED:
-                    before = _cost(r, groups[r], known, count, scratch, data)
-                    after = _cost(r, groups[r] | bit[g], known, count, scratch, data)
-                    finite = after != INFEASIBLE
-                    d += after - before
-                else:
-                    d += unplaced[g]
-                if finite and d < best_delta:
-                    best, best_delta = r, d
+                leave = _leave(g, sigma[g], groups, bit, unplaced, known, count, scratch, data)
+                join, finite = _join(g, r, groups, bit, unplaced, known, count, scratch, data)
+                if finite and leave + join < best_delta:
+                    best, best_delta = r, leave + join
             if best != UNPLACED - 1:
-                s = sigma[g]
-                if s != UNPLACED:
-                    groups[s] &= ~bit[g]
-                if best != UNPLACED:
-                    groups[best] |= bit[g]
-                sigma[g] = best
+                _move(g, best, sigma, groups, bit)
                 improved = True
         for g1 in range(n):  # swaps
             for g2 in range(g1 + 1, n):
@@ -195,11 +207,7 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
             joined[:] = False  # the change if h joins r3, remembered until a change is made
             for g in range(n):
                 source = sigma[g]
-                if source == UNPLACED:
-                    leave = -unplaced[g]
-                else:
-                    leave = (_cost(source, groups[source] & ~bit[g], known, count, scratch, data)
-                             - _cost(source, groups[source], known, count, scratch, data))
+                leave = _leave(g, source, groups, bit, unplaced, known, count, scratch, data)
                 found = False
                 found_r2, found_h, found_r3 = 0, 0, 0
                 for k in range(option_count[g]):
@@ -217,16 +225,14 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                             target = options[h, q]
                             if target == r2 or target == source:
                                 continue
-                            if target == UNPLACED:
-                                value, value_finite = unplaced[h], True
-                            elif joined[h, target]:
+                            if target != UNPLACED and joined[h, target]:
                                 value, value_finite = join_value[h, target], join_finite_at[h, target]
                             else:
-                                after = _cost(target, groups[target] | bit[h], known, count, scratch, data)
-                                value_finite = after != INFEASIBLE
-                                value = after - _cost(target, groups[target], known, count, scratch, data)
-                                joined[h, target] = True
-                                join_value[h, target], join_finite_at[h, target] = value, value_finite
+                                value, value_finite = _join(h, target, groups, bit, unplaced, known, count, scratch,
+                                                            data)
+                                if target != UNPLACED:
+                                    joined[h, target] = True
+                                    join_value[h, target], join_finite_at[h, target] = value, value_finite
                             if not any_target or (value_finite and (not join_finite or value < join)):
                                 r3, join, join_finite, any_target = target, value, value_finite, True
                         if not any_target:
@@ -235,12 +241,8 @@ def search(sigma, options, option_count, window, bound, unplaced, max_passes, li
                         if change_finite and join_finite and leave + change + join < 0:
                             found, found_r2, found_h, found_r3 = True, r2, h, r3
                 if found:
-                    for who, to in ((g, found_r2), (found_h, found_r3)):
-                        if sigma[who] != UNPLACED:
-                            groups[sigma[who]] &= ~bit[who]
-                        if to != UNPLACED:
-                            groups[to] |= bit[who]
-                        sigma[who] = to
+                    _move(g, found_r2, sigma, groups, bit)
+                    _move(found_h, found_r3, sigma, groups, bit)
                     joined[:] = False
                     improved = True
         if not improved or count[0] > limit:
