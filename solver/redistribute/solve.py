@@ -10,6 +10,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from solver.domain import ObjectiveMode
 from solver.redistribute import aggregate, improve
@@ -35,6 +36,7 @@ from solver.redistribute.problem import (
     simplicity_scale,
     type_count_problem,
     values_for,
+    volume_simplicity,
 )
 from solver.redistribute.targets import Market, Setup
 
@@ -390,12 +392,13 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
         elif backend == "cpsat" and not weighted:
             tighten = None
             if stage.name == "volume_simplicity" and SIMPLICITY_ON_COUNTS != "never":
-                def tighten(stage=stage):
-                    _simplicity_on_counts(setup, prob.market, options, budget, limit, stage, agg, session)
+                tighten = partial(_simplicity_on_counts, setup, prob.market, options, budget, limit, stage, agg,
+                                  session)
                 if SIMPLICITY_ON_COUNTS == "always":
                     tighten()
+                    tighten = None
             res, tied = _bound_first(session, ties, agg.order, stage, budget, last=stage is stages[-2],
-                                     tighten=tighten if SIMPLICITY_ON_COUNTS == "stalled" else None)
+                                     tighten=tighten)
         else:
             res = session.optimize(stage.expr, stage.sense, max(0.001, budget[0]))
         budget[0] -= res.spent
@@ -530,17 +533,15 @@ def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, b
 
 def _start_if_better(session, agg: aggregate.Aggregate, flows: dict[tuple[str, str], int]) -> None:
     """Start the session's next search from `flows` if they are better in volume and simplicity than where it
-    would start: each solve begins afresh from its hint, so a worse hint would lose the best table so far."""
-    def value(flows: dict[tuple[str, str], int]) -> int:
-        market = agg.problem.market
-        county = {p.code: p.county for p in (*market.givers, *market.receivers)}
-        moved = [(g, r, a) for (g, r), a in flows.items() if a > 0]
-        k = simplicity_scale(market)
-        return (k * k * sum(a for _, _, a in moved) - k * sum(county[g] != county[r] for g, r, _ in moved)
-                - len(moved))
+    would start: each solve begins afresh from its hint, so a worse hint would lose the best table so far.
 
-    if session.last is None or value(flows) > value(aggregate.flows(agg, session.last)):
-        session.last = aggregate.hint(agg, flows)
+    Both are compared by the stage's own expression on the counts and totals, which every hint names (the
+    receivers' amounts, which a hint leaves out, are the sums of the totals)."""
+    stage = volume_simplicity(agg.problem.market, {a: 1 for a in agg.amount.values()}, agg.terms["cross"],
+                              agg.terms["placed"])
+    hint = aggregate.hint(agg, flows)
+    if session.last is None or evaluate(stage.expr, hint) > evaluate(stage.expr, session.last):
+        session.last = hint
 
 
 def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:
