@@ -85,9 +85,9 @@ class AnswerCache:
         self._pending: dict[str, Future[Answer]] = {}
         self._lock = threading.Lock()
 
-    def get_or_compute(self, key: str, compute: Callable[[], Answer]) -> tuple[Answer | bytes, bool]:
-        """The answer for `key` (the whole Answer to the request that solved it, the shared encoding to any
-        other) and whether it was already known (cached, or solved by another request)."""
+    def get_or_compute(self, key: str, compute: Callable[[], Answer]) -> tuple[bytes, bool]:
+        """The encoded answer for `key` (`own` to the request that solved it, `shared` to any other) and whether
+        it was already known (cached, or solved by another request)."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -110,7 +110,7 @@ class AnswerCache:
         with self._lock:
             del self._pending[key]
         pending.set_result(value)
-        return value, False
+        return value.own, False
 
     def pending(self, key: str) -> Future[Answer] | None:
         """The answer being computed for `key` by another request, if one is."""
@@ -219,12 +219,8 @@ class Runtime:
 
     def what_if(self, request: SolveRequest) -> bytes:
         """The proposal JSON for a what-if request, encoded: solved, or known from an equal request."""
-        answer, known = self.cache.get_or_compute(request.key(), lambda: Answer.of(self.solve("what-if", request)))
-        if known:
-            assert isinstance(answer, bytes)
-            return self.shared(answer)
-        assert isinstance(answer, Answer)
-        return answer.own
+        encoded, known = self.cache.get_or_compute(request.key(), lambda: Answer.of(self.solve("what-if", request)))
+        return self.shared(encoded) if known else encoded
 
     def shared(self, encoded: bytes | None) -> bytes | None:
         """An answer given to a request other than the one it was solved for (marked cached): counted as a hit."""
