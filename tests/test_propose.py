@@ -414,13 +414,17 @@ def test_ties_go_to_the_table_first_in_code_order(wishes):
     assert sorted(flows(p)) == expected
 
 
-def _sample_with_lower_offer(index: int) -> list[dict]:
-    """The shipped sample wishes; with index ≥ 0, the offer of the index-th giver with a number 0.01‰ lower."""
+def _sample_wishes() -> list[dict]:
     import json
 
     from solver.data import sample_wishes_path
 
-    wishes = json.loads(sample_wishes_path().read_text(encoding="utf-8"))["wishes"]
+    return json.loads(sample_wishes_path().read_text(encoding="utf-8"))["wishes"]
+
+
+def _sample_with_lower_offer(index: int) -> list[dict]:
+    """The shipped sample wishes; with index ≥ 0, the offer of the index-th giver with a number 0.01‰ lower."""
+    wishes = _sample_wishes()
     if index >= 0:
         giver = [w for w in wishes if w["wish"] == "give" and w["amount_permille"] != "all"][index]
         giver["amount_permille"] = round(float(giver["amount_permille"]) - 0.01, 2)
@@ -470,11 +474,7 @@ def test_counts_prove_the_volume_and_simplicity_stage_where_the_aggregate_does_n
     """A national what-if (a receiver's room 0.05‰ lower): the aggregate model's search does not prove the
     volume-and-simplicity stage within the default work limit, the bounds from counts do, at a table as
     good or better."""
-    import json
-
-    from solver.data import sample_wishes_path
-
-    wishes = json.loads(sample_wishes_path().read_text(encoding="utf-8"))["wishes"]
+    wishes = _sample_wishes()
     receiver = next(w for w in wishes if w["wish"] == "receive")
     receiver["amount_permille"] = round(float(receiver["amount_permille"]) - 0.05, 2)
     stage = "volume_simplicity"
