@@ -452,6 +452,63 @@ def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answe
         assert any(p.startswith("did not reach") and p.endswith("(infeasible)") for p in paths)
 
 
+# fourteen givers and three receivers of the sample: the least largest deviation is 1, found by a check after
+# the one of 2 fitted, so the stages that ran ahead at 2 are not the answer
+_TIGHTER_AT_THE_LAST_CHECK = [
+    *({"code": code, "wish": "give", "amount_permille": amount} for code, amount in [
+        ("0483", 1.0), ("0513", 1.0), ("2460", 0.75), ("1761", 1.5), ("0680", 0.25), ("1481", 1.0), ("1447", "all"),
+        ("1283", 0.25), ("0140", 1.37), ("1473", 1.0), ("1496", 0.25), ("2417", 1.0), ("2101", 0.25), ("1485", 0.75)]),
+    *({"code": code, "wish": "receive", "amount_permille": amount} for code, amount in [
+        ("2580", 1.66), ("1780", 2.73), ("2480", 2.65)]),
+]
+
+
+@pytest.mark.parametrize("case", ["answer", "dropped"])
+def test_the_later_stages_that_run_ahead_of_the_last_deviation_check_give_the_same_answer(case):
+    """While the last check of the largest deviation runs (D − 1, once D fits), the later stages run at D on a
+    thread of their own. The answer is the one they give when run after the check: where D − 1 does not fit,
+    what ran ahead is the answer (the national sample); where it fits, that is dropped and they run at D − 1."""
+    wishes = _sample_wishes() if case == "answer" else [dict(w) for w in _TIGHTER_AT_THE_LAST_CHECK]
+    with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
+        ahead = _with(wishes, AHEAD=True)
+    after = _with(wishes, AHEAD=False)
+    assert ahead.solution.value == "optimal"
+    assert ahead.to_json(timing=False) == after.to_json(timing=False)
+    ran = [m for m in seen if "ran ahead" in m]
+    assert len(ran) == 1
+    assert ran[0].endswith(", which is 1") == (case == "dropped")
+
+
+def test_a_cancelled_proposal_stops_the_stages_that_run_ahead():
+    """Cancelled while the later stages run ahead (at their first stage), the proposal raises Cancelled, and the
+    thread they ran on ends: they see the caller's cancel, or the driver stops them."""
+    import threading
+
+    from solver.redistribute.backend import Cancelled
+
+    cancel = threading.Event()
+
+    class CancelAhead(logging.Handler):
+        def emit(self, record):
+            if threading.current_thread().name == "andelstal-ahead" and "aggregate stage" in record.getMessage():
+                cancel.set()
+
+    logger = logging.getLogger("solver.redistribute.solve")
+    handler, before = CancelAhead(logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with pytest.raises(Cancelled):
+            propose(_sample_wishes(), cancel=cancel)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+    assert cancel.is_set()
+    for thread in [t for t in threading.enumerate() if t.name == "andelstal-ahead"]:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
 @FAST
 @given(instances(max_givers=8, max_receivers=3, partners=True),
        st.sampled_from([{}, {"county_floor": 0.9}, {"binding_agreements": True}, {"receiver_cap": 1.5},

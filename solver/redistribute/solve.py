@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -51,6 +54,7 @@ PEEK_ORDER = 1.0  # work the tie-break may spend trying to reach that bound (at 
 SIMPLICITY_ON_COUNTS = "stalled"  # bound the volume-and-simplicity stage on counts where its first slice does not
 # settle it ("always": before it, as the tests ask; "never")
 COUNTS_FROM_GIVERS = 8  # markets with at least this many givers decide the largest deviation on counts
+AHEAD = True  # run the later stages beside the check that settles the largest deviation (on a thread of their own)
 _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
 
@@ -138,14 +142,26 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         _hint(session, start)
         if prob.stages[0].name != "max_deviation" and _sound(setup, prob, start):
             values = start
-    def on_aggregate(limit: int, start: list[int], keep: tuple[str, ...] = ()) -> list[int] | None:
-        """The later stages on the aggregate model; None when the full model must decide them."""
-        decided = _aggregate_stages(setup, prob, backend, options, budget, limit, result, start)
-        if decided is None:  # forget what the aggregate said
-            for name in [n for n in result.stage_values if n not in keep]:
-                del result.stage_values[name], result.stage_status[name]
+    def aggregate_at(limit: int, start: list[int], left: float, cancel: _Either | None = None) -> _Later:
+        """The later stages on the aggregate model with `left` work, recorded apart from the result (`cancel`
+        stops them too)."""
+        scratch = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
+        remaining = [left]
+        decided = _aggregate_stages(setup, prob, backend, options if cancel is None else replace(options, cancel=cancel),
+                                    remaining, limit, scratch, start)
+        return _Later(decided, scratch, left - remaining[0])
+
+    def on_aggregate(limit: int, start: list[int], later: _Later | None = None) -> list[int] | None:
+        """The later stages on the aggregate model (or what they gave where they ran ahead); None when the full
+        model must decide them."""
+        later = later or aggregate_at(limit, start, budget[0])
+        budget[0] -= later.spent
+        result.solves += later.record.solves
+        if later.decided is None:
             return None
-        table, message = decided
+        result.stage_values.update(later.record.stage_values)
+        result.stage_status.update(later.record.stage_status)
+        table, message = later.decided
         if message:
             stop(message)
         else:
@@ -170,8 +186,19 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             stages = []
     for stage in stages:
         if stage.name == "max_deviation":
-            found = _smallest_deviation(setup, prob, run, check)
+            ahead = None
+            if AHEAD and check is not None and _aggregate_applies(setup, market):
+                ahead = _Ahead(aggregate_at, budget, options.cancel)
+            try:
+                found = _smallest_deviation(setup, prob, run, check, ahead)
+            except BaseException:
+                if ahead is not None:
+                    ahead.stop()
+                raise
             if isinstance(found, StageResult):
+                if ahead is not None:
+                    ahead.stop()
+                _stop_if_cancelled(options, f"the fallback of market {market.key}")  # a stopped check is no time limit
                 fallback = _construction(setup, prob)
                 if found.termination is Termination.TIME_LIMIT and _sound(setup, prob, fallback):
                     values = fallback
@@ -182,7 +209,10 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             _hint(session, values)  # the next stage starts from this table
             result.stage_values[stage.name] = str(limit)
             result.stage_status[stage.name] = "optimal"
-            table = on_aggregate(limit, values, keep=(stage.name,)) if _aggregate_applies(setup, market) else None
+            if ahead is not None:
+                table = on_aggregate(limit, values, ahead.outcome(limit, values))
+            else:
+                table = on_aggregate(limit, values) if _aggregate_applies(setup, market) else None
             if table is not None:
                 values = table
                 break
@@ -275,12 +305,14 @@ class _LazySession:
         return self._session.optimize(*args, **kwargs)
 
 
-def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None) -> tuple[int, list[int]] | StageResult:
+def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None,
+                        ahead: _Ahead | None = None) -> tuple[int, list[int]] | StageResult:
     """The least D such that every participant ends within D units of its proportional target.
 
     Checks of D = 0, 2, 6, 14, … until one fits, then bisection, each check a feasibility problem (on counts
     of interchangeable givers when `check` is given, else the full model with cuts that let the solver
-    prove quickly that a packing cannot fit). The table where nothing moves bounds D from above.
+    prove quickly that a packing cannot fit). The table where nothing moves bounds D from above. Before the
+    last check (one value left), `ahead` starts the later stages at the least D known to fit.
     """
     feasible = Stage("max_deviation-check", {}, "min")
     known = values_for(setup, prob, {})
@@ -288,6 +320,8 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None) -> t
     step, galloping = 1, True
     while high - low > 1:
         mid = min(low + step, high - 1) if galloping else (low + high) // 2
+        if ahead is not None and high - low == 2:
+            ahead.start(high, best)
         res = check(mid) if check is not None else None
         if res is not None and res.values is not None:
             res.values = values_for(setup, prob, res.values)  # type: ignore[arg-type]
@@ -302,6 +336,89 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None) -> t
         else:
             return res
     return high, best
+
+
+@dataclass
+class _Later:
+    """What the later stages gave: their table and message (None: the full model must decide them), their own
+    record of stage values and solves, and the work they spent."""
+
+    decided: tuple[list[int], str] | None
+    record: MarketResult
+    spent: float
+
+
+class _Ahead:
+    """The later stages, started at the least largest deviation D known to fit while the last check (of D − 1)
+    runs. Where D − 1 does not fit, their answer is ready when that check ends, found beside it on the second
+    core rather than after it (CP-SAT releases the GIL while it searches).
+
+    They get the work left before that last check whether they run ahead or after it (where D − 1 fits, and
+    they run again at D − 1): the answer does not depend on whether they ran ahead, and what the last check
+    spends is not taken from them."""
+
+    def __init__(self, run: Callable[..., _Later], budget: list[float], cancel: threading.Event | None):
+        self._run = run
+        self._budget = budget
+        self._cancel = cancel
+        self._left: float | None = None
+        self._limit: int | None = None
+        self._future: Future[_Later] | None = None
+        self._stop = threading.Event()
+
+    def start(self, limit: int, start: list[int]) -> None:
+        self.stop()
+        self._left = self._budget[0]
+        self._limit = limit
+        self._stop = threading.Event()
+        self._future = _beside(partial(self._run, limit, start, self._left, _Either(self._stop, self._cancel)))
+
+    def outcome(self, limit: int, start: list[int]) -> _Later:
+        """The later stages at the settled `limit`: what ran ahead at that limit, or run now."""
+        if self._future is not None and self._limit == limit:
+            log.debug("the later stages ran ahead at the largest deviation %s", limit)
+            future, self._future = self._future, None
+            return future.result()
+        if self._future is not None:
+            log.debug("the later stages ran ahead at the largest deviation %s, which is %s", self._limit, limit)
+        self.stop()
+        return self._run(limit, start, self._left if self._left is not None else self._budget[0])
+
+    def stop(self) -> None:
+        """Stop what runs ahead and wait until it has (it ends at its next solve's start, or CP-SAT stops the
+        search it is in within 50 ms)."""
+        if self._future is not None:
+            self._stop.set()
+            self._future.exception()
+            self._future = None
+
+
+class _Either:
+    """Set when either event is: what runs ahead stops when it is not needed or when the caller cancels. It
+    offers what the driver and the CP-SAT backend ask of a cancel event (`is_set`, `wait`)."""
+
+    def __init__(self, own: threading.Event, caller: threading.Event | None):
+        self.own, self.caller = own, caller
+
+    def is_set(self) -> bool:
+        return self.own.is_set() or (self.caller is not None and self.caller.is_set())
+
+    def wait(self, timeout: float) -> bool:
+        return self.own.wait(timeout) or self.is_set()
+
+
+def _beside(work: Callable[[], _Later]) -> Future[_Later]:
+    """`work` on a thread of its own."""
+    future: Future[_Later] = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # handed to whoever waits for it
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name="andelstal-ahead", daemon=True).start()
+    return future
 
 
 def _stop_if_cancelled(options: SolveOptions, what: str) -> None:
