@@ -59,6 +59,43 @@ _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, T
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
 
 
+class Budget:
+    """The work a market may still spend (CP-SAT counts deterministic seconds, so limits reproduce): solves take
+    their limits from it (`limit`) and are charged to it (`charge`, or `spend` for work without a limit of its
+    own).
+
+    It notes how far its solves depended on the work left, as `slack`: had it started with s ≤ slack less, every
+    solve would have ended the same, because each limit would have been the same (left − cap·part ≥ s: the
+    cap), or the solve ended on its own before the lower limit (left − part·work > s). A limit taken for more
+    than one solve (`shared`) must be the same."""
+
+    def __init__(self, left: float):
+        self.left = left
+        self.slack = math.inf
+        self._taken: tuple[float, float, float] | None = None  # a one-solve limit not charged yet
+
+    def limit(self, cap: float = math.inf, part: float = 1, shared: bool = False) -> float:
+        """A limit: a `part` of what is left, at most `cap`."""
+        same = self.left - cap * part  # the most less work that gives the same limit (−∞ without a cap)
+        if shared:
+            self.slack = min(self.slack, same)
+        else:
+            self._taken = (self.left, part, same)
+        return max(0.001, min(cap, self.left / part))
+
+    def charge(self, res: StageResult) -> None:
+        """Charge the solve that took the last limit."""
+        if self._taken is not None:
+            left, part, same = self._taken
+            ended = res.termination in (Termination.OPTIMAL, Termination.INFEASIBLE)
+            self.slack = min(self.slack, max(same, left - part * res.spent - 1e-9) if ended else same)
+            self._taken = None
+        self.spend(res.spent)
+
+    def spend(self, work: float) -> None:
+        self.left -= work
+
+
 @dataclass
 class MarketResult:
     market: Market
@@ -99,14 +136,14 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     prob = build_problem(setup, market)
     session = _LazySession(backend, prob, options)
     result = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
-    budget = [options.time_limit_s]  # what is left: CP-SAT counts deterministic time, so limits reproduce
+    budget = Budget(options.time_limit_s)
     terminations: list[Termination] = []
     solutions: list[SolutionStatus] = []
 
     def run(stage: Stage, extra: list[Constraint] | None = None) -> StageResult:
         _stop_if_cancelled(options, f"stage {stage.name} of market {market.key}")
-        res = session.optimize(stage.expr, stage.sense, max(0.001, budget[0]), extra)
-        budget[0] -= res.spent
+        res = session.optimize(stage.expr, stage.sense, budget.limit(), extra)
+        budget.charge(res)
         result.solves += 1
         if res.values is not None:
             res.values = settle(setup, prob, res.values)
@@ -146,16 +183,16 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         """The later stages on the aggregate model with `left` work, recorded apart from the result (`cancel`
         stops them too)."""
         scratch = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
-        remaining = [left]
+        remaining = Budget(left)
         decided = _aggregate_stages(setup, prob, backend, options if cancel is None else replace(options, cancel=cancel),
                                     remaining, limit, scratch, start)
-        return _Later(decided, scratch, left - remaining[0])
+        return _Later(decided, scratch, left - remaining.left, remaining.slack)
 
     def on_aggregate(limit: int, start: list[int], later: _Later | None = None) -> list[int] | None:
         """The later stages on the aggregate model (or what they gave where they ran ahead); None when the full
         model must decide them."""
-        later = later or aggregate_at(limit, start, budget[0])
-        budget[0] -= later.spent
+        later = later or aggregate_at(limit, start, budget.left)
+        budget.spend(later.spent)
         result.solves += later.record.solves
         if later.decided is None:
             return None
@@ -219,7 +256,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             for c in deviation_cuts(setup, prob, limit):
                 session.add(c)
             continue
-        if values is not None and (budget[0] <= 0 or time.perf_counter() >= (options.wall_deadline or float("inf"))):
+        if values is not None and (budget.left <= 0 or time.perf_counter() >= (options.wall_deadline or float("inf"))):
             stop(f"time limit reached before stage {stage.name}")
             break
         res = run(stage)
@@ -346,6 +383,7 @@ class _Later:
     decided: tuple[list[int], str] | None
     record: MarketResult
     spent: float
+    slack: float  # Budget.slack: how much less work they could have started with and taken the same limits
 
 
 class _Ahead:
@@ -353,11 +391,13 @@ class _Ahead:
     runs. Where D − 1 does not fit, their answer is ready when that check ends, found beside it on the second
     core rather than after it (CP-SAT releases the GIL while it searches).
 
-    They get the work left before that last check whether they run ahead or after it (where D − 1 fits, and
-    they run again at D − 1): the answer does not depend on whether they ran ahead, and what the last check
-    spends is not taken from them."""
+    Run after the check, they would start with what the check left; ahead, they start with what was left
+    before it. Their answer is taken only where every work limit they took would have been the same with what
+    the check spent less (their Budget's slack covers it): the same limits give the same solves, so the answer
+    is the one they give after the check. Otherwise (a limit that depends on all the work left, or too little
+    left), and where D − 1 fits, they run again after the check."""
 
-    def __init__(self, run: Callable[..., _Later], budget: list[float], cancel: threading.Event | None):
+    def __init__(self, run: Callable[..., _Later], budget: Budget, cancel: threading.Event | None):
         self._run = run
         self._budget = budget
         self._cancel = cancel
@@ -368,21 +408,27 @@ class _Ahead:
 
     def start(self, limit: int, start: list[int]) -> None:
         self.stop()
-        self._left = self._budget[0]
+        self._left = self._budget.left
         self._limit = limit
         self._stop = threading.Event()
         self._future = _beside(partial(self._run, limit, start, self._left, _Either(self._stop, self._cancel)))
 
     def outcome(self, limit: int, start: list[int]) -> _Later:
-        """The later stages at the settled `limit`: what ran ahead at that limit, or run now."""
+        """The later stages at the settled `limit`: what ran ahead at that limit where it holds, or run now."""
         if self._future is not None and self._limit == limit:
-            log.debug("the later stages ran ahead at the largest deviation %s", limit)
             future, self._future = self._future, None
-            return future.result()
-        if self._future is not None:
+            later = future.result()
+            assert self._left is not None
+            checked = self._left - self._budget.left
+            if later.slack >= checked:
+                log.debug("the later stages ran ahead at the largest deviation %s", limit)
+                return later
+            log.debug("the later stages ran ahead at the largest deviation %s, but took a limit from the work "
+                      "the last check spent", limit)
+        elif self._future is not None:
             log.debug("the later stages ran ahead at the largest deviation %s, which is %s", self._limit, limit)
         self.stop()
-        return self._run(limit, start, self._left if self._left is not None else self._budget[0])
+        return self._run(limit, start, self._budget.left)
 
     def stop(self) -> None:
         """Stop what runs ahead and wait until it has (it ends at its next solve's start, or CP-SAT stops the
@@ -445,7 +491,7 @@ def _hint(session, values: list[int]) -> None:
         session.last = values
 
 
-def _type_check(setup: Setup, market: Market, backend: str, options: SolveOptions, budget: list[float]):
+def _type_check(setup: Setup, market: Market, backend: str, options: SolveOptions, budget: Budget):
     """Under the one-receiver rule, a deviation check on counts of interchangeable givers (exact, and much
     faster to refute than the full model); it returns the table it found as flows."""
     policy = setup.policy
@@ -460,8 +506,8 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
     def check(limit: int) -> StageResult:
         _stop_if_cancelled(options, f"the deviation check of market {market.key}")
         counts = type_count_problem(setup, market, types, limit)
-        res = open_session(backend, counts, check_options).optimize({}, "min", max(0.001, budget[0]))
-        budget[0] -= res.spent
+        res = open_session(backend, counts, check_options).optimize({}, "min", budget.limit())
+        budget.charge(res)
         if res.values is not None:
             chosen = {key: res.values[var] for key, var in counts.y.items()}
             res.values = flows_from_counts(market, policy, types, chosen, limit)  # type: ignore[assignment]
@@ -481,7 +527,7 @@ def _aggregate_applies(setup: Setup, market: Market) -> bool:
     return AGGREGATE_STAGES and policy.one_receiver and _agreements_fit(setup, market)
 
 
-def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: list[float],
+def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: Budget,
                       limit: int, result: MarketResult, start: list[int]) -> tuple[list[int], str] | None:
     """Every stage after the first on the aggregate model (see aggregate.py).
 
@@ -505,7 +551,7 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
     for stage in stages:
         _stop_if_cancelled(options, f"stage {stage.name} of market {prob.market.key}")
         if stage.name == TIE_ORDER:
-            res = tied or ties.first_in_order(agg.order, max(0.001, budget[0]))
+            res = tied or ties.first_in_order(agg.order, budget.limit())
         elif backend == "cpsat" and not weighted:
             tighten = None
             if stage.name == "volume_simplicity" and SIMPLICITY_ON_COUNTS != "never":
@@ -517,8 +563,8 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
             res, tied = _bound_first(session, ties, agg.order, stage, budget, last=stage is stages[-2],
                                      tighten=tighten)
         else:
-            res = session.optimize(stage.expr, stage.sense, max(0.001, budget[0]))
-        budget[0] -= res.spent
+            res = session.optimize(stage.expr, stage.sense, budget.limit())
+        budget.charge(res)
         result.solves += 1
         log.debug("market %s aggregate stage %s: %s, objective %s, %.3f s", prob.market.key, stage.name,
                   res.termination.value, res.objective, res.wall_time_s)
@@ -551,7 +597,7 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
     return values, ""
 
 
-def _bound_first(session, ties, order: list[int], stage: Stage, budget: list[float], last: bool,
+def _bound_first(session, ties, order: list[int], stage: Stage, budget: Budget, last: bool,
                  tighten=None) -> tuple[StageResult, StageResult | None]:
     """A lexicographic stage on the aggregate model, searched first from its bound: the aggregate's relaxation
     usually has the optimum as its bound, and then this finds the table in a fraction of the default search's
@@ -567,34 +613,34 @@ def _bound_first(session, ties, order: list[int], stage: Stage, budget: list[flo
     `tighten()`, when given, is called before the default search (where the bound-first slice did not
     finish): it may add valid bounds and a hint to the session.
 
-    `budget[0]` is charged for every solve but the returned one, which the caller charges."""
-    first = min(BOUND_FIRST_SLICE, budget[0] / 4)
+    `budget` is charged for every solve but the returned one, which the caller charges."""
+    first = budget.limit(BOUND_FIRST_SLICE, 4, shared=True)
     if last and PEEK_SLICE > 0:
         peek = session.optimize(stage.expr, stage.sense, max(0.001, min(PEEK_SLICE, first)), from_bound=True)
         if peek.termination is not Termination.TIME_LIMIT:
             return peek, None  # decided within the peek
-        budget[0] -= peek.spent
+        budget.spend(peek.spent)
         first -= peek.spent
         if peek.bound is not None and abs(peek.bound) < 2 ** 52:  # a bound that a double holds exactly
             reach = math.ceil(peek.bound - 1e-6) if stage.sense == "min" else math.floor(peek.bound + 1e-6)
             lo, hi = (reach, None) if stage.sense == "max" else (None, reach)
-            tie = ties.first_in_order(order, max(0.001, min(PEEK_ORDER, budget[0] / 4)),
+            tie = ties.first_in_order(order, budget.limit(PEEK_ORDER, 4),
                                       [Constraint("stage", stage.name, stage.expr, lo, hi)])
-            budget[0] -= tie.spent
+            budget.charge(tie)
             if tie.values is not None and evaluate(stage.expr, tie.values) == reach:
                 log.debug("stage %s: the tie-break reached the bound %s", stage.name, reach)
                 return replace(tie, objective=reach, bound=reach, spent=0.0), replace(tie, spent=0.0)
             log.debug("stage %s: the tie-break did not reach the bound %s (%s)", stage.name, reach, tie.termination.value)
     res = session.optimize(stage.expr, stage.sense, max(0.001, first), from_bound=True)
     if res.termination is Termination.TIME_LIMIT:
-        budget[0] -= res.spent
+        budget.spend(res.spent)
         if tighten is not None:
             tighten()
-        res = session.optimize(stage.expr, stage.sense, max(0.001, budget[0]))
+        res = session.optimize(stage.expr, stage.sense, budget.limit())
     return res, None
 
 
-def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, budget: list[float], limit: int,
+def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, budget: Budget, limit: int,
                           stage: Stage, agg: aggregate.Aggregate, session) -> None:
     """Bounds for the volume-and-simplicity stage from counts of interchangeable givers, where the aggregate
     model's search does not settle it: there every giver of its own population slope is a type of its own,
@@ -612,8 +658,8 @@ def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, b
     coarse_types = giver_types(market, policy)
     coarse = type_count_problem(setup, market, coarse_types, limit, terms=True)
     res = open_session("cpsat", coarse, options).optimize(coarse.terms["received"], "max",
-                                                         max(0.001, budget[0] / 4), from_bound=True)
-    budget[0] -= res.spent
+                                                         budget.limit(part=4), from_bound=True)
+    budget.charge(res)
     if res.termination is not Termination.OPTIMAL or res.objective is None:
         return
     volume = res.objective
@@ -636,8 +682,8 @@ def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, b
             if amount > 0 and (type_of.get(g), r) in fine.y:
                 start[fine.y[type_of[g], r]] += 1  # type: ignore[operator]
         counting.last = start
-    res = counting.optimize(fewest, "min", max(0.001, budget[0] / 4))
-    budget[0] -= res.spent
+    res = counting.optimize(fewest, "min", budget.limit(part=4))
+    budget.charge(res)
     log.debug("market %s: on counts the most volume is %s, and at it the fewest transfers %s (%s)", market.key,
               volume, res.objective, res.termination.value)
     if res.termination is not Termination.OPTIMAL or res.values is None:
