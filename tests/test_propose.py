@@ -452,6 +452,26 @@ def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answe
         assert any(p.startswith("did not reach") and p.endswith("(infeasible)") for p in paths)
 
 
+def test_a_solve_cancelled_before_it_starts_stops_at_once():
+    """CP-SAT does not keep a stop asked before its search starts, so the backend asks again until the search
+    has ended: a solve whose cancel is already set does next to no work, where the full national model's
+    volume stage would spend its whole limit (3 deterministic seconds)."""
+    import threading
+
+    from solver.redistribute.backend import SolveOptions, Termination
+    from solver.redistribute.cpsat import Session
+    from solver.redistribute.problem import build_problem
+
+    setup = propose(_sample_wishes()).setup
+    problem = build_problem(setup, setup.markets[0])
+    stage = next(s for s in problem.stages if s.name == "volume_simplicity")
+    cancel = threading.Event()
+    cancel.set()
+    res = Session(problem, SolveOptions(time_limit_s=3, cancel=cancel)).optimize(stage.expr, stage.sense, 3)
+    assert res.termination is Termination.TIME_LIMIT
+    assert res.spent < 0.5
+
+
 # fourteen givers and three receivers of the sample: the least largest deviation is 1, found by a check after
 # the one of 2 fitted, so the stages that ran ahead at 2 are not the answer
 _TIGHTER_AT_THE_LAST_CHECK = [

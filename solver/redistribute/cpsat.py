@@ -27,7 +27,7 @@ def _stop_on(cancel: threading.Event | None, solver: cp_model.CpSolver) -> Itera
         while not finished.is_set():
             if cancel.wait(0.05):
                 solver.stop_search()
-                return
+                finished.wait(0.05)  # and again until the search has ended: a stop before it starts is not kept
 
     watcher = threading.Thread(target=watch, name="cpsat-cancel", daemon=True)
     watcher.start()

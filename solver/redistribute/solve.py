@@ -634,8 +634,10 @@ def _bound_first(session, ties, order: list[int], stage: Stage, budget: Budget, 
     res = session.optimize(stage.expr, stage.sense, max(0.001, first), from_bound=True)
     if res.termination is Termination.TIME_LIMIT:
         budget.spend(res.spent)
+        _stop_if_cancelled(session.options, f"the search of stage {stage.name}")
         if tighten is not None:
             tighten()
+            _stop_if_cancelled(session.options, f"the search of stage {stage.name}")
         res = session.optimize(stage.expr, stage.sense, budget.limit())
     return res, None
 
@@ -654,6 +656,7 @@ def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, b
     search's start where it is better than the start it has. Work: at most a quarter of the budget left for
     each. On 13 national what-ifs that the aggregate did not settle in 5 deterministic seconds, 3 are now
     proven and 6 better (benchmarks/README.md)."""
+    _stop_if_cancelled(options, f"the bounds on counts of market {market.key}")
     policy = setup.policy
     coarse_types = giver_types(market, policy)
     coarse = type_count_problem(setup, market, coarse_types, limit, terms=True)
@@ -682,6 +685,7 @@ def _simplicity_on_counts(setup: Setup, market: Market, options: SolveOptions, b
             if amount > 0 and (type_of.get(g), r) in fine.y:
                 start[fine.y[type_of[g], r]] += 1  # type: ignore[operator]
         counting.last = start
+    _stop_if_cancelled(options, f"the bounds on counts of market {market.key}")
     res = counting.optimize(fewest, "min", budget.limit(part=4))
     budget.charge(res)
     log.debug("market %s: on counts the most volume is %s, and at it the fewest transfers %s (%s)", market.key,
