@@ -64,36 +64,64 @@ class Budget:
     their limits from it (`limit`) and are charged to it (`charge`, or `spend` for work without a limit of its
     own).
 
-    It notes how far its solves depended on the work left, as `slack`: had it started with s ≤ slack less, every
-    solve would have ended the same, because each limit would have been the same (left − cap·part ≥ s: the
-    cap), or the solve ended on its own before the lower limit (left − part·work > s). A limit taken for more
-    than one solve (`shared`) must be the same."""
+    Work that runs ahead of a check starts with what was left before the check, and `settle` takes what the
+    check spent once it is known: from then on every limit is the one the work would take after the check.
+    For the limits taken before, it notes `slack`: had it started with s ≤ slack less, each would have been
+    the same (left − cap·part ≥ s: the cap), or its solve ended on its own before the lower limit (left −
+    part·work > s). A limit taken for more than one solve (`shared`) must be the same. Where the slack is
+    below what the check spent, the next limit or charge raises Dropped."""
 
     def __init__(self, left: float):
         self.left = left
+        self.spent = 0.0
         self.slack = math.inf
-        self._taken: tuple[float, float, float] | None = None  # a one-solve limit not charged yet
+        self._taken: tuple[float, float, float] | None = None  # (left, part, same) of a limit not charged yet
+        self._settled: float | None = None
+        self._lock = threading.Lock()  # `settle` comes from another thread
 
     def limit(self, cap: float = math.inf, part: float = 1, shared: bool = False) -> float:
         """A limit: a `part` of what is left, at most `cap`."""
-        same = self.left - cap * part  # the most less work that gives the same limit (−∞ without a cap)
-        if shared:
-            self.slack = min(self.slack, same)
-        else:
-            self._taken = (self.left, part, same)
-        return max(0.001, min(cap, self.left / part))
+        self._keep()
+        with self._lock:
+            if self._settled is None:
+                same = self.left - cap * part  # the most less work that gives the same limit (−∞ without a cap)
+                if shared:
+                    self.slack = min(self.slack, same)
+                else:
+                    self._taken = (self.left, part, same)
+            return max(0.001, min(cap, self.left / part))
 
     def charge(self, res: StageResult) -> None:
         """Charge the solve that took the last limit."""
-        if self._taken is not None:
-            left, part, same = self._taken
-            ended = res.termination in (Termination.OPTIMAL, Termination.INFEASIBLE)
-            self.slack = min(self.slack, max(same, left - part * res.spent - 1e-9) if ended else same)
-            self._taken = None
-        self.spend(res.spent)
+        with self._lock:
+            if self._taken is not None:
+                left, part, same = self._taken
+                ended = res.termination in (Termination.OPTIMAL, Termination.INFEASIBLE)
+                self.slack = min(self.slack, max(same, left - part * res.spent - 1e-9) if ended else same)
+                self._taken = None
+            self.left -= res.spent
+            self.spent += res.spent
+        self._keep()
 
     def spend(self, work: float) -> None:
-        self.left -= work
+        with self._lock:
+            self.left -= work
+            self.spent += work
+
+    def settle(self, checked: float) -> bool:
+        """Take what the check spent. False where the work cannot be taken, or may long not be: a limit it took
+        was not the same, or it is in a solve whose limit had no cap."""
+        with self._lock:
+            self._settled = checked
+            self.left -= checked
+            return not self._hopeless() and not (self._taken is not None and self._taken[2] == -math.inf)
+
+    def _hopeless(self) -> bool:
+        return self._settled is not None and self.slack < self._settled
+
+    def _keep(self) -> None:
+        if self._hopeless():
+            raise Dropped("the work that ran ahead took a limit that depends on the work the check spent")
 
 
 @dataclass
@@ -179,19 +207,18 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         _hint(session, start)
         if prob.stages[0].name != "max_deviation" and _sound(setup, prob, start):
             values = start
-    def aggregate_at(limit: int, start: list[int], left: float, cancel: _Either | None = None) -> _Later:
-        """The later stages on the aggregate model with `left` work, recorded apart from the result (`cancel`
-        stops them too)."""
+    def aggregate_at(limit: int, start: list[int], work: Budget, cancel: _Either | None = None) -> _Later:
+        """The later stages on the aggregate model with `work`, recorded apart from the result (`cancel` stops
+        them too)."""
         scratch = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
-        remaining = Budget(left)
         decided = _aggregate_stages(setup, prob, backend, options if cancel is None else replace(options, cancel=cancel),
-                                    remaining, limit, scratch, start)
-        return _Later(decided, scratch, left - remaining.left, remaining.slack)
+                                    work, limit, scratch, start)
+        return _Later(decided, scratch, work.spent, work.slack)
 
     def on_aggregate(limit: int, start: list[int], later: _Later | None = None) -> list[int] | None:
         """The later stages on the aggregate model (or what they gave where they ran ahead); None when the full
         model must decide them."""
-        later = later or aggregate_at(limit, start, budget.left)
+        later = later or aggregate_at(limit, start, Budget(budget.left))
         budget.spend(later.spent)
         result.solves += later.record.solves
         if later.decided is None:
@@ -386,6 +413,10 @@ class _Later:
     slack: float  # Budget.slack: how much less work they could have started with and taken the same limits
 
 
+class Dropped(Exception):
+    """Work that ran ahead is not needed."""
+
+
 class _Ahead:
     """The later stages, started at the least largest deviation D known to fit while the last check (of D − 1)
     runs. Where D − 1 does not fit, their answer is ready when that check ends, found beside it on the second
@@ -401,26 +432,38 @@ class _Ahead:
         self._run = run
         self._budget = budget
         self._cancel = cancel
-        self._left: float | None = None
         self._limit: int | None = None
+        self._left = 0.0  # the work left before the last check
+        self._work = Budget(0.0)
         self._future: Future[_Later] | None = None
         self._stop = threading.Event()
 
     def start(self, limit: int, start: list[int]) -> None:
         self.stop()
-        self._left = self._budget.left
         self._limit = limit
+        self._left = self._budget.left
+        self._work = Budget(self._left)
         self._stop = threading.Event()
-        self._future = _beside(partial(self._run, limit, start, self._left, _Either(self._stop, self._cancel)))
+        self._future = _beside(partial(self._run, limit, start, self._work, _Either(self._stop, self._cancel)))
 
     def outcome(self, limit: int, start: list[int]) -> _Later:
-        """The later stages at the settled `limit`: what ran ahead at that limit where it holds, or run now."""
+        """The later stages at the settled `limit`: what ran ahead at that limit where it holds, or run now.
+
+        Either gives the answer they give after the check, so what ran ahead is stopped as soon as it is clear
+        that it cannot be taken (it has taken, or is taking, a limit that may not be the same): a hard input
+        then waits for one run of the later stages after the check, not for two."""
         if self._future is not None and self._limit == limit:
             future, self._future = self._future, None
-            later = future.result()
-            assert self._left is not None
             checked = self._left - self._budget.left
-            if later.slack >= checked:
+            if not self._work.settle(checked):
+                self._stop.set()
+            try:
+                later = future.result()
+            except (Dropped, Cancelled):
+                if self._cancel is not None and self._cancel.is_set():
+                    raise
+                later = None
+            if later is not None and later.slack >= checked:
                 log.debug("the later stages ran ahead at the largest deviation %s", limit)
                 return later
             log.debug("the later stages ran ahead at the largest deviation %s, but took a limit from the work "
@@ -428,7 +471,7 @@ class _Ahead:
         elif self._future is not None:
             log.debug("the later stages ran ahead at the largest deviation %s, which is %s", self._limit, limit)
         self.stop()
-        return self._run(limit, start, self._budget.left)
+        return self._run(limit, start, Budget(self._budget.left))
 
     def stop(self) -> None:
         """Stop what runs ahead and wait until it has (it ends at its next solve's start, or CP-SAT stops the
