@@ -423,10 +423,11 @@ class _Ahead:
     core rather than after it (CP-SAT releases the GIL while it searches).
 
     Run after the check, they would start with what the check left; ahead, they start with what was left
-    before it. Their answer is taken only where every work limit they took would have been the same with what
-    the check spent less (their Budget's slack covers it): the same limits give the same solves, so the answer
-    is the one they give after the check. Otherwise (a limit that depends on all the work left, or too little
-    left), and where D − 1 fits, they run again after the check."""
+    before it. When the check ends, their Budget settles what it spent, so every limit they take from then on
+    is the one they would take after the check, and their answer is taken only where the limits they took
+    before would have been the same too (the Budget's slack covers what the check spent): the same limits give
+    the same solves, so the answer is the one they give after the check. Otherwise (a limit that depends on all
+    the work left, or too little left), and where D − 1 fits, they run again after the check."""
 
     def __init__(self, run: Callable[..., _Later], budget: Budget, cancel: threading.Event | None):
         self._run = run
