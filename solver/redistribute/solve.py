@@ -678,10 +678,9 @@ def _bound_first(session, ties, order: list[int], stage: Stage, budget: Budget, 
     res = session.optimize(stage.expr, stage.sense, max(0.001, first), from_bound=True)
     if res.termination is Termination.TIME_LIMIT:
         budget.spend(res.spent)
-        _stop_if_cancelled(session.options, f"the search of stage {stage.name}")
         if tighten is not None:
-            tighten()
-            _stop_if_cancelled(session.options, f"the search of stage {stage.name}")
+            tighten()  # it checks for a cancel before each of its solves
+        _stop_if_cancelled(session.options, f"the search of stage {stage.name}")
         res = session.optimize(stage.expr, stage.sense, budget.limit())
     return res, None
 
