@@ -434,14 +434,15 @@ def _sample_with_lower_offer(index: int) -> list[dict]:
 @pytest.mark.parametrize("order_limit", [1.0, 0.01], ids=["default", "short"])
 def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answer(order_limit):
     """Where the tie-break's search reaches the population stage's bound, its table is the one the stage and
-    the tie-break give one after the other; where it does not (the bound is not the optimum, or the search
+    the tie-break give one after the other (the stages run one by one, as where their bounds are not reached at
+    once: see the next test); where it does not (the bound is not the optimum, or the search
     stops at its limit), the stage goes on and the answer is the same. National instances that take each
     path: the sample reaches the bound, a variant's bound is not its optimum, and a short limit stops it."""
     paths = []
     for wishes in (_sample_with_lower_offer(-1), _sample_with_lower_offer(13)):
         with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
-            peeked = _with(wishes, PEEK_ORDER=order_limit)
-        staged = _with(wishes, PEEK_SLICE=0)
+            peeked = _with(wishes, PEEK_ORDER=order_limit, BOUNDS_SLICE=0)
+        staged = _with(wishes, PEEK_SLICE=0, BOUNDS_SLICE=0)
         assert peeked.solution.value == "optimal"
         assert peeked.to_json(timing=False) == staged.to_json(timing=False)
         paths += [m.split(": ", 1)[1].replace("the tie-break ", "") for m in seen if "the tie-break" in m]
@@ -450,6 +451,48 @@ def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answe
     else:
         assert any(p.startswith("reached") for p in paths)
         assert any(p.startswith("did not reach") and p.endswith("(infeasible)") for p in paths)
+
+
+def _sample_with_halved_offer(index: int) -> list[dict]:
+    """The shipped sample wishes with the offer of the index-th giver with a number halved."""
+    wishes = _sample_wishes()
+    giver = [w for w in wishes if w["wish"] == "give" and w["amount_permille"] != "all"][index]
+    giver["amount_permille"] = round(float(giver["amount_permille"]) / 2, 2)
+    return wishes
+
+
+@pytest.mark.parametrize("case", ["reached", "unreachable", "stopped"])
+def test_one_search_that_reaches_every_stages_bound_gives_the_staged_answer(case):
+    """The aggregate stages (volume and simplicity, then population) first only look for their bounds, and one
+    tie-break search looks for the first table in order that reaches them all. Its table is the one the stages
+    and the tie-break give one after the other:
+    - reached: the national sample;
+    - unreachable: the sample with one offer halved, whose bound of volume and simplicity is above the optimum,
+      so that no table reaches it (the population stage finds none); the stages then run one by one;
+    - stopped: the sample with that search's work limit too short; the stages then run one by one."""
+    wishes = _sample_with_halved_offer(35) if case == "unreachable" else _sample_wishes()
+    switches = {"BOUNDS_ORDER": 0.005} if case == "stopped" else {}
+    with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
+        joint = _with(wishes, **switches)
+    staged = _with(wishes, BOUNDS_SLICE=0, PEEK_SLICE=0)
+    assert joint.solution.value == "optimal"
+    assert joint.to_json(timing=False) == staged.to_json(timing=False)
+    expected = {"reached": "the tie-break reached every stage's bound",
+                "unreachable": "the bound of stage population: infeasible",
+                "stopped": "the tie-break did not reach every stage's bound (time_limit)"}[case]
+    assert [m for m in seen if m.startswith(expected)]
+
+
+@FAST
+@given(instances(max_givers=8, max_receivers=3, partners=True),
+       st.sampled_from([{}, {"county_floor": 0.9}, {"binding_agreements": True},
+                        {"giver_floor_permille": 0.5, "min_transfer_permille": 0.2}]))
+def test_the_stages_decided_from_their_bounds_give_the_staged_answer(wishes, policy):
+    """On random instances (most of whose stages are decided within the slice that looks for their bounds,
+    which then bound the search exactly), the proposal is byte for byte the one of the stages run one by one."""
+    joint = _with(wishes, policy, COUNTS_FROM_GIVERS=2)
+    staged = _with(wishes, policy, COUNTS_FROM_GIVERS=2, BOUNDS_SLICE=0)
+    assert joint.to_json(timing=False) == staged.to_json(timing=False)
 
 
 def test_a_solve_cancelled_before_it_starts_stops_at_once():
@@ -472,6 +515,27 @@ def test_a_solve_cancelled_before_it_starts_stops_at_once():
     assert res.spent < 0.5
 
 
+def test_a_search_stopped_before_it_finds_a_table_reports_the_bound_it_proved():
+    """CP-SAT's response holds 0 as the bound of a search stopped before it finds a table; the backend reports
+    the last bound the search proved instead, or none. On the aggregate model of the national sample, the volume
+    and simplicity stage stopped after 0.005 deterministic seconds reports a bound no table exceeds, and stopped
+    at once, none."""
+    from solver.redistribute import aggregate
+    from solver.redistribute.backend import SolveOptions, Termination
+    from solver.redistribute.cpsat import Session
+
+    p = propose(_sample_wishes())
+    agg = aggregate.build(p.setup, p.setup.markets[0], int(p.objective["stages"]["national"]["max_deviation"]))
+    stage = agg.problem.stages[0]
+    optimum = Session(agg.problem, SolveOptions(time_limit_s=10)).optimize(stage.expr, stage.sense, 10)
+    assert optimum.termination is Termination.OPTIMAL
+    stopped = Session(agg.problem, SolveOptions()).optimize(stage.expr, stage.sense, 0.005, from_bound=True)
+    assert stopped.values is None and stopped.termination is Termination.TIME_LIMIT
+    assert stopped.bound is not None and stopped.bound >= optimum.objective
+    at_once = Session(agg.problem, SolveOptions()).optimize(stage.expr, stage.sense, 0.0001, from_bound=True)
+    assert at_once.values is None and at_once.bound is None
+
+
 # fourteen givers and three receivers of the sample: the least largest deviation is 1, found by a check after
 # the one of 2 fitted, so the stages that ran ahead at 2 are not the answer
 _TIGHTER_AT_THE_LAST_CHECK = [
@@ -490,14 +554,16 @@ def test_the_later_stages_that_run_ahead_of_the_last_deviation_check_give_the_sa
     the check, with what it left:
     - answer: D − 1 does not fit, and every work limit they took would have been the same (the national
       sample), so what ran ahead is the answer;
-    - redone: the same sample with a work limit of 0.5, where their first limits are a part of all that is
-      left, so they run again after the check;
+    - redone: the same sample with a work limit of 0.5, where their first limit (with the stages run one by
+      one, not decided from their bounds at once) is a part of all that is left, so they run again after the
+      check;
     - dropped: D − 1 fits (a smaller wish set), so they run again at D − 1."""
     wishes = [dict(w) for w in _TIGHTER_AT_THE_LAST_CHECK] if case == "dropped" else _sample_wishes()
     policy = {"time_limit_s": 0.5 if case == "redone" else 5}
+    switches = {"BOUNDS_SLICE": 0} if case == "redone" else {}
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
-        ahead = _with(wishes, policy, AHEAD=True)
-    after = _with(wishes, policy, AHEAD=False)
+        ahead = _with(wishes, policy, AHEAD=True, **switches)
+    after = _with(wishes, policy, AHEAD=False, **switches)
     assert ahead.feasible
     assert ahead.to_json(timing=False) == after.to_json(timing=False)
     ran = [m.rsplit("deviation ", 1)[1] for m in seen if "ran ahead" in m]

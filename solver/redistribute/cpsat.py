@@ -143,10 +143,11 @@ class Session:
         _add(model or self.model, self.vars, constraint)
 
     def optimize(self, expr: Expr, sense: str, time_limit_s: float,
-                 extra: list[Constraint] | None = None, from_bound: bool = False) -> StageResult:
+                 extra: list[Constraint] | None = None, from_bound: bool = False,
+                 presolve: bool | None = None) -> StageResult:
         """Optimise `expr` within the work limit. `from_bound` searches from the objective's bound outwards
         (CP-SAT's objective lower-bound search): quick where the relaxation's bound is the optimum, and
-        slow where it is weak."""
+        slow where it is weak. `presolve` overrides the session's setting for this solve."""
         model = self.model
         if extra:
             # temporary constraints go on a copy; variables keep their indices in a clone
@@ -163,15 +164,19 @@ class Session:
         solver = self._solver(time_limit_s)
         solver.parameters.num_workers = self.options.num_workers
         solver.parameters.random_seed = self.options.seed
-        solver.parameters.cp_model_presolve = self.options.presolve
+        solver.parameters.cp_model_presolve = self.options.presolve if presolve is None else presolve
         solver.parameters.use_objective_lb_search = from_bound
         if self.options.linearization_level is not None:
             solver.parameters.linearization_level = self.options.linearization_level
+        bounds: list[float] = []  # every bound the search proves, as it proves it: a search stopped before it
+        solver.best_bound_callback = bounds.append  # finds a table reports none other (its response holds 0)
         started = time.perf_counter()
         with _stop_on(self.options.cancel, solver):
             status = solver.solve(model)
         elapsed = time.perf_counter() - started
         result = self._result(solver, status, elapsed, model)
+        if result.bound is None and bounds:
+            result.bound = bounds[-1]
         result.spent = solver.deterministic_time
         return result
 
