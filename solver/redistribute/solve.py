@@ -599,6 +599,7 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
     stages = [*agg.problem.stages, Stage(TIE_ORDER, {}, "min")]
     tied: StageResult | None = None  # the tie-break's answer, when the last stage's search found it
     known: dict[str, StageResult] = {}  # every stage's answer, where the bounds decided them at once
+    checked: tuple = (None, None, False)  # the last aggregate values, their table, and whether the full model holds it
     for stage in stages:
         _stop_if_cancelled(options, f"stage {stage.name} of market {prob.market.key}")
         if stage.name in known:
@@ -632,8 +633,10 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
             return None
         value = evaluate(stage.expr, res.values)
         proven = res.termination is Termination.OPTIMAL
-        table = values_for(setup, prob, aggregate.flows(agg, res.values))
-        confirmed = _sound(setup, prob, table) and table[prob.largest] <= limit
+        if res.values is not checked[0]:  # the stages decided from their bounds share one table: check it once
+            table = values_for(setup, prob, aggregate.flows(agg, res.values))
+            checked = (res.values, table, _sound(setup, prob, table) and table[prob.largest] <= limit)
+        table, confirmed = checked[1], checked[2]
         if stage.name in full:  # a fairness stage: the full model's value of the table, exact
             reported = evaluate(full[stage.name].expr, table)
             # at an optimum the aggregate's population terms are tight, so both must agree
