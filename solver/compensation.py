@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from solver.domain import TOTAL_UNITS
 
 FIXED_SEK_PER_YEAR = 500_000
@@ -14,8 +12,10 @@ SEK_PER_CHILD_DAY = 1_000
 
 def expected_children(share_units: int, forecast: int) -> int:
     """round(share × forecast) to the nearest whole child, halves up (the report: 9.45‰ × 1,500 → 14)."""
-    exact = Fraction(share_units * forecast, TOTAL_UNITS)
-    return int(exact + Fraction(1, 2)) if exact >= 0 else -int(-exact + Fraction(1, 2))
+    scaled = share_units * forecast  # share × forecast is scaled / TOTAL_UNITS exactly: rounded in integers
+    if scaled >= 0:
+        return (2 * scaled + TOTAL_UNITS) // (2 * TOTAL_UNITS)
+    return -((TOTAL_UNITS - 2 * scaled) // (2 * TOTAL_UNITS))
 
 
 def variable_compensation(share_units: int, forecast: int) -> int:

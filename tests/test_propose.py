@@ -276,6 +276,17 @@ def test_report_compensation_example():
     assert variable_compensation(945, 1500) == 132_300
 
 
+@given(st.integers(-10**7, 10**7), st.integers(0, 10**5))
+def test_expected_children_are_the_share_of_the_forecast_rounded_half_up(units, forecast):
+    """In integers, as in exact fractions: round(share × forecast) to the nearest child, halves away from zero."""
+    from fractions import Fraction
+
+    exact = Fraction(units * forecast, 100_000)
+    halves_up = int(abs(exact) + Fraction(1, 2))
+    assert expected_children(units, forecast) == (halves_up if exact >= 0 else -halves_up)
+    assert expected_children(50, 1000) == 1 and expected_children(-50, 1000) == -1  # 0.5 children: halves up
+
+
 def test_rows_carry_explanations_and_money():
     p = propose({"wishes": [{"code": "2262", "wish": "give", "amount_permille": 1.05, "partner": "2260"},
                             {"code": "2260", "wish": "receive", "amount_permille": 5.0}]}, forecast=1500)
