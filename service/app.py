@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from service.routes import proposals, reference, rounds, simulations, sweeps
 from service.runtime import Runtime
@@ -80,6 +81,26 @@ class Guard:
             time.perf_counter() - started)
 
 
+async def _route_once(app: FastAPI) -> None:
+    """Route one request through every router, bypassing the middleware (it is not counted): FastAPI prepares
+    an included router's routes (their dependencies, parameters and body models) when a request first passes
+    through it, 0.05 s that the first request to the service would otherwise wait for."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/v1/-", "raw_path": b"/v1/-", "root_path": "", "query_string": b"", "headers": [],
+             "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0), "app": app}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    try:
+        await app.router(scope, receive, send)
+    except HTTPException:  # no route has that path: the 404 the middleware would have sent
+        pass
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """The app; it closes its runtime at shutdown only when it made it (a given runtime is its caller's)."""
     settings = settings or Settings.from_env()
@@ -88,6 +109,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _route_once(app)
         yield
         if owned:
             runtime.close()
