@@ -494,6 +494,17 @@ def test_one_search_that_reaches_every_stages_bound_gives_the_staged_answer(case
     assert [m for m in seen if m.startswith(expected)]
 
 
+def test_a_small_work_limit_runs_the_stages_one_by_one():
+    """Where less work is left than four times the search's limit, what the bounds may spend would be a large
+    part of it, so the stages run one by one (a work limit of 0.3 on the national sample; 5 decides them from
+    their bounds)."""
+    for limit, decided in ((0.3, False), (5, True)):
+        with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
+            p = propose(_sample_wishes(), time_limit_s=limit)
+        assert p.feasible
+        assert any("every stage's bound" in m for m in seen) == decided
+
+
 @FAST
 @given(instances(max_givers=8, max_receivers=3, partners=True),
        st.sampled_from([{}, {"county_floor": 0.9}, {"binding_agreements": True},

@@ -614,7 +614,8 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
                 if SIMPLICITY_ON_COUNTS == "always":
                     tighten()
                     tighten = None
-            if stage is stages[0] and BOUNDS_SLICE > 0:
+            if stage is stages[0] and BOUNDS_SLICE > 0 and budget.left >= 4 * BOUNDS_ORDER:
+                # (with less work left, what the bounds may spend would be a large part of it)
                 known = _by_bounds(session, ties, agg.order, stages[:-1], budget)
             if stage.name in known:
                 res = known[stage.name]
