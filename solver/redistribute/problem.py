@@ -54,6 +54,12 @@ class Stage:
     expr: Expr
     sense: str  # "min" or "max"
 
+    def at_least(self, value: int) -> Constraint:
+        """The stage's expression at least as good as `value` (≥ for max, ≤ for min): how a stage's optimum, or a
+        bound that a table is asked to reach, is fixed for the stages after it."""
+        lo, hi = (value, None) if self.sense == "max" else (None, value)
+        return Constraint("stage", self.name, self.expr, lo, hi)
+
 
 @dataclass
 class MarketProblem:

@@ -52,10 +52,11 @@ PEEK_SLICE = 0.02  # work the last lexicographic stage spends finding its bound 
 # it (0: it does not)
 BOUNDS_SLICE = 0.005  # work each lexicographic aggregate stage spends finding its bound before one search tries to
 # reach them all (_by_bounds; 0: it does not)
-BOUNDS_PRESOLVE = False  # without presolve: over 25 national wish sets the search reached the bounds in 18 against
-# 16, in 14.0 and 15.8 s against 16.5 and 20.1 (alternating), and presolve is most of a slice's time
+BOUNDS_PRESOLVE = False  # without presolve: over 25 national wish sets the search reached the bounds in 18 of 26
+# tries against 16, in 14.0 and 15.8 s against 16.5 and 20.1 (alternating), and presolve is most of a slice's time
 BOUNDS_ORDER = 0.1  # work that search may spend (at most a quarter of what is left): where it stops, that work is
-# lost to the stages; 0.25 and 1 lost two of 13 hard what-ifs a stage value that they reach with 0.1
+# lost to the stages; with 0.25, two of 13 hard what-ifs lost a stage value that they reach with 0.1, with 1 three
+# (both measured with presolve on)
 PEEK_ORDER = 1.0  # work the tie-break may spend trying to reach that bound (at most a quarter of what is left)
 SIMPLICITY_ON_COUNTS = "stalled"  # bound the volume-and-simplicity stage on counts where its first slice does not
 # settle it ("always": before it, as the tests ask; "never")
@@ -195,8 +196,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         value = evaluate(stage.expr, values)
         result.stage_values[stage.name] = str(value)
         result.stage_status[stage.name] = "optimal" if proven else "feasible"
-        lo, hi = (value, None) if stage.sense == "max" else (None, value)
-        session.add(Constraint("stage", stage.name, stage.expr, lo, hi))
+        session.add(stage.at_least(value))
 
     def stop(message: str) -> None:
         """Out of time with a sound table: keep it, and say what was not optimised."""
@@ -652,9 +652,8 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
         result.stage_status[stage.name] = "optimal" if proven else "feasible"
         if not proven:
             return values, f"time limit reached in stage {stage.name}"
-        lo, hi = (value, None) if stage.sense == "max" else (None, value)
         for s in {id(session): session, id(ties): ties}.values():
-            s.add(Constraint("stage", stage.name, stage.expr, lo, hi))
+            s.add(stage.at_least(value))
     assert values is not None
     return values, ""
 
@@ -674,33 +673,40 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
     session's start as it was) where a bound is not found in the slice or not reached (then a later stage
     finds no table), or the search stops at its limit (BOUNDS_ORDER): the stages then run one by one."""
     start = session.last
-    reached: list[Constraint] = []
+    reaches: list[tuple[Stage, int]] = []
     for stage in lexicographic:
         _stop_if_cancelled(session.options, f"the bound of stage {stage.name}")
-        peek = session.optimize(stage.expr, stage.sense, budget.limit(BOUNDS_SLICE, 4), reached, from_bound=True,
-                                presolve=BOUNDS_PRESOLVE)
+        peek = session.optimize(stage.expr, stage.sense, budget.limit(BOUNDS_SLICE, 4),
+                                [s.at_least(r) for s, r in reaches], from_bound=True, presolve=BOUNDS_PRESOLVE)
         budget.charge(peek)
-        if peek.termination is Termination.OPTIMAL and peek.objective is not None:
-            reach = peek.objective  # decided within the slice: its optimum is a bound that a table reaches
-        elif peek.termination is Termination.TIME_LIMIT and peek.bound is not None and abs(peek.bound) < 2 ** 52:
-            reach = math.ceil(peek.bound - 1e-6) if stage.sense == "min" else math.floor(peek.bound + 1e-6)
-        else:  # no table reaches the bounds before it (or no bound within the slice)
+        reach = None  # decided within the slice, its optimum is a bound that a table reaches
+        if peek.termination is Termination.OPTIMAL:
+            reach = peek.objective
+        elif peek.termination is Termination.TIME_LIMIT:
+            reach = _reach(stage, peek.bound)
+        if reach is None:  # no table reaches the bounds before it (or no bound within the slice)
             log.debug("the bound of stage %s: %s, %s", stage.name, peek.termination.value, peek.bound)
             session.last = start
             return {}
-        lo, hi = (reach, None) if stage.sense == "max" else (None, reach)
-        reached.append(Constraint("stage", stage.name, stage.expr, lo, hi))
+        reaches.append((stage, reach))
     _stop_if_cancelled(session.options, "the tie-break's search")
-    tie = ties.first_in_order(order, budget.limit(BOUNDS_ORDER, 4), reached)
+    tie = ties.first_in_order(order, budget.limit(BOUNDS_ORDER, 4), [s.at_least(r) for s, r in reaches])
     budget.charge(tie)
-    if tie.values is None or any(evaluate(c.expr, tie.values) != (c.hi if c.lo is None else c.lo) for c in reached):
+    if tie.values is None or any(evaluate(s.expr, tie.values) != r for s, r in reaches):
         log.debug("the tie-break did not reach every stage's bound (%s)", tie.termination.value)
         session.last = start
         return {}
     log.debug("the tie-break reached every stage's bound")
-    known = {c.label: replace(tie, objective=c.hi if c.lo is None else c.lo, spent=0.0) for c in reached}
-    known[TIE_ORDER] = replace(tie, spent=0.0)
-    return {name: replace(res, bound=res.objective) for name, res in known.items()}
+    known = {s.name: replace(tie, objective=r, bound=r, spent=0.0) for s, r in reaches}
+    known[TIE_ORDER] = replace(tie, bound=tie.objective, spent=0.0)
+    return known
+
+
+def _reach(stage: Stage, bound: float | None) -> int | None:
+    """The best whole value a stage's bound allows; None without a bound that a double holds exactly."""
+    if bound is None or abs(bound) >= 2 ** 52:
+        return None
+    return math.ceil(bound - 1e-6) if stage.sense == "min" else math.floor(bound + 1e-6)
 
 
 def _bound_first(session, ties, order: list[int], stage: Stage, budget: Budget, last: bool,
@@ -727,11 +733,9 @@ def _bound_first(session, ties, order: list[int], stage: Stage, budget: Budget, 
             return peek, None  # decided within the peek
         budget.spend(peek.spent)
         first -= peek.spent
-        if peek.bound is not None and abs(peek.bound) < 2 ** 52:  # a bound that a double holds exactly
-            reach = math.ceil(peek.bound - 1e-6) if stage.sense == "min" else math.floor(peek.bound + 1e-6)
-            lo, hi = (reach, None) if stage.sense == "max" else (None, reach)
-            tie = ties.first_in_order(order, budget.limit(PEEK_ORDER, 4),
-                                      [Constraint("stage", stage.name, stage.expr, lo, hi)])
+        reach = _reach(stage, peek.bound)
+        if reach is not None:
+            tie = ties.first_in_order(order, budget.limit(PEEK_ORDER, 4), [stage.at_least(reach)])
             budget.charge(tie)
             if tie.values is not None and evaluate(stage.expr, tie.values) == reach:
                 log.debug("stage %s: the tie-break reached the bound %s", stage.name, reach)
