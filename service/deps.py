@@ -16,7 +16,7 @@ from service.runtime import Runtime
 bearer = HTTPBearer(auto_error=False, description="a token from `andelstal tokens create`")
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -33,12 +33,13 @@ def db(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Session]:
         session.close()
 
 
-def caller(rt: Annotated[Runtime, Depends(runtime)], session: Annotated[Session, Depends(db)],
+def caller(rt: Annotated[Runtime, Depends(runtime)],
            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required",
                             headers={"WWW-Authenticate": "Bearer"})
-    found = lookup(session, rt.settings.secret, credentials.credentials[:200])
+    with rt.sessions() as session:
+        found = lookup(session, rt.settings.secret, credentials.credentials[:200])
     if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the token is unknown or revoked",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -48,7 +49,7 @@ def caller(rt: Annotated[Runtime, Depends(runtime)], session: Annotated[Session,
 def allow(*roles: Role):
     """A dependency that lets only the given roles through (403 for the others)."""
 
-    def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    async def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
         if who.role not in roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 f"the {who.role.value} role may not do this; allowed: {', '.join(r.value for r in roles)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from itertools import count
 
@@ -324,6 +325,26 @@ def test_long_what_if_is_a_job_that_can_be_polled_and_cancelled(service):
     job = wait_job(service, job_id, "county22")
     assert job["state"] == "cancelled" and job["result"] is None
     assert time.monotonic() - started < 5  # it stopped inside the search, not after it
+
+
+def test_a_what_if_holds_no_database_connection_while_it_is_solved(service):
+    # the token is looked up in a session of its own: a request that waits for its solve would otherwise keep a
+    # pooled connection, and with more waiting requests than the pool holds, the next one waits for a connection
+    sample = json.loads(sample_wishes_path().read_text(encoding="utf-8"))
+    slow = {"wishes": sample["wishes"], "policy": {"time_limit_s": 1, "one_receiver": False}}
+    answer = {}
+    thread = threading.Thread(target=lambda: answer.update(
+        res=service.client.post("/v1/what-if", json=slow, headers=service.as_("county22"))))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not service.runtime.cache._pending and time.monotonic() < deadline:
+        time.sleep(0.005)
+    try:
+        assert service.runtime.cache._pending, "the what-if was not being solved"
+        assert service.runtime.engine.pool.checkedout() == 0
+    finally:
+        thread.join()
+    assert answer["res"].status_code == 200
 
 
 def test_stored_proposals_cannot_be_changed(service):
