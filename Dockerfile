@@ -2,8 +2,11 @@
 # The andelstal service: `docker build -t andelstal .` then
 # `docker run -e ANDELSTAL_SECRET=$(openssl rand -hex 32) -p 8000:8000 andelstal`
 # (production settings refuse to start without a secret; add -e DATABASE_URL=postgresql://... for PostgreSQL).
+# BASE is any image with Python 3.11 (with venv) as `python` and useradd: where Docker Hub cannot be reached,
+# scripts/build-image makes one from Debian's packages.
 
-FROM python:3.11-slim AS build
+ARG BASE=python:3.11-slim
+FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -13,7 +16,7 @@ COPY solver ./solver
 COPY service ./service
 RUN pip install ".[postgres]" && andelstal shares --out /tmp/check.csv
 
-FROM python:3.11-slim AS runtime
+FROM ${BASE} AS runtime
 RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin andelstal \
     && mkdir -p /srv/var && chown -R andelstal /srv
 COPY --from=build /opt/venv /opt/venv
