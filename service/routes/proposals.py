@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,7 +59,7 @@ def checked(rt: Runtime, request: SolveRequest) -> SolveRequest:
 
 @router.post("/what-if", response_model=schemas.ProposalBody, responses={**ACCEPTED},
              summary="A full proposal for the posted wishes and policy; nothing is stored")
-async def what_if(body: schemas.WhatIfIn, rt: Runtime_, session: Session_, who: Officer,
+async def what_if(body: schemas.WhatIfIn, rt: Runtime_, who: Officer,
                   prefer: Annotated[str | None, Header(max_length=200)] = None):
     wishes = [{"code": w.code, "wish": w.wish, "amount_permille": w.amount_permille, "partner": w.partner}
               for w in body.wishes]
@@ -81,9 +82,12 @@ async def what_if(body: schemas.WhatIfIn, rt: Runtime_, session: Session_, who: 
             raise unprocessable(exc) from None
     checked(rt, request)
     if run_as_job:
-        job = rt.submit(session, kind="what-if", token_id=who.token_id, actor=who.actor, year=None,
-                        work=lambda cancel: rt.solve("what-if", request, cancel))
-        return accepted(job)
+        def submit() -> JSONResponse:
+            with rt.sessions() as session:
+                return accepted(rt.submit(session, kind="what-if", token_id=who.token_id, actor=who.actor, year=None,
+                                          work=lambda cancel: rt.solve("what-if", request, cancel)))
+
+        return await run_in_threadpool(submit)
     loop = asyncio.get_running_loop()
     try:
         return Response(await loop.run_in_executor(rt.pool, rt.what_if, request), media_type="application/json")
