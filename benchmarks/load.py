@@ -89,8 +89,8 @@ async def workload(url: str, token: str, bodies: list[dict], clients: int) -> di
     https = [httpx.AsyncClient(base_url=url, headers=headers, timeout=600) for _ in range(clients)]
     try:
         # and each opens its keep-alive connection before the clock starts, as wrk does and as k6 leaves connecting
-        # out of a request's duration: in a wave of 16 fresh servers, opening 16 connections inside it added 0.05 to
-        # 0.07 s to its slowest answer, the generator's connection set-up rather than the service's answer
+        # out of a request's duration: in waves of 16 against fresh servers, opening 16 connections inside the wave
+        # added 0.05 to 0.07 s to its slowest answer, the generator's set-up rather than the service's answer
         await asyncio.gather(*(http.get("/healthz") for http in https))
         started = time.perf_counter()
         await asyncio.gather(*(client(http) for http in https))
