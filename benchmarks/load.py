@@ -143,7 +143,7 @@ def main() -> None:
 
     # the generator's own heap (the solver it imports for the in-process timing) is frozen out of its garbage
     # collector, and that timing comes after the load: run before it, in this process, it cost the first wave
-    # 0.04 to 0.16 s (alternating runs), the generator's latency, not the service's
+    # 0.01 to 0.16 s in four alternating pairs, the generator's latency, not the service's
     gc.collect()
     gc.freeze()
     with tempfile.TemporaryDirectory(prefix="andelstal-load-") as tmp:
