@@ -433,12 +433,12 @@ def _sample_wishes() -> list[dict]:
     return json.loads(sample_wishes_path().read_text(encoding="utf-8"))["wishes"]
 
 
-def _sample_with_lower_offer(index: int) -> list[dict]:
-    """The shipped sample wishes; with index ≥ 0, the offer of the index-th giver with a number 0.01‰ lower."""
+def _sample_with_offer(index: int, changed) -> list[dict]:
+    """The shipped sample wishes with the offer of the index-th giver with a number changed to `changed(offer)`
+    (to two decimals)."""
     wishes = _sample_wishes()
-    if index >= 0:
-        giver = [w for w in wishes if w["wish"] == "give" and w["amount_permille"] != "all"][index]
-        giver["amount_permille"] = round(float(giver["amount_permille"]) - 0.01, 2)
+    giver = [w for w in wishes if w["wish"] == "give" and w["amount_permille"] != "all"][index]
+    giver["amount_permille"] = round(changed(float(giver["amount_permille"])), 2)
     return wishes
 
 
@@ -450,7 +450,7 @@ def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answe
     stops at its limit), the stage goes on and the answer is the same. National instances that take each
     path: the sample reaches the bound, a variant's bound is not its optimum, and a short limit stops it."""
     paths = []
-    for wishes in (_sample_with_lower_offer(-1), _sample_with_lower_offer(13)):
+    for wishes in (_sample_wishes(), _sample_with_offer(13, lambda offer: offer - 0.01)):
         with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
             peeked = _with(wishes, PEEK_ORDER=order_limit, BOUNDS_SLICE=0)
         staged = _with(wishes, PEEK_SLICE=0, BOUNDS_SLICE=0)
@@ -464,14 +464,6 @@ def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answe
         assert any(p.startswith("did not reach") and p.endswith("(infeasible)") for p in paths)
 
 
-def _sample_with_halved_offer(index: int) -> list[dict]:
-    """The shipped sample wishes with the offer of the index-th giver with a number halved."""
-    wishes = _sample_wishes()
-    giver = [w for w in wishes if w["wish"] == "give" and w["amount_permille"] != "all"][index]
-    giver["amount_permille"] = round(float(giver["amount_permille"]) / 2, 2)
-    return wishes
-
-
 @pytest.mark.parametrize("case", ["reached", "unreachable", "stopped"])
 def test_one_search_that_reaches_every_stages_bound_gives_the_staged_answer(case):
     """The aggregate stages (volume and simplicity, then population) first only look for their bounds, and one
@@ -481,7 +473,7 @@ def test_one_search_that_reaches_every_stages_bound_gives_the_staged_answer(case
     - unreachable: the sample with one offer halved, whose bound of volume and simplicity is above the optimum,
       so that no table reaches it (the population stage finds none); the stages then run one by one;
     - stopped: the sample with that search's work limit too short; the stages then run one by one."""
-    wishes = _sample_with_halved_offer(35) if case == "unreachable" else _sample_wishes()
+    wishes = _sample_with_offer(35, lambda offer: offer / 2) if case == "unreachable" else _sample_wishes()
     switches = {"BOUNDS_ORDER": 0.005} if case == "stopped" else {}
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
         joint = _with(wishes, **switches)
