@@ -472,9 +472,10 @@ def test_one_search_that_reaches_every_stages_bound_gives_the_staged_answer(case
     - reached: the national sample;
     - unreachable: the sample with one offer halved, whose bound of volume and simplicity is above the optimum,
       so that no table reaches it (the population stage finds none); the stages then run one by one;
-    - stopped: the sample with that search's work limit too short; the stages then run one by one."""
+    - stopped: the sample with that search's work limit too short; the stages then run one by one.
+    (Each from the table of the check that found the largest deviation to fit, as without SPECULATE.)"""
     wishes = _sample_with_offer(35, lambda offer: offer / 2) if case == "unreachable" else _sample_wishes()
-    switches = {"BOUNDS_ORDER": 0.005} if case == "stopped" else {}
+    switches = {"BOUNDS_ORDER": 0.005, "SPECULATE": 0} if case == "stopped" else {"SPECULATE": 0}
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
         joint = _with(wishes, **switches)
     staged = _with(wishes, BOUNDS_SLICE=0, PEEK_SLICE=0)
@@ -585,6 +586,51 @@ def test_the_later_stages_that_run_ahead_of_the_last_deviation_check_give_the_sa
                     "dropped": "2, which is 1"}[case]]
 
 
+# three givers of 1.00 and two rooms of 1.50: one receiver gets one giver, the other two, so the least largest
+# deviation is well above 2
+_FAR_FROM_TWO = [{"code": "0114", "wish": "give", "amount_permille": 1.0},
+                 {"code": "0115", "wish": "give", "amount_permille": 1.0},
+                 {"code": "0117", "wish": "give", "amount_permille": 1.0},
+                 {"code": "0120", "wish": "receive", "amount_permille": 1.5},
+                 {"code": "0123", "wish": "receive", "amount_permille": 1.5}]
+
+
+@pytest.mark.parametrize("case", ["decided", "from the check", "lower", "refuted"])
+def test_the_later_stages_that_start_before_the_first_check_give_the_same_answer(case):
+    """The later stages start at a largest deviation of 2 before anything is checked (SPECULATE), from the
+    table where nothing moves, and may be decided there by their bounds alone. Whatever happens, the answer is
+    the one they give when run after the checks (AHEAD off), and where every stage is proven, the one they give
+    without speculating:
+    - decided: the national sample, whose bounds decide every stage;
+    - from the check: the sample with a county floor of 0.8, whose bounds from there are not reached, so they
+      wait for the table of the check that finds 2 to fit and run from it;
+    - lower: the least largest deviation is 1 (a check finds it after 2 fitted), so they run again at 1;
+    - refuted: the check of 2 finds that it does not fit, so what runs at 2 is dropped."""
+    wishes, policy, switches = {
+        "decided": (_sample_wishes(), {}, {}),
+        "from the check": (_sample_wishes(), {"county_floor": 0.8}, {}),
+        "lower": ([dict(w) for w in _TIGHTER_AT_THE_LAST_CHECK], {}, {}),
+        "refuted": (_FAR_FROM_TWO, {}, {"COUNTS_FROM_GIVERS": 2}),
+    }[case]
+    with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
+        ahead = _with(wishes, policy, **switches)
+    after = _with(wishes, policy, AHEAD=False, **switches)
+    plain = _with(wishes, policy, SPECULATE=0, **switches)
+    assert ahead.solution.value == "optimal" and plain.solution.value == "optimal"
+    assert ahead.to_json(timing=False) == after.to_json(timing=False) == plain.to_json(timing=False)
+    deviation = ahead.objective["stages"]["national"]["max_deviation"]
+    from_check = [m for m in seen if "not decided from their bounds alone" in m]
+    ran = [m.rsplit("deviation ", 1)[1] for m in seen if "ran ahead" in m]
+    if case == "decided":
+        assert deviation == "2" and ran == ["2"] and not from_check
+    elif case == "from the check":
+        assert deviation == "2" and ran == ["2"] and from_check
+    elif case == "lower":
+        assert deviation == "1" and ran == ["2, which is 1"]
+    else:
+        assert int(deviation) > 2 and "2" not in ran
+
+
 @FAST
 @given(instances(max_givers=8, max_receivers=3, partners=True),
        st.sampled_from([{}, {"county_floor": 0.9}, {"binding_agreements": True},
@@ -593,11 +639,15 @@ def test_the_later_stages_that_run_ahead_of_the_last_deviation_check_give_the_sa
 def test_running_the_later_stages_ahead_never_changes_the_answer(wishes, policy, limit):
     """On random instances (the deviation decided on counts from two givers on, so that the stages run ahead
     on small markets too) and work limits small enough that limits are cut by what is left, the proposal is
-    byte for byte the one made with the later stages run after the last check."""
+    byte for byte the one made with the later stages run after the last check; and where every stage is
+    proven, the one made without starting them before the first check (SPECULATE)."""
     policy = dict(policy, time_limit_s=limit)
     ahead = _with(wishes, policy, AHEAD=True, COUNTS_FROM_GIVERS=2)
     after = _with(wishes, policy, AHEAD=False, COUNTS_FROM_GIVERS=2)
     assert ahead.to_json(timing=False) == after.to_json(timing=False)
+    plain = _with(wishes, policy, SPECULATE=0, COUNTS_FROM_GIVERS=2)
+    if ahead.solution.value == plain.solution.value == "optimal":
+        assert ahead.to_json(timing=False) == plain.to_json(timing=False)
 
 
 def test_a_cancelled_proposal_stops_the_stages_that_run_ahead():

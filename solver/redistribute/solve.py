@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -61,6 +62,8 @@ PEEK_ORDER = 1.0  # work the tie-break may spend trying to reach that bound (at 
 SIMPLICITY_ON_COUNTS = "stalled"  # bound the volume-and-simplicity stage on counts where its first slice does not
 # settle it ("always": before it, as the tests ask; "never")
 COUNTS_FROM_GIVERS = 8  # markets with at least this many givers decide the largest deviation on counts
+SPECULATE = 2  # the largest deviation at which the later stages start, from their bounds alone, beside the first
+# check (0: they do not): the national sample's, and where D = 0 does not fit, the next value checked
 AHEAD = True  # run the later stages beside the check that settles the largest deviation (on a thread of their own)
 _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
@@ -213,12 +216,24 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         _hint(session, start)
         if prob.stages[0].name != "max_deviation" and _sound(setup, prob, start):
             values = start
-    def aggregate_at(limit: int, start: list[int], work: Budget, cancel: _Either | None = None) -> _Later:
+    def aggregate_at(limit: int, start: list[int], work: Budget, cancel: _Either | None = None,
+                     table: Callable[[], list[int]] | None = None) -> _Later:
         """The later stages on the aggregate model with `work`, recorded apart from the result (`cancel` stops
-        them too)."""
+        them too). With `table`, they first try to decide from their bounds alone, from `start`; where the
+        bounds do not decide, they run from `table()`, the table of the check that found `limit` to fit."""
         scratch = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
-        decided = _aggregate_stages(setup, prob, backend, options if cancel is None else replace(options, cancel=cancel),
-                                    work, limit, scratch, start)
+        run_options = options if cancel is None else replace(options, cancel=cancel)
+        missed: list[tuple] = []  # bounds that the tie-break's search did not reach
+        if table is not None:
+            try:
+                decided = _aggregate_stages(setup, prob, backend, run_options, work, limit, scratch, start,
+                                            bounds_only=True, missed=missed)
+                return _Later(decided, scratch, work.spent, work.slack)
+            except Undecided:
+                log.debug("the later stages at the largest deviation %s are not decided from their bounds alone, "
+                          "from where nothing moves; they run from the check's table", limit)
+                start = table()
+        decided = _aggregate_stages(setup, prob, backend, run_options, work, limit, scratch, start, missed=missed)
         return _Later(decided, scratch, work.spent, work.slack)
 
     def on_aggregate(limit: int, start: list[int], later: _Later | None = None) -> list[int] | None:
@@ -257,10 +272,13 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     for stage in stages:
         if stage.name == "max_deviation":
             ahead = None
-            if AHEAD and check is not None and _aggregate_applies(setup, market):
+            applies = check is not None and _aggregate_applies(setup, market)
+            if AHEAD and applies:
                 ahead = _Ahead(aggregate_at, budget, options.cancel)
+            nothing = values_for(setup, prob, {})  # where nothing moves: the start of what speculates
+            speculated = SPECULATE if applies and 0 < SPECULATE < nothing[prob.largest] else 0
             try:
-                found = _smallest_deviation(setup, prob, run, check, ahead)
+                found = _smallest_deviation(setup, prob, run, nothing, check, ahead, speculated)
             except BaseException:
                 if ahead is not None:
                     ahead.stop()
@@ -281,6 +299,9 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             result.stage_status[stage.name] = "optimal"
             if ahead is not None:
                 table = on_aggregate(limit, values, ahead.outcome(limit, values))
+            elif limit == speculated:  # as what speculates runs: from the bounds alone first
+                table = on_aggregate(limit, values, aggregate_at(limit, nothing, Budget(budget.left), None,
+                                                                 partial(list, values)))
             else:
                 table = on_aggregate(limit, values) if _aggregate_applies(setup, market) else None
             if table is not None:
@@ -375,23 +396,28 @@ class _LazySession:
         return self._session.optimize(*args, **kwargs)
 
 
-def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None,
-                        ahead: _Ahead | None = None) -> tuple[int, list[int]] | StageResult:
+def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int], check=None,
+                        ahead: _Ahead | None = None, speculated: int = 0) -> tuple[int, list[int]] | StageResult:
     """The least D such that every participant ends within D units of its proportional target.
 
     Checks of D = 0, 2, 6, 14, … until one fits, then bisection, each check a feasibility problem (on counts
     of interchangeable givers when `check` is given, else the full model with cuts that let the solver
-    prove quickly that a packing cannot fit). The table where nothing moves bounds D from above. Before the
-    last check (one value left), `ahead` starts the later stages at the least D known to fit.
+    prove quickly that a packing cannot fit). The table where nothing moves (`known`) bounds D from above.
+
+    `ahead` runs the later stages beside the checks: from the first check on at `speculated` (when not 0),
+    from their bounds alone (at 2: where D = 0 does not fit, 2 is checked next, and where 2 fits, 1 is checked
+    last), and before the last check (one value left) at the least D known to fit. A check that fits hands
+    them its table.
     """
     feasible = Stage("max_deviation-check", {}, "min")
-    known = values_for(setup, prob, {})
     low, high, best = -1, known[prob.largest], known
     step, galloping = 1, True
     while high - low > 1:
         mid = min(low + step, high - 1) if galloping else (low + high) // 2
         if ahead is not None and high - low == 2:
             ahead.start(high, best)
+        elif ahead is not None and low < 0 and speculated:
+            ahead.speculate(speculated, best)
         res = check(mid) if check is not None else None
         if res is not None and res.values is not None:
             res.values = values_for(setup, prob, res.values)  # type: ignore[arg-type]
@@ -401,8 +427,12 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, check=None,
             res = run(feasible, deviation_cuts(setup, prob, mid))
         if res.values is not None:  # the table found may keep closer than asked: that is known feasible too
             high, best, galloping = min(mid, res.values[prob.largest]), res.values, False
+            if ahead is not None:
+                ahead.fits(high, best)
         elif res.termination is Termination.INFEASIBLE:
             low, step = mid, step * 2
+            if ahead is not None:
+                ahead.refuted(low)
         else:
             return res
     return high, best
@@ -423,6 +453,10 @@ class Dropped(Exception):
     """Work that ran ahead is not needed."""
 
 
+class Undecided(Exception):
+    """The later stages are not all decided from their bounds."""
+
+
 class _Ahead:
     """The later stages, started at the least largest deviation D known to fit while the last check (of D − 1)
     runs. Where D − 1 does not fit, their answer is ready when that check ends, found beside it on the second
@@ -433,25 +467,57 @@ class _Ahead:
     is the one they would take after the check, and their answer is taken only where the limits they took
     before would have been the same too (the Budget's slack covers what the check spent): the same limits give
     the same solves, so the answer is the one they give after the check. Otherwise (a limit that depends on all
-    the work left, or too little left), and where D − 1 fits, they run again after the check."""
+    the work left, or too little left), and where D − 1 fits, they run again after the check.
+
+    They may also start earlier, before the first check, at a value not yet known to fit (`speculate`): then
+    they start from the table where nothing moves and first try to decide every stage from the bounds alone.
+    Where the bounds do not decide, they wait for the table of the check that finds that value to fit (`fits`)
+    and run from it, as they run ahead of the last check. Run after the checks, they do the same, so the
+    answer depends on the input only: on the work left, and where the bounds do not decide, on that table."""
 
     def __init__(self, run: Callable[..., _Later], budget: Budget, cancel: threading.Event | None):
         self._run = run
         self._budget = budget
         self._cancel = cancel
         self._limit: int | None = None
-        self._left = 0.0  # the work left before the last check
+        self._start: list[int] = []  # the table they started from
+        self._table: Future[list[int] | None] | None = None  # where they speculate: the table of the check
+        self._left = 0.0  # the work left before the checks they run beside
         self._work = Budget(0.0)
         self._future: Future[_Later] | None = None
         self._stop = threading.Event()
 
     def start(self, limit: int, start: list[int]) -> None:
+        """Run them at `limit`, known to fit, from the check's table `start` (unless they already run there)."""
+        if self._future is None or self._limit != limit:
+            self._begin(limit, start, speculating=False)
+
+    def speculate(self, limit: int, start: list[int]) -> None:
+        """Run them at `limit`, not yet checked, from `start`: from their bounds alone until a check fits."""
+        self._begin(limit, start, speculating=True)
+
+    def _begin(self, limit: int, start: list[int], speculating: bool) -> None:
         self.stop()
-        self._limit = limit
+        self._limit, self._start = limit, start
+        self._table = Future() if speculating else None
         self._left = self._budget.left
         self._work = Budget(self._left)
         self._stop = threading.Event()
-        self._future = _beside(partial(self._run, limit, start, self._work, _Either(self._stop, self._cancel)))
+        either = _Either(self._stop, self._cancel)
+        table = None if self._table is None else partial(_awaited, self._table, either)
+        self._future = _beside(partial(self._run, limit, start, self._work, either, table))
+
+    def fits(self, limit: int, table: list[int]) -> None:
+        """A check found `limit` to fit, with `table`: what speculates at that limit may run from it."""
+        if self._table is not None and self._limit == limit and not self._table.done():
+            self._table.set_result(table)
+
+    def refuted(self, low: int) -> None:
+        """A check found that D = `low` does not fit: what runs at it or below is not needed. It is told to
+        stop and left to end on its own, so the next check does not wait for it."""
+        if self._future is not None and self._limit is not None and self._limit <= low:
+            self._halt()
+            self._future = None
 
     def outcome(self, limit: int, start: list[int]) -> _Later:
         """The later stages at the settled `limit`: what ran ahead at that limit where it holds, or run now.
@@ -459,11 +525,12 @@ class _Ahead:
         Either gives the answer they give after the check, so what ran ahead is stopped as soon as it is clear
         that it cannot be taken (it has taken, or is taking, a limit that may not be the same): a hard input
         then waits for one run of the later stages after the check, not for two."""
+        table = None
         if self._future is not None and self._limit == limit:
             future, self._future = self._future, None
             checked = self._left - self._budget.left
             if not self._work.settle(checked):
-                self._stop.set()
+                self._halt()
             try:
                 later = future.result()
             except (Dropped, Cancelled):
@@ -475,18 +542,39 @@ class _Ahead:
                 return later
             log.debug("the later stages ran ahead at the largest deviation %s, but took a limit from the work "
                       "the last check spent", limit)
+            if self._table is not None:  # run again as they ran ahead, `start` being the table handed to them
+                start, table = self._start, partial(list, start)
         elif self._future is not None:
             log.debug("the later stages ran ahead at the largest deviation %s, which is %s", self._limit, limit)
         self.stop()
-        return self._run(limit, start, Budget(self._budget.left))
+        return self._run(limit, start, Budget(self._budget.left), None, table)
 
     def stop(self) -> None:
         """Stop what runs ahead and wait until it has (it ends at its next solve's start, or CP-SAT stops the
         search it is in within 50 ms)."""
         if self._future is not None:
-            self._stop.set()
+            self._halt()
             self._future.exception()
             self._future = None
+
+    def _halt(self) -> None:
+        self._stop.set()
+        if self._table is not None and not self._table.done():
+            self._table.set_result(None)
+
+
+def _awaited(table: Future[list[int] | None], stop: _Either) -> list[int]:
+    """The table a check hands to what speculates, once it does."""
+    while True:
+        try:
+            found = table.result(timeout=0.05)
+        except FutureTimeout:
+            if stop.is_set():
+                raise Dropped("stopped while it waited for the check's table") from None
+            continue
+        if found is None:
+            raise Dropped("no check found the value it speculated on to fit")
+        return found
 
 
 class _Either:
@@ -578,8 +666,12 @@ def _aggregate_applies(setup: Setup, market: Market) -> bool:
 
 
 def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: Budget,
-                      limit: int, result: MarketResult, start: list[int]) -> tuple[list[int], str] | None:
+                      limit: int, result: MarketResult, start: list[int],
+                      bounds_only: bool = False, missed: list[tuple] | None = None) -> tuple[list[int], str] | None:
     """Every stage after the first on the aggregate model (see aggregate.py).
+
+    `bounds_only`: raise Undecided where the stages are not all decided from their bounds (_by_bounds, which
+    notes in `missed` the bounds its search did not reach, and does not search for them again).
 
     `start` is the full model's table of the first stage; its counts are where the search begins. Returns
     the full model's values and an empty message when every stage is proven, a message when the work limit
@@ -587,6 +679,8 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
     table that the full model's rules or stage values do not confirm).
     """
     weighted = setup.policy.objective is ObjectiveMode.WEIGHTED
+    if bounds_only and (weighted or backend != "cpsat"):
+        raise Undecided("only CP-SAT's lexicographic stages are decided from their bounds")
     agg = aggregate.build(setup, prob.market, limit, weighted=weighted)
     # the weighted solve starts from the local search's table and runs without presolve: on the national
     # sample presolve took 0.08 s of a 0.12 s solve at a work limit of 0.02, and at limits of 0.2 and 2 the
@@ -616,7 +710,9 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
                     tighten = None
             if stage is stages[0] and BOUNDS_SLICE > 0 and budget.left >= 4 * BOUNDS_ORDER:
                 # (with less work left, what the bounds may spend would be a large part of it)
-                known = _by_bounds(session, ties, agg.order, stages[:-1], budget)
+                known = _by_bounds(session, ties, agg.order, stages[:-1], budget, missed)
+            if bounds_only and not known:
+                raise Undecided("the stages are not decided from their bounds")
             if stage.name in known:
                 res = known[stage.name]
             else:
@@ -658,7 +754,8 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
     return values, ""
 
 
-def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budget: Budget) -> dict[str, StageResult]:
+def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budget: Budget,
+               missed: list[tuple] | None = None) -> dict[str, StageResult]:
     """Every lexicographic stage and the tie-break decided by one search, from the stages' bounds.
 
     Each stage in turn only looks for its bound (BOUNDS_SLICE), given that the stages before it reach
@@ -671,7 +768,9 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
     On the national sample each bound is the optimum and takes 0.02 to 0.05 s, where finding a table of the
     first stage took 0.12 s. Returns each stage's result and the tie-break's by stage name; nothing (and the
     session's start as it was) where a bound is not found in the slice or not reached (then a later stage
-    finds no table), or the search stops at its limit (BOUNDS_ORDER): the stages then run one by one."""
+    finds no table), or the search stops at its limit (BOUNDS_ORDER): the stages then run one by one. Bounds
+    in `missed` are not searched for again: the search is the same (it starts from no hint) and its limit no
+    larger, so it would end as it did; bounds it does not reach are added there."""
     start = session.last
     reaches: list[tuple[Stage, int]] = []
     for stage in lexicographic:
@@ -689,11 +788,18 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
             session.last = start
             return {}
         reaches.append((stage, reach))
+    tried = tuple((s.name, r) for s, r in reaches)
+    if missed is not None and tried in missed:  # the same search, with no more work than before: the same end
+        log.debug("the tie-break did not reach these bounds before")
+        session.last = start
+        return {}
     _stop_if_cancelled(session.options, "the tie-break's search")
     tie = ties.first_in_order(order, budget.limit(BOUNDS_ORDER, 4), [s.at_least(r) for s, r in reaches])
     budget.charge(tie)
     if tie.values is None or any(evaluate(s.expr, tie.values) != r for s, r in reaches):
         log.debug("the tie-break did not reach every stage's bound (%s)", tie.termination.value)
+        if missed is not None:
+            missed.append(tried)
         session.last = start
         return {}
     log.debug("the tie-break reached every stage's bound")
