@@ -351,6 +351,33 @@ def test_a_what_if_holds_no_database_connection_while_it_is_solved(service):
     assert answer["res"].status_code == 200
 
 
+def test_a_simulation_holds_no_database_connection_while_it_waits_for_a_solve_thread(service):
+    # a small simulation of a stored proposal is answered directly: it reads the proposal, waits for a solve thread
+    # (here every one is busy) and runs there, and only then stores its result, each in a session of its own
+    open_round(service)
+    proposal_id = propose(service)
+    runtime = service.runtime
+    release = threading.Event()
+    busy = [runtime.pool.submit(release.wait) for _ in range(runtime.settings.solve_workers)]
+    answer = {}
+    body = {"proposal_id": proposal_id, "parameters": {"replicates": 2, "years": 1, "arrivals": [100]}}
+    thread = threading.Thread(target=lambda: answer.update(
+        res=service.client.post("/v1/simulations", json=body, headers=service.as_("agency"))))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while runtime.pool._work_queue.empty() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    try:
+        assert not runtime.pool._work_queue.empty(), "the simulation did not wait for a solve thread"
+        assert runtime.engine.pool.checkedout() == 0
+    finally:
+        release.set()
+        thread.join()
+    assert all(f.result() for f in busy)
+    assert answer["res"].status_code == 201, answer["res"].text
+    assert answer["res"].json()["result"]["scenario"] == f"proposal {proposal_id}"
+
+
 def test_stored_proposals_cannot_be_changed(service):
     open_round(service)
     proposal_id = propose(service)

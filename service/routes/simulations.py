@@ -9,6 +9,8 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from service import schemas
@@ -60,9 +62,15 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
 
 @router.post("/simulations", status_code=201, response_model=schemas.SimulationOut,
              responses={**ACCEPTED, **NOT_FOUND}, summary="Simulate allocations (a job when large)")
-async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, session: Session_, who: Agency):
+async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, who: Agency):
+    # the database is used in sessions of their own, in the thread pool, before and after the simulation: a request
+    # that waits for a solve thread, or runs on one, holds no pooled connection and blocks no other request
+    def prepare():
+        with rt.sessions() as session:
+            return _prepare(body, rt, session)
+
     try:
-        scenario, params, against, against_params, work = _prepare(body, rt, session)
+        scenario, params, against, against_params, work = await run_in_threadpool(prepare)
     except InputError as exc:
         raise unprocessable(exc) from None
     request = body.model_dump(mode="json")
@@ -71,13 +79,21 @@ async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, session: S
         return run(scenario, params, against=against, against_params=against_params, stress_factors=body.stress)
 
     if work > rt.settings.sync_simulation_children:
-        job = rt.submit(session, kind="simulation", token_id=who.token_id, actor=who.actor, year=None, work=compute,
-                        store=_store(who, request))
-        return accepted(job)
+        def submit() -> JSONResponse:
+            with rt.sessions() as session:
+                return accepted(rt.submit(session, kind="simulation", token_id=who.token_id, actor=who.actor,
+                                          year=None, work=compute, store=_store(who, request)))
+
+        return await run_in_threadpool(submit)
     result = await asyncio.get_running_loop().run_in_executor(rt.pool, compute)
-    row = _save(session, who, request, result)
-    session.commit()
-    return _out(row)
+
+    def save() -> schemas.SimulationOut:
+        with rt.sessions() as session:
+            row = _save(session, who, request, result)
+            session.commit()
+            return _out(row)
+
+    return await run_in_threadpool(save)
 
 
 def _save(session: Session, who: Caller, request: dict[str, Any], result: dict[str, Any]) -> SimulationRow:
