@@ -791,21 +791,20 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
     tried = tuple((s.name, r) for s, r in reaches)
     if missed is not None and tried in missed:  # the same search, with no more work than before: the same end
         log.debug("the tie-break did not reach these bounds before")
-        session.last = start
-        return {}
-    _stop_if_cancelled(session.options, "the tie-break's search")
-    tie = ties.first_in_order(order, budget.limit(BOUNDS_ORDER, 4), [s.at_least(r) for s, r in reaches])
-    budget.charge(tie)
-    if tie.values is None or any(evaluate(s.expr, tie.values) != r for s, r in reaches):
+    else:
+        _stop_if_cancelled(session.options, "the tie-break's search")
+        tie = ties.first_in_order(order, budget.limit(BOUNDS_ORDER, 4), [s.at_least(r) for s, r in reaches])
+        budget.charge(tie)
+        if tie.values is not None and all(evaluate(s.expr, tie.values) == r for s, r in reaches):
+            log.debug("the tie-break reached every stage's bound")
+            known = {s.name: replace(tie, objective=r, bound=r, spent=0.0) for s, r in reaches}
+            known[TIE_ORDER] = replace(tie, bound=tie.objective, spent=0.0)
+            return known
         log.debug("the tie-break did not reach every stage's bound (%s)", tie.termination.value)
         if missed is not None:
             missed.append(tried)
-        session.last = start
-        return {}
-    log.debug("the tie-break reached every stage's bound")
-    known = {s.name: replace(tie, objective=r, bound=r, spent=0.0) for s, r in reaches}
-    known[TIE_ORDER] = replace(tie, bound=tie.objective, spent=0.0)
-    return known
+    session.last = start
+    return {}
 
 
 def _reach(stage: Stage, bound: float | None) -> int | None:
