@@ -43,6 +43,17 @@ def accepted(job: JobRow) -> JSONResponse:
     return JSONResponse(job_out(job).model_dump(mode="json"), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
+async def queued(rt: Runtime, who: Caller, kind: str, work, store=None) -> JSONResponse:
+    """Queue `work` as a job from an async route and answer 202: in a session of its own, in the thread pool, so
+    the route holds no pooled connection and does no database work on the event loop."""
+    def submit() -> JSONResponse:
+        with rt.sessions() as session:
+            return accepted(rt.submit(session, kind=kind, token_id=who.token_id, actor=who.actor, year=None, work=work,
+                                      store=store))
+
+    return await run_in_threadpool(submit)
+
+
 def checked(rt: Runtime, request: SolveRequest) -> SolveRequest:
     """Validate before anything is queued, so bad input is a 422 now rather than a failed job later."""
     from solver.policy import parse_policy
@@ -82,12 +93,7 @@ async def what_if(body: schemas.WhatIfIn, rt: Runtime_, who: Officer,
             raise unprocessable(exc) from None
     checked(rt, request)
     if run_as_job:
-        def submit() -> JSONResponse:
-            with rt.sessions() as session:
-                return accepted(rt.submit(session, kind="what-if", token_id=who.token_id, actor=who.actor, year=None,
-                                          work=lambda cancel: rt.solve("what-if", request, cancel)))
-
-        return await run_in_threadpool(submit)
+        return await queued(rt, who, "what-if", lambda cancel: rt.solve("what-if", request, cancel))
     loop = asyncio.get_running_loop()
     try:
         return Response(await loop.run_in_executor(rt.pool, rt.what_if, request), media_type="application/json")

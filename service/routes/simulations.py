@@ -10,14 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from service import schemas
 from service.auth import Caller
 from service.db import ProposalRow, SimulationRow
 from service.deps import ERRORS, Agency, Anyone, Runtime_, Session_, audit
-from service.routes.proposals import ACCEPTED, accepted
+from service.routes.proposals import ACCEPTED, queued
 from service.routes.rounds import NOT_FOUND, share_units, unprocessable
 from service.runtime import Runtime
 from solver.domain import InputError
@@ -79,12 +78,7 @@ async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, who: Agenc
         return run(scenario, params, against=against, against_params=against_params, stress_factors=body.stress)
 
     if work > rt.settings.sync_simulation_children:
-        def submit() -> JSONResponse:
-            with rt.sessions() as session:
-                return accepted(rt.submit(session, kind="simulation", token_id=who.token_id, actor=who.actor,
-                                          year=None, work=compute, store=_store(who, request)))
-
-        return await run_in_threadpool(submit)
+        return await queued(rt, who, "simulation", compute, _store(who, request))
     result = await asyncio.get_running_loop().run_in_executor(rt.pool, compute)
 
     def save() -> schemas.SimulationOut:
