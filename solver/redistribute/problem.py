@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 
 from solver.domain import ObjectiveMode, Policy
-from solver.redistribute.construct import member
+from solver.redistribute import packing
 from solver.redistribute.memo import Kept
 from solver.redistribute.targets import Market, Setup
 
@@ -348,18 +348,16 @@ def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str
     (giver_types(county=True)), "cross". Every table within `limit` has counts with the same terms, so
     their optimum on counts bounds the stage's."""
     prob = MarketProblem(market)
-    policy = setup.policy
+    asked = packing.windows(setup, market, types, limit)  # the packing search asks the same (packing.py)
+    column = {code: i for i, code in enumerate(asked.receivers)}
     counts: dict[tuple[int, str], int] = {}
     lows: dict[str, Expr] = {r.code: {} for r in market.receivers}
     highs: dict[str, Expr] = {r.code: {} for r in market.receivers}
-    rooms = {r.code: r for r in market.receivers}
     cross: Expr = {}
     for index, (key, members) in enumerate(types.items()):
-        target, effective, allowed, bound = key[:4]
         total: Expr = {}
-        for r in allowed:
-            slot = member(members[0], target, effective, rooms[r].effective, policy, bound)
-            low, high = slot.window(limit)
+        for r in key[2]:
+            low, high = asked.windows[index][column[r]]  # type: ignore[misc]
             # a giver that cannot come within `limit` of its target at this room may not go there
             var = prob.var(f"n[{index},{r}]", 0, len(members) if low <= high else 0)
             counts[index, r] = var
@@ -367,11 +365,10 @@ def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str
             lows[r][var], highs[r][var] = low, high
             if len(key) > 4 and r not in key[4]:
                 cross[var] = 1
-        everyone = len(members) if target > limit or bound else 0
-        prob.add("types", f"givers of type {index} placed", total, lo=everyone, hi=len(members))
+        prob.add("types", f"givers of type {index} placed", total, lo=asked.must[index], hi=len(members))
     received: Expr = {}
     for r in market.receivers:
-        top = min(r.effective, r.target + limit)
+        top = asked.rooms[column[r.code]][1]
         if terms:
             v = prob.var(f"v[{r.code}]", max(0, r.target - limit), top)
             prob.add("room", f"room of {r.code} within {limit}", add_expr((1, lows[r.code]), (-1, {v: 1})), hi=0)
@@ -379,7 +376,7 @@ def type_count_problem(setup: Setup, market: Market, types: dict[tuple, list[str
             received[v] = 1
             continue
         prob.add("room", f"room of {r.code} within {limit}", lows[r.code], hi=top)
-        prob.add("room", f"room of {r.code} within {limit}", highs[r.code], lo=r.target - limit)
+        prob.add("room", f"room of {r.code} within {limit}", highs[r.code], lo=asked.rooms[column[r.code]][0])
     prob.y = {key: var for key, var in counts.items()}  # (type index, receiver) -> count variable
     if terms:
         prob.add("volume", "at most the proportional cut's volume", received, hi=market.volume)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 
 from solver.domain import ObjectiveMode
-from solver.redistribute import aggregate, improve
+from solver.redistribute import aggregate, improve, packing
 from solver.redistribute.backend import (
     Cancelled,
     SolutionStatus,
@@ -64,6 +64,9 @@ SIMPLICITY_ON_COUNTS = "stalled"  # bound the volume-and-simplicity stage on cou
 COUNTS_FROM_GIVERS = 8  # markets with at least this many givers decide the largest deviation on counts
 SPECULATE = 2  # the largest deviation at which the later stages start, from their bounds alone, beside the first
 # check (0: they do not): the national sample's, and where D = 0 does not fit, the next value checked
+PACKING_NODES = 20_000  # nodes the packing search of a deviation check may take before CP-SAT decides it
+# (0: CP-SAT always does)
+PACKING_WORK = 1e-5  # the work (deterministic seconds) a node of that search counts for
 AHEAD = True  # run the later stages beside the check that settles the largest deviation (on a thread of their own)
 _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
@@ -631,7 +634,8 @@ def _hint(session, values: list[int]) -> None:
 
 def _type_check(setup: Setup, market: Market, backend: str, options: SolveOptions, budget: Budget):
     """Under the one-receiver rule, a deviation check on counts of interchangeable givers (exact, and much
-    faster to refute than the full model); it returns the table it found as flows."""
+    faster to refute than the full model); it returns the table it found as flows. The packing search
+    decides it (packing.py), and CP-SAT where that stops at its limit of nodes."""
     policy = setup.policy
     if not _counts_apply(setup, market):
         return None
@@ -643,12 +647,25 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
 
     def check(limit: int) -> StageResult:
         _stop_if_cancelled(options, f"the deviation check of market {market.key}")
-        counts = type_count_problem(setup, market, types, limit)
-        res = open_session(backend, counts, check_options).optimize({}, "min", budget.limit())
-        budget.charge(res)
+        started = time.perf_counter()
+        nodes = min(PACKING_NODES, int(budget.left / PACKING_WORK))
+        try:
+            chosen, used = packing.search(packing.windows(setup, market, types, limit), nodes)
+            budget.spend(used * PACKING_WORK)
+            res = StageResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, 0.0)
+            if chosen is not None:
+                res = StageResult(Termination.OPTIMAL, SolutionStatus.OPTIMAL, chosen, 0, 0, 0.0)  # type: ignore[arg-type]
+        except packing.Exhausted as stopped:
+            budget.spend(stopped.nodes * PACKING_WORK)
+            log.debug("market %s: the packing search did not decide D = %s; CP-SAT does", market.key, limit)
+            counts = type_count_problem(setup, market, types, limit)
+            res = open_session(backend, counts, check_options).optimize({}, "min", budget.limit())
+            budget.charge(res)
+            if res.values is not None:
+                res.values = {key: res.values[var] for key, var in counts.y.items()}  # type: ignore[assignment]
         if res.values is not None:
-            chosen = {key: res.values[var] for key, var in counts.y.items()}
-            res.values = flows_from_counts(market, policy, types, chosen, limit)  # type: ignore[assignment]
+            res.values = flows_from_counts(market, policy, types, res.values, limit)  # type: ignore[arg-type]
+        res.wall_time_s = time.perf_counter() - started
         return res
 
     return check
