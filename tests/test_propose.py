@@ -881,3 +881,66 @@ def test_a_deviation_check_the_packing_search_does_not_decide_goes_to_cp_sat(nod
     by_packing = _with(wishes)
     assert by_cpsat.solution.value == by_packing.solution.value == "optimal"
     assert by_cpsat.to_json(timing=False) == by_packing.to_json(timing=False)
+
+
+def _first_in_order(agg, reach, limit, split):
+    """The aggregate's tie-break search at the stages' values `reach`, with the split search beside it or not."""
+    from solver.redistribute import cpsat
+    from solver.redistribute.backend import SolveOptions
+
+    before = cpsat.TIE_SPLIT
+    cpsat.TIE_SPLIT = split
+    try:
+        return cpsat.Session(agg.problem, SolveOptions(time_limit_s=10)).first_in_order(agg.order, limit, reach)
+    finally:
+        cpsat.TIE_SPLIT = before
+
+
+@pytest.mark.parametrize("case", ["at the top", "below the top", "stopped"])
+def test_the_tie_break_search_split_on_its_first_variable_finds_the_same_table(case):
+    """The tie-break's two searches side by side (TIE_SPLIT) give the answer of the plain search alone: where
+    the first undecided variable's largest value is in the answer (the national sample), where it is not (the
+    split search goes on below it), and where neither finds a table within a work limit too small."""
+    from solver.redistribute import aggregate
+    from solver.redistribute.problem import Constraint
+
+    p = propose({"wishes": _sample_wishes()})
+    stages = p.objective["stages"]["national"]
+    agg = aggregate.build(p.setup, p.setup.markets[0], int(stages["max_deviation"]))
+    volume, population = agg.problem.stages
+    reach = [Constraint("stage", "v", volume.expr, int(stages["volume_simplicity"]), None),
+             Constraint("stage", "p", population.expr, None, int(stages["population"]) - agg.constants["population"])]
+    first = agg.order[0]
+    answer = _first_in_order(agg, reach, 5, False).values
+    assert answer[first] == agg.problem.variables[first].ub  # the sample's answer has it at its largest
+    if case == "below the top":  # a constraint, not its domain, keeps it below: the split search's first half fails
+        reach.append(Constraint("test", "the first count below the answer's", {first: 1}, None, answer[first] - 1))
+    limit = 0.0001 if case == "stopped" else 5
+    both, alone = _first_in_order(agg, reach, limit, True), _first_in_order(agg, reach, limit, False)
+    assert both.termination == alone.termination
+    assert both.values == alone.values
+    if case == "stopped":
+        assert both.termination.value == "time_limit" and both.values is None
+    else:
+        assert both.termination.value == "optimal"
+
+
+@FAST
+@given(instances(max_givers=8, max_receivers=3, partners=True),
+       st.sampled_from([{}, {"county_floor": 0.9}, {"binding_agreements": True}]),
+       st.sampled_from([0.003, 5.0]))
+def test_the_split_tie_break_search_never_changes_the_proposal(wishes, policy, limit):
+    """With the tie-break's split search beside it or not, the proposal is the same where every stage is
+    proven."""
+    from solver.redistribute import cpsat
+
+    policy = dict(policy, time_limit_s=limit)
+    both = _with(wishes, policy, COUNTS_FROM_GIVERS=2)
+    before = cpsat.TIE_SPLIT
+    cpsat.TIE_SPLIT = False
+    try:
+        alone = _with(wishes, policy, COUNTS_FROM_GIVERS=2)
+    finally:
+        cpsat.TIE_SPLIT = before
+    if both.solution.value == alone.solution.value == "optimal":
+        assert both.to_json(timing=False) == alone.to_json(timing=False)
