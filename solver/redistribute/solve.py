@@ -405,7 +405,8 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int]
 
     Checks of D = 0, 2, 6, 14, … until one fits, then bisection, each check a feasibility problem (on counts
     of interchangeable givers when `check` is given, else the full model with cuts that let the solver
-    prove quickly that a packing cannot fit). The table where nothing moves (`known`) bounds D from above.
+    prove quickly that a packing cannot fit). The table where nothing moves (`known`) bounds D from above
+    where it keeps every rule (a binding agreement it does not keep; then no D may fit at all).
 
     `ahead` runs the later stages beside the checks: from the first check on at `speculated` (when not 0),
     from their bounds alone (at 2: where D = 0 does not fit, 2 is checked next, and where 2 fits, 1 is checked
@@ -414,13 +415,15 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int]
     """
     feasible = Stage("max_deviation-check", {}, "min")
     low, high, best = -1, known[prob.largest], known
+    if not _sound(setup, prob, known):  # where nothing moves breaks a rule (a binding agreement): it bounds no D
+        high, best = prob.variables[prob.largest].ub + 1, None
     step, galloping = 1, True
     while high - low > 1:
         mid = min(low + step, high - 1) if galloping else (low + high) // 2
-        if ahead is not None and high - low == 2:
+        if ahead is not None and high - low == 2 and best is not None:
             ahead.start(high, best)
         elif ahead is not None and low < 0 and speculated:
-            ahead.speculate(speculated, best)
+            ahead.speculate(speculated, known)
         res = check(mid) if check is not None else None
         if res is not None and res.values is not None:
             res.values = values_for(setup, prob, res.values)  # type: ignore[arg-type]
@@ -438,6 +441,9 @@ def _smallest_deviation(setup: Setup, prob: MarketProblem, run, known: list[int]
                 ahead.refuted(low)
         else:
             return res
+    if best is None:
+        return StageResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, 0.0,
+                           "no table keeps every rule, whatever its largest deviation")
     return high, best
 
 
