@@ -464,27 +464,39 @@ def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answe
         assert any(p.startswith("did not reach") and p.endswith("(infeasible)") for p in paths)
 
 
-@pytest.mark.parametrize("case", ["reached", "unreachable", "stopped"])
+@pytest.mark.parametrize("case", ["reached", "unreachable", "settled", "not settled", "stopped"])
 def test_one_search_that_reaches_every_stages_bound_gives_the_staged_answer(case):
     """The aggregate stages (volume and simplicity, then population) first only look for their bounds, and one
     tie-break search looks for the first table in order that reaches them all. Its table is the one the stages
     and the tie-break give one after the other:
     - reached: the national sample;
     - unreachable: the sample with one offer halved, whose bound of volume and simplicity is above the optimum,
-      so that no table reaches it (the population stage finds none); the stages then run one by one;
-    - stopped: the sample with that search's work limit too short; the stages then run one by one.
+      so that no table reaches it (the population stage finds none); without BOUNDS_SETTLE the stages then
+      run one by one;
+    - settled: the sample with a county floor of 0.8, whose bound of volume and simplicity is likewise above
+      the optimum: the search from that bound finds the optimum (BOUNDS_SETTLE), and the population stage's
+      bound at it is reached;
+    - not settled: the halved offer again, whose search from that bound does not finish within BOUNDS_SETTLE;
+    - stopped: the sample with the tie-break search's work limit too short; the stages then run one by one.
     (Each from the table of the check that found the largest deviation to fit, as without SPECULATE.)"""
-    wishes = _sample_with_offer(35, lambda offer: offer / 2) if case == "unreachable" else _sample_wishes()
-    switches = {"BOUNDS_ORDER": 0.005, "SPECULATE": 0} if case == "stopped" else {"SPECULATE": 0}
+    halved = case in ("unreachable", "not settled")
+    wishes = _sample_with_offer(35, lambda offer: offer / 2) if halved else _sample_wishes()
+    policy = {"county_floor": 0.8} if case == "settled" else None
+    switches = {"reached": {}, "unreachable": {"BOUNDS_SETTLE": 0}, "settled": {}, "not settled": {},
+                "stopped": {"BOUNDS_ORDER": 0.005}}[case]
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
-        joint = _with(wishes, **switches)
-    staged = _with(wishes, BOUNDS_SLICE=0, PEEK_SLICE=0)
+        joint = _with(wishes, policy, SPECULATE=0, **switches)
+    staged = _with(wishes, policy, BOUNDS_SLICE=0, PEEK_SLICE=0)
     assert joint.solution.value == "optimal"
     assert joint.to_json(timing=False) == staged.to_json(timing=False)
-    expected = {"reached": "the tie-break reached every stage's bound",
-                "unreachable": "the bound of stage population: infeasible",
-                "stopped": "the tie-break did not reach every stage's bound (time_limit)"}[case]
-    assert [m for m in seen if m.startswith(expected)]
+    expected = {"reached": ["the tie-break reached every stage's bound"],
+                "unreachable": ["the bound of stage population: infeasible"],
+                "settled": ["stage volume_simplicity: its bound is not reached, its optimum is 361099776",
+                            "the tie-break reached every stage's bound"],
+                "not settled": ["stage volume_simplicity is not settled from its bound (time_limit)"],
+                "stopped": ["the tie-break did not reach every stage's bound (time_limit)"]}[case]
+    for message in expected:
+        assert [m for m in seen if m.startswith(message)], message
 
 
 def test_a_small_work_limit_runs_the_stages_one_by_one():
@@ -602,13 +614,14 @@ def test_the_later_stages_that_start_before_the_first_check_give_the_same_answer
     the one they give when run after the checks (AHEAD off), and where every stage is proven, the one they give
     without speculating:
     - decided: the national sample, whose bounds decide every stage;
-    - from the check: the sample with a county floor of 0.8, whose bounds from there are not reached, so they
-      wait for the table of the check that finds 2 to fit and run from it;
+    - from the check: the sample with a county floor of 0.8, whose bounds from there are not reached (without
+      BOUNDS_SETTLE, which would settle them), so they wait for the table of the check that finds 2 to fit and
+      run from it;
     - lower: the least largest deviation is 1 (a check finds it after 2 fitted), so they run again at 1;
     - refuted: the check of 2 finds that it does not fit, so what runs at 2 is dropped."""
     wishes, policy, switches = {
         "decided": (_sample_wishes(), {}, {}),
-        "from the check": (_sample_wishes(), {"county_floor": 0.8}, {}),
+        "from the check": (_sample_wishes(), {"county_floor": 0.8}, {"BOUNDS_SETTLE": 0}),
         "lower": ([dict(w) for w in _TIGHTER_AT_THE_LAST_CHECK], {}, {}),
         "refuted": (_FAR_FROM_TWO, {}, {"COUNTS_FROM_GIVERS": 2}),
     }[case]

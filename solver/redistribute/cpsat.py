@@ -305,14 +305,14 @@ class Session:
         solver.parameters.add_mir_cuts = TIE_MIR_CUTS
         started = time.perf_counter()
         if stop is not None and stop.is_set():
-            return _Run(cp_model.UNKNOWN, None, 0.0, 0.0, started, True)
+            return _Run(cp_model.UNKNOWN, None, 0.0, 0.0, True)
         with _stop_on(self.options.cancel, solver), _stop_on(stop, solver):
             status = solver.solve(model)
         finished = time.perf_counter()
         values = list(solver.response_proto.solution)[:self.size] if status in (cp_model.OPTIMAL,
                                                                                 cp_model.FEASIBLE) else None
         stopped = stop is not None and stop.is_set() and status == cp_model.UNKNOWN
-        return _Run(status, values, solver.deterministic_time, finished - started, finished, stopped)
+        return _Run(status, values, solver.deterministic_time, finished - started, stopped)
 
     def _first(self, run: _Run, model: _Model) -> StageResult:
         if run.values is not None:  # the first solution is the answer: proven by the rule, not by a bound
