@@ -176,10 +176,11 @@ class Session:
 
     def optimize(self, expr: Expr, sense: str, time_limit_s: float,
                  extra: list[Constraint] | None = None, from_bound: bool = False,
-                 presolve: bool | None = None) -> StageResult:
+                 presolve: bool | None = None, probing: bool = True) -> StageResult:
         """Optimise `expr` within the work limit. `from_bound` searches from the objective's bound outwards
         (CP-SAT's objective lower-bound search): quick where the relaxation's bound is the optimum, and
-        slow where it is weak. `presolve` overrides the session's setting for this solve."""
+        slow where it is weak. `presolve` overrides the session's setting for this solve; without `probing`,
+        CP-SAT does not probe its variables before the search."""
         model = self.model
         if extra:
             # temporary constraints go on a copy; variables keep their indices in a clone
@@ -198,6 +199,8 @@ class Session:
         solver.parameters.random_seed = self.options.seed
         solver.parameters.cp_model_presolve = self.options.presolve if presolve is None else presolve
         solver.parameters.use_objective_lb_search = from_bound
+        if not probing:
+            solver.parameters.cp_model_probing_level = 0
         if self.options.linearization_level is not None:
             solver.parameters.linearization_level = self.options.linearization_level
         bounds: list[float] = []  # every bound the search proves, as it proves it: a search stopped before it

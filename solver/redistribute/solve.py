@@ -57,6 +57,8 @@ BOUNDS_SETTLE = 0.05  # work _by_bounds may spend searching a stage from its bou
 # stage's look finds that no table reaches it (0: it gives up there)
 BOUNDS_PRESOLVE = False  # without presolve: over 25 national wish sets the search reached the bounds in 18 of 26
 # tries against 16, in 14.0 and 15.8 s against 16.5 and 20.1 (alternating), and presolve is most of a slice's time
+BOUNDS_PROBING = False  # without probing: of a look's 0.005 of work, 0.0005 went to probing on the national sample,
+# and its two looks took 0.005 s less (the same bounds)
 BOUNDS_ORDER = 0.1  # work that search may spend (at most a quarter of what is left): where it stops, that work is
 # lost to the stages; with 0.25, two of 13 hard what-ifs lost a stage value that they reach with 0.1, with 1 three
 # (both measured with presolve on)
@@ -801,7 +803,8 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
     for stage in lexicographic:
         _stop_if_cancelled(session.options, f"the bound of stage {stage.name}")
         peek = session.optimize(stage.expr, stage.sense, budget.limit(BOUNDS_SLICE, 4),
-                                [s.at_least(r) for s, r in reaches], from_bound=True, presolve=BOUNDS_PRESOLVE)
+                                [s.at_least(r) for s, r in reaches], from_bound=True, presolve=BOUNDS_PRESOLVE,
+                                probing=BOUNDS_PROBING)
         budget.charge(peek)
         if peek.termination is Termination.INFEASIBLE and reaches and BOUNDS_SETTLE > 0:
             # no table reaches the bound before it: search that stage from its bound for its optimum, and look
@@ -820,7 +823,8 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
             reaches.append((before, settled.objective))
             _stop_if_cancelled(session.options, f"the bound of stage {stage.name}")
             peek = session.optimize(stage.expr, stage.sense, budget.limit(BOUNDS_SLICE, 4),
-                                    [s.at_least(r) for s, r in reaches], from_bound=True, presolve=BOUNDS_PRESOLVE)
+                                    [s.at_least(r) for s, r in reaches], from_bound=True, presolve=BOUNDS_PRESOLVE,
+                                    probing=BOUNDS_PROBING)
             budget.charge(peek)
         reach = None  # decided within the slice, its optimum is a bound that a table reaches
         if peek.termination is Termination.OPTIMAL:
