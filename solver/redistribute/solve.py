@@ -808,8 +808,9 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
         budget.charge(peek)
         if peek.termination is Termination.INFEASIBLE and reaches and BOUNDS_SETTLE > 0:
             # no table reaches the bound before it: search that stage from its bound for its optimum, and look
-            # again (the national sample with a county floor of 0.8: a bound 392 above the optimum, whose
-            # search from the bound takes 0.02 deterministic seconds, where the stages one by one took 1 s)
+            # again (the national sample with a county floor of 0.8, its bounds looked for with probing: a bound
+            # 392 above the optimum, whose search from the bound takes 0.02 deterministic seconds, where the
+            # stages one by one took 1 s)
             before, _ = reaches.pop()
             _stop_if_cancelled(session.options, f"the search of stage {before.name} from its bound")
             settled = session.optimize(before.expr, before.sense, budget.limit(BOUNDS_SETTLE, 4),
