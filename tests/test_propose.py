@@ -901,12 +901,12 @@ def _first_in_order(agg, reach, limit, split):
     from solver.redistribute import cpsat
     from solver.redistribute.backend import SolveOptions
 
-    before = cpsat.TIE_SPLIT
-    cpsat.TIE_SPLIT = split
+    before = cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM
+    cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM = split, 0
     try:
         return cpsat.Session(agg.problem, SolveOptions(time_limit_s=10)).first_in_order(agg.order, limit, reach)
     finally:
-        cpsat.TIE_SPLIT = before
+        cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM = before
 
 
 @pytest.mark.parametrize("case", ["at the top", "below the top", "stopped"])
@@ -943,18 +943,19 @@ def test_the_tie_break_search_split_on_its_first_variable_finds_the_same_table(c
        st.sampled_from([{}, {"county_floor": 0.9}, {"binding_agreements": True}]),
        st.sampled_from([0.003, 5.0]))
 def test_the_split_tie_break_search_never_changes_the_proposal(wishes, policy, limit):
-    """With the tie-break's split search beside it or not, the proposal is the same where every stage is
-    proven."""
+    """With the tie-break's split search beside it or not (here on models of any size), the proposal is the
+    same where every stage is proven."""
     from solver.redistribute import cpsat
 
     policy = dict(policy, time_limit_s=limit)
-    both = _with(wishes, policy, COUNTS_FROM_GIVERS=2)
-    before = cpsat.TIE_SPLIT
-    cpsat.TIE_SPLIT = False
+    before = cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM
     try:
+        cpsat.TIE_SPLIT_FROM = 0  # every search split, however small its model
+        both = _with(wishes, policy, COUNTS_FROM_GIVERS=2)
+        cpsat.TIE_SPLIT = False
         alone = _with(wishes, policy, COUNTS_FROM_GIVERS=2)
     finally:
-        cpsat.TIE_SPLIT = before
+        cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM = before
     if both.solution.value == alone.solution.value == "optimal":
         assert both.to_json(timing=False) == alone.to_json(timing=False)
 
