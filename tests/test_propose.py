@@ -882,6 +882,21 @@ def test_the_packing_search_stops_at_its_limit_of_nodes():
     assert [fits for fits, _ in answers.values()] == [False, False, True, True, True]
 
 
+def test_a_market_too_large_for_the_packing_search_is_left_to_cp_sat():
+    """Past DEEPEST receivers and types together (its recursion would pass Python's limit), the search stops at
+    once, having taken no node: a market of 500 receivers and 400 types."""
+    from solver.redistribute import packing
+
+    receivers, types = 500, 400
+    asked = packing.Packing(tuple(f"{i:04d}" for i in range(receivers)), (1,) * types, (1,) * types,
+                            tuple(((1, 2),) * receivers for _ in range(types)), ((0, 2),) * receivers)
+    with pytest.raises(packing.Exhausted) as stopped:
+        packing.search(asked, 10**6)
+    assert stopped.value.nodes == 0
+    one = packing.Packing(("0000",), (1,), (1,), (((1, 2),),), ((0, 2),))  # one giver, one receiver
+    assert packing.search(one, 10) == ({(0, "0000"): 1}, 2)
+
+
 @pytest.mark.parametrize("nodes", [0, 3])
 def test_a_deviation_check_the_packing_search_does_not_decide_goes_to_cp_sat(nodes):
     """With no nodes, or too few to decide any check, CP-SAT decides every check, and the proposal's stage

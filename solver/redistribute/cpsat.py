@@ -234,7 +234,8 @@ class Session:
         earlier ones allow): the first solution of a depth-first search that fixes them in this order,
         largest value first. The search is complete, so the answer is exact when one is found.
 
-        Two such searches run side by side, each within the work limit (TIE_SPLIT): this one, and the same
+        On a model of TIE_SPLIT_FROM variables or more, two such searches run side by side, each within the
+        work limit (TIE_SPLIT): this one, and the same
         split on the first undecided variable, first at its largest value and then, where that has no
         solution, below it with the work left. Both are exact, so they find the same answer: the first to find
         it gives it, and the other stops. Which one that is depends on the clock, so what the driver's Budget

@@ -64,9 +64,16 @@ def windows(setup: Setup, market: Market, types: dict[tuple, list[str]], limit: 
     return Packing(codes, tuple(counts), tuple(must), tuple(table), spans)
 
 
+DEEPEST = 800  # receivers and types together: the search recurses once per receiver, and its groups once per
+# type, so a larger market could pass Python's recursion limit (1,000); CP-SAT decides it
+
+
 def search(packing: Packing, nodes: int) -> tuple[dict[tuple[int, str], int] | None, int]:
     """A packing as counts {(type index, receiver): n}, or None where none exists; and the nodes it took.
-    Raises Exhausted after `nodes` nodes."""
+    Raises Exhausted after `nodes` nodes, or at once where the market has more than DEEPEST receivers and
+    types together."""
+    if len(packing.receivers) + len(packing.counts) > DEEPEST:
+        raise Exhausted(0)
     order = sorted(range(len(packing.receivers)), key=lambda i: (packing.rooms[i][1], packing.receivers[i]))
     found, used = _Search(packing, order, nodes).run()
     if found is None:
