@@ -260,20 +260,32 @@ class Session:
             return self._first(run, model)
         top = _span(model, split)[1]
         stop = threading.Event()
-        runs: list[_Run] = []
+        runs: list[_Run | BaseException] = []
 
         def beside() -> None:
-            runs.append(self._split(model, split, top, time_limit_s, stop))
-            if runs[0].values is not None:
+            try:
+                runs.append(self._split(model, split, top, time_limit_s, stop))
+            except BaseException as failed:  # the search on the caller's thread stops, and raises it
+                runs.append(failed)
+                stop.set()
+                return
+            if runs[0].values is not None:  # type: ignore[union-attr]
                 stop.set()
 
         split_side = threading.Thread(target=beside, name="cpsat-split", daemon=True)
         split_side.start()
-        plain = self._depth_first(model, time_limit_s, stop)
+        try:
+            plain = self._depth_first(model, time_limit_s, stop)
+        except BaseException:
+            stop.set()  # the search beside it ends too before this one's error goes on
+            split_side.join()
+            raise
         if plain.decided:
             stop.set()
         split_side.join()
         other = runs[0]
+        if isinstance(other, BaseException):
+            raise other
         found = plain if plain.values is not None else other if other.values is not None else None
         if found is not None:
             found.spent = time_limit_s
