@@ -139,10 +139,13 @@ class _Run:
         return self.values is not None or (self.status == cp_model.INFEASIBLE and not self.stopped)
 
 
-def _span(model: _Model, var: int) -> tuple[int, int]:
-    """The least and largest value of a variable's domain in the model."""
-    domain = list(model.proto.variables[var].domain)
-    return domain[0], domain[-1]
+def _first_open(model: _Model, order: list[int]) -> tuple[int, int] | None:
+    """The first variable in `order` whose domain in the model has more than one value, and its largest."""
+    for var in order:
+        domain = list(model.proto.variables[var].domain)
+        if domain[0] < domain[-1]:
+            return var, domain[-1]
+    return None
 
 
 class Session:
@@ -252,13 +255,10 @@ class Session:
         model.clear_objective()
         model.clear_hints()
         model.add_decision_strategy([self.vars[i] for i in order], cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE)
-        split = None
-        if TIE_SPLIT and self.size >= TIE_SPLIT_FROM:
-            split = next((i for i in order if _span(model, i)[0] < _span(model, i)[1]), None)
-        if split is None:
-            run = self._depth_first(model, time_limit_s, None)
-            return self._first(run, model)
-        top = _span(model, split)[1]
+        opened = _first_open(model, order) if TIE_SPLIT and self.size >= TIE_SPLIT_FROM else None
+        if opened is None:
+            return self._first(self._depth_first(model, time_limit_s, None), model)
+        split, top = opened
         stop = threading.Event()
         runs: list[_Run | BaseException] = []
 

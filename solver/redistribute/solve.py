@@ -800,12 +800,18 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
     larger, so it would end as it did; bounds it does not reach are added there."""
     start = session.last
     reaches: list[tuple[Stage, int]] = []
-    for stage in lexicographic:
+
+    def look(stage: Stage) -> StageResult:
+        """The stage's bound, given that the stages before it reach theirs."""
         _stop_if_cancelled(session.options, f"the bound of stage {stage.name}")
         peek = session.optimize(stage.expr, stage.sense, budget.limit(BOUNDS_SLICE, 4),
                                 [s.at_least(r) for s, r in reaches], from_bound=True, presolve=BOUNDS_PRESOLVE,
                                 probing=BOUNDS_PROBING)
         budget.charge(peek)
+        return peek
+
+    for stage in lexicographic:
+        peek = look(stage)
         if peek.termination is Termination.INFEASIBLE and reaches and BOUNDS_SETTLE > 0:
             # no table reaches the bound before it: search that stage from its bound for its optimum, and look
             # again (the national sample with a county floor of 0.8, its bounds looked for with probing: a bound
@@ -822,11 +828,7 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
                 return {}
             log.debug("stage %s: its bound is not reached, its optimum is %s", before.name, settled.objective)
             reaches.append((before, settled.objective))
-            _stop_if_cancelled(session.options, f"the bound of stage {stage.name}")
-            peek = session.optimize(stage.expr, stage.sense, budget.limit(BOUNDS_SLICE, 4),
-                                    [s.at_least(r) for s, r in reaches], from_bound=True, presolve=BOUNDS_PRESOLVE,
-                                    probing=BOUNDS_PROBING)
-            budget.charge(peek)
+            peek = look(stage)
         reach = None  # decided within the slice, its optimum is a bound that a table reaches
         if peek.termination is Termination.OPTIMAL:
             reach = peek.objective
