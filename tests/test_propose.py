@@ -474,15 +474,16 @@ def test_one_search_that_reaches_every_stages_bound_gives_the_staged_answer(case
       so that no table reaches it (the population stage finds none); without BOUNDS_SETTLE the stages then
       run one by one;
     - settled: the sample with a county floor of 0.8, whose bound of volume and simplicity (looked for with
-      probing) is likewise above the optimum: the search from that bound finds the optimum (BOUNDS_SETTLE),
-      and the population stage's bound at it is reached;
+      probing, for 0.005 deterministic seconds) is likewise above the optimum: the search from that bound finds
+      the optimum (BOUNDS_SETTLE), and the population stage's bound at it is reached;
     - not settled: the halved offer again, whose search from that bound does not finish within BOUNDS_SETTLE;
     - stopped: the sample with the tie-break search's work limit too short; the stages then run one by one.
     (Each from the table of the check that found the largest deviation to fit, as without SPECULATE.)"""
     halved = case in ("unreachable", "not settled")
     wishes = _sample_with_offer(35, lambda offer: offer / 2) if halved else _sample_wishes()
     policy = {"county_floor": 0.8} if case == "settled" else None
-    switches = {"reached": {}, "unreachable": {"BOUNDS_SETTLE": 0}, "settled": {"BOUNDS_PROBING": True}, "not settled": {},
+    switches = {"reached": {}, "unreachable": {"BOUNDS_SETTLE": 0},
+                "settled": {"BOUNDS_PROBING": True, "BOUNDS_SLICE": 0.005}, "not settled": {},
                 "stopped": {"BOUNDS_ORDER": 0.005}}[case]
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
         joint = _with(wishes, policy, SPECULATE=0, **switches)
