@@ -543,11 +543,48 @@ def test_a_solve_cancelled_before_it_starts_stops_at_once():
     assert res.spent < 0.5
 
 
+@pytest.mark.parametrize("kind", ["signal", "event"])
+def test_a_running_search_stops_when_its_own_cancel_is_set(kind):
+    """One watcher thread stops every running search whose cancel is set: at once for a Signal (what the driver
+    sets), within WATCH_EVERY for a plain Event (what the service sets). Two searches of the full national
+    model's volume stage run side by side, each with a limit of 3 deterministic seconds and its own cancel; the
+    first is cancelled after 0.1 s and the second after 0.6 s, so the first stops having done less work."""
+    import threading
+    import time
+
+    from solver.redistribute.backend import Signal, SolveOptions, Termination
+    from solver.redistribute.cpsat import Session
+    from solver.redistribute.problem import build_problem
+
+    setup = propose(_sample_wishes()).setup
+    problem = build_problem(setup, setup.markets[0])
+    stage = next(s for s in problem.stages if s.name == "volume_simplicity")
+    cancels = [Signal() if kind == "signal" else threading.Event() for _ in range(2)]
+    results: dict[int, object] = {}
+
+    def search(i: int) -> None:
+        session = Session(problem, SolveOptions(time_limit_s=3, cancel=cancels[i], presolve=False))
+        results[i] = session.optimize(stage.expr, stage.sense, 3)
+
+    threads = [threading.Thread(target=search, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)
+    cancels[0].set()
+    time.sleep(0.5)
+    cancels[1].set()
+    for t in threads:
+        t.join(30)
+    first, second = results[0], results[1]
+    assert first.termination is Termination.TIME_LIMIT and second.termination is Termination.TIME_LIMIT
+    assert first.spent < second.spent < 2
+
+
 def test_a_search_stopped_before_it_finds_a_table_reports_the_bound_it_proved():
-    """CP-SAT's response holds 0 as the bound of a search stopped before it finds a table; the backend reports
-    the last bound the search proved instead, or none. On the aggregate model of the national sample, the volume
-    and simplicity stage stopped after 0.005 deterministic seconds reports a bound no table exceeds, and stopped
-    at once, none."""
+    """A search stopped before it finds a table reports the bound it proved, and none where it stopped before it
+    set up its objective (in presolve: CP-SAT's response then holds 0). On the aggregate model of the national
+    sample, the volume and simplicity stage stopped after 0.005 deterministic seconds reports a bound no table
+    exceeds, and stopped at once, none."""
     from solver.redistribute import aggregate
     from solver.redistribute.backend import SolveOptions, Termination
     from solver.redistribute.cpsat import Session

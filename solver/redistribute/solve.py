@@ -20,6 +20,7 @@ from solver.domain import ObjectiveMode
 from solver.redistribute import aggregate, improve, packing
 from solver.redistribute.backend import (
     Cancelled,
+    Signal,
     SolutionStatus,
     SolveOptions,
     StageResult,
@@ -501,7 +502,7 @@ class _Ahead:
         self._left = 0.0  # the work left before the checks they run beside
         self._work = Budget(0.0)
         self._future: Future[_Later] | None = None
-        self._stop = threading.Event()
+        self._stop = Signal()
 
     def start(self, limit: int, start: list[int]) -> None:
         """Run them at `limit`, known to fit, from the check's table `start` (unless they already run there)."""
@@ -518,7 +519,7 @@ class _Ahead:
         self._table = Future() if speculating else None
         self._left = self._budget.left
         self._work = Budget(self._left)
-        self._stop = threading.Event()
+        self._stop = Signal()
         either = _Either(self._stop, self._cancel)
         table = None if self._table is None else partial(_awaited, self._table, either)
         self._future = _beside(partial(self._run, limit, start, self._work, either, table))
@@ -595,16 +596,14 @@ def _awaited(table: Future[list[int] | None], stop: _Either) -> list[int]:
 
 class _Either:
     """Set when either event is: what runs ahead stops when it is not needed or when the caller cancels. It
-    offers what the driver and the CP-SAT backend ask of a cancel event (`is_set`, `wait`)."""
+    offers what the driver and the backends ask of a cancel event (`is_set`); a search watched on it stops at
+    once when `own` (a Signal) is set."""
 
-    def __init__(self, own: threading.Event, caller: threading.Event | None):
+    def __init__(self, own: Signal, caller: threading.Event | None):
         self.own, self.caller = own, caller
 
     def is_set(self) -> bool:
         return self.own.is_set() or (self.caller is not None and self.caller.is_set())
-
-    def wait(self, timeout: float) -> bool:
-        return self.own.wait(timeout) or self.is_set()
 
 
 def _beside(work: Callable[[], _Later]) -> Future[_Later]:
