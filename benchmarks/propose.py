@@ -35,9 +35,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from solver.data import load_municipalities, sample_wishes_path  # noqa: E402
 from solver.domain import TOTAL_UNITS, Municipality  # noqa: E402
-from solver.redistribute.proposal import propose  # noqa: E402
+from solver.redistribute.proposal import propose as propose_only  # noqa: E402
 from solver.shares import ShareTable, compute_base_shares  # noqa: E402
 from solver.sweep import generated_wishes, machine  # noqa: E402
+
+
+def propose(*args, **kwargs):
+    """`propose` and the proposal's JSON: every municipality's explanation is made at its first use, so this is
+    what a user of the command or the API waits for (build, solve, explain)."""
+    proposal = propose_only(*args, **kwargs)
+    proposal.to_dict()
+    return proposal
 
 
 def synthetic(units: int, seed: int = 7) -> tuple[list[Municipality], ShareTable, dict]:
