@@ -1034,3 +1034,30 @@ def test_where_nothing_moving_breaks_an_agreement_no_largest_deviation_is_taken_
     assert p.termination.value == "infeasible"
     named = {c["label"] for d in p.diagnosis for c in d["constraints"]}
     assert {"agreement 0684→0114", "agreement 0687→0114"} <= named
+
+
+@FAST
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(-3, 3)), min_size=1, max_size=30),
+       st.sampled_from([{}, {"county_floor": 0.8}, {"binding_agreements": True}]))
+def test_the_rules_checked_as_arrays_agree_with_the_rules_checked_one_by_one(changes, policy):
+    """A large model's rules are checked as arrays (SOUND_ARRAYS_FROM); on the national model, the sample's
+    table and tables near it (some variables moved by a few units) are judged as the rules one by one judge
+    them, and the sample's own table keeps them."""
+    from solver.redistribute import solve
+    from solver.redistribute.problem import build_problem, values_for
+
+    p = propose(_sample_wishes(), policy=policy)
+    setup = p.setup
+    prob = build_problem(setup, setup.markets[0])
+    assert len(prob.constraints) >= solve.SOUND_ARRAYS_FROM
+    table = values_for(setup, prob, {(t.giver, t.receiver): t.amount for t in p.transfers})
+    assert solve._sound(setup, prob, table)
+    near = list(table)
+    for where, by in changes:
+        near[where % len(near)] += by
+    arrays = solve._sound(setup, prob, near)
+    solve.SOUND_ARRAYS_FROM, kept = 10**9, solve.SOUND_ARRAYS_FROM
+    try:
+        assert solve._sound(setup, prob, near) == arrays
+    finally:
+        solve.SOUND_ARRAYS_FROM = kept

@@ -16,6 +16,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from functools import partial
 
+import numpy as np
+
 from solver.domain import ObjectiveMode
 from solver.redistribute import aggregate, improve, packing
 from solver.redistribute.backend import (
@@ -978,15 +980,45 @@ def _start_if_better(session, agg: aggregate.Aggregate, flows: dict[tuple[str, s
         session.last = hint
 
 
+_SOFT = ("deviation", "population")  # constraint groups that define the measures, not rules a table must keep
+SOUND_ARRAYS_FROM = 256  # constraints: a larger model's rules are checked as arrays (kept per model: _rules)
+_rules: Kept[tuple] = Kept(16)
+
+
 def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:
-    """Whether the construction satisfies every hard constraint of the model."""
-    for c in prob.constraints:
-        if c.group in ("deviation", "population"):
-            continue
-        v = evaluate(c.expr, values)
-        if (c.lo is not None and v < c.lo) or (c.hi is not None and v > c.hi):
-            return False
-    return True
+    """Whether a table keeps every hard constraint of the model. A large model's rules are checked as arrays:
+    the national model's 1,654 took 1 ms one by one and 0.04 ms so, and the driver checks three tables or more
+    per proposal, two of them while the next solve waits."""
+    if len(prob.constraints) < SOUND_ARRAYS_FROM:
+        for c in prob.constraints:
+            if c.group in _SOFT:
+                continue
+            v = evaluate(c.expr, values)
+            if (c.lo is not None and v < c.lo) or (c.hi is not None and v > c.hi):
+                return False
+        return True
+    constraints = prob.constraints
+    _, variables, coefficients, starts, lo, hi = _rules.get(id(constraints), partial(_as_arrays, constraints))
+    if not len(starts):
+        return True
+    sums = np.add.reduceat(coefficients * np.array(values, dtype=np.int64)[variables], starts)
+    return bool(((sums >= lo) & (sums <= hi)).all())
+
+
+def _as_arrays(constraints: list[Constraint]) -> tuple:
+    """The hard constraints as arrays: every term's variable and coefficient, where each constraint's terms
+    start, and its bounds (a missing bound as the extreme of int64). The list itself comes first, so that no
+    other list takes its id while this is kept under it. A constraint without terms holds or not whatever the
+    table: it is kept as a term of coefficient 0."""
+    rules = [c for c in constraints if c.group not in _SOFT]
+    terms = [list(c.expr.items()) or [(0, 0)] for c in rules]
+    extreme = np.iinfo(np.int64)
+    return (constraints,
+            np.array([var for t in terms for var, _ in t], dtype=np.int64),
+            np.array([coeff for t in terms for _, coeff in t], dtype=np.int64),
+            np.cumsum([0] + [len(t) for t in terms[:-1]], dtype=np.int64)[:len(terms)],
+            np.array([extreme.min if c.lo is None else c.lo for c in rules], dtype=np.int64),
+            np.array([extreme.max if c.hi is None else c.hi for c in rules], dtype=np.int64))
 
 
 def _failed(result: MarketResult, res: StageResult, started: float) -> MarketResult:
