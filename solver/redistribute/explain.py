@@ -59,20 +59,21 @@ def explain(code: str, municipalities: Mapping[str, Municipality], base: int, fi
     m = municipalities[code]
     who_en = who_sv = f"{m.name} ({code})"
     reasons: list[dict[str, Any]] = []
-    change_en = f"its share goes from {_en(base)} to {_en(final)}."
-    change_sv = f"andelen går från {_sv(base)} till {_sv(final)}."
-    if participant is None:
-        if spill:
-            reasons.append({"rule": "spill", "permille": permille(spill)})
-            return {"reasons": reasons,
-                    "text_en": f"{who_en} had no wish but takes {_en(spill)} of the share that volunteers could not "
-                               f"place, in proportion to its population; {change_en}",
-                    "text_sv": f"{who_sv} hade inget önskemål men tar {_sv(spill)} av den andel som frivilliga inte "
-                               f"kunde ta emot, i proportion till folkmängden; {change_sv}"}
+    base_en, base_sv = _en(base), _sv(base)
+    if participant is None and not spill:  # most municipalities: each number formatted once
         reasons.append({"rule": "no_wish"})
         return {"reasons": reasons,
-                "text_en": f"{who_en} had no wish and keeps its share of {_en(base)}.",
-                "text_sv": f"{who_sv} hade inget önskemål och behåller sin andel {_sv(base)}."}
+                "text_en": f"{who_en} had no wish and keeps its share of {base_en}.",
+                "text_sv": f"{who_sv} hade inget önskemål och behåller sin andel {base_sv}."}
+    change_en = f"its share goes from {base_en} to {_en(final)}."
+    change_sv = f"andelen går från {base_sv} till {_sv(final)}."
+    if participant is None:
+        reasons.append({"rule": "spill", "permille": permille(spill)})
+        return {"reasons": reasons,
+                "text_en": f"{who_en} had no wish but takes {_en(spill)} of the share that volunteers could not "
+                           f"place, in proportion to its population; {change_en}",
+                "text_sv": f"{who_sv} hade inget önskemål men tar {_sv(spill)} av den andel som frivilliga inte "
+                           f"kunde ta emot, i proportion till folkmängden; {change_sv}"}
     p = participant
     gives = p.gives
     mine = [(r, a) for g, r, a in flows if g == code] if gives else [(g, a) for g, r, a in flows if r == code]
