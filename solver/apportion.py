@@ -116,25 +116,47 @@ def _order_key(w: list[Fraction], i: int) -> tuple[Fraction, int]:
 
 
 def _clamped_quotas(w: list[Fraction], house: int, lo: list[int], hi: list[int]) -> list[Fraction]:
-    """q_i = min(hi_i, max(lo_i, λ·w_i)) with λ chosen exactly so that the q_i sum to the house."""
+    """q_i = min(hi_i, max(lo_i, λ·w_i)) with λ chosen exactly so that the q_i sum to the house.
+
+    The total is non-decreasing and piecewise linear in λ, with breaks at each party's lo_i/w_i and hi_i/w_i.
+    At the k-th break point a party is at its floor where its floor's break is not below the point, at its
+    cap where its cap's break is not above it, and free (λ·w_i) between; so the total there is a sum of
+    integers plus the point times the free parties' weight, found by ranks (a product of Fractions per party
+    for every point tried had been most of the national proportional cut's time)."""
     n = len(w)
+    weighted = [i for i in range(n) if w[i] > 0]
+    breaks = {i: (Fraction(lo[i]) / w[i], Fraction(hi[i]) / w[i]) for i in weighted}
+    points = sorted({b for pair in breaks.values() for b in pair})
+    rank = {b: k for k, b in enumerate(points)}
+    ranks = [(i, rank[breaks[i][0]], rank[breaks[i][1]]) for i in weighted]
+    unweighted = sum(lo[i] for i in range(n) if w[i] <= 0)  # min(hi, max(lo, 0)): at the floor
 
-    def total(lam: Fraction) -> Fraction:
-        return sum((min(Fraction(hi[i]), max(Fraction(lo[i]), lam * w[i])) for i in range(n)), Fraction(0))
+    def total(k: int) -> Fraction:
+        fixed, free = unweighted, Fraction(0)
+        for i, low, high in ranks:
+            if k <= low:
+                fixed += lo[i]
+            elif k >= high:
+                fixed += hi[i]
+            else:
+                free += w[i]
+        return fixed + points[k] * free
 
-    points = sorted({Fraction(b, w[i]) for i in range(n) if w[i] > 0 for b in (lo[i], hi[i])})
     # bisect for the last breakpoint whose total is still below the house: the total is non-decreasing
     first, last = 0, len(points)
     while first < last:
         mid = (first + last) // 2
-        if total(points[mid]) < house:
+        if total(mid) < house:
             first = mid + 1
         else:
             last = mid
-    lam_lo = points[first - 1] if first > 0 else Fraction(0)
-    # on [lam_lo, next point] the total is linear: total(λ) = fixed + λ·slope
-    slope = sum((w[i] for i in range(n) if w[i] > 0 and lo[i] <= lam_lo * w[i] < hi[i]), Fraction(0))
-    base = total(lam_lo)
+    if first > 0:
+        lam_lo, base = points[first - 1], total(first - 1)
+        # on [lam_lo, next point] the total is linear: the parties free there, or at a floor whose break is lam_lo
+        slope = sum((w[i] for i, low, high in ranks if low <= first - 1 < high), Fraction(0))
+    else:
+        lam_lo, base = Fraction(0), Fraction(sum(min(hi[i], max(lo[i], 0)) for i in range(n)))
+        slope = sum((w[i] for i in weighted if lo[i] <= 0 < hi[i]), Fraction(0))
     lam = lam_lo + (house - base) / slope if slope else lam_lo
     return [min(Fraction(hi[i]), max(Fraction(lo[i]), lam * w[i])) for i in range(n)]
 

@@ -120,3 +120,35 @@ def test_bad_arguments_are_refused():
         apportion([-1, 2], 5, "hamilton")
     with pytest.raises(ValueError):
         apportion([1, 2], 5, "borda")
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), weights=st.lists(st.integers(0, 5_000), min_size=1, max_size=15))
+def test_the_clamped_quotas_meet_their_definition(data, weights):
+    """q_i = min(cap_i, max(floor_i, λ·w_i)) for one λ ≥ 0, summing exactly to the house: the free parties
+    share one ratio q_i/w_i = λ, a party at its floor has λ·w_i ≤ floor_i, one at its cap λ·w_i ≥ cap_i (weight
+    0 keeps the floor)."""
+    from solver.apportion import _clamped_quotas
+
+    n = len(weights)
+    floors = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    caps = [f + data.draw(st.integers(0, 40)) for f in floors]
+    if not any(w > 0 and c > f for w, c, f in zip(weights, caps, floors)):
+        return
+    house = data.draw(st.integers(sum(floors), sum(c for w, c, f in zip(weights, caps, floors) if w > 0)
+                                  + sum(f for w, f in zip(weights, floors) if w == 0)))
+    w = [Fraction(x) for x in weights]
+    q = _clamped_quotas(w, house, floors, caps)
+    assert sum(q) == house
+    free = {q[i] / w[i] for i in range(n) if w[i] > 0 and floors[i] < q[i] < caps[i]}
+    assert len(free) <= 1
+    # at a cap λ·w_i ≥ cap_i, at a floor λ·w_i ≤ floor_i: with no free party, λ may be the largest cap ratio
+    at_caps = max((Fraction(caps[i]) / w[i] for i in range(n) if w[i] > 0 and q[i] == caps[i] > floors[i]),
+                  default=Fraction(0))
+    lam = free.pop() if free else at_caps
+    for i in range(n):
+        assert floors[i] <= q[i] <= caps[i]
+        if w[i] == 0:
+            assert q[i] == floors[i]
+        else:
+            assert q[i] == min(caps[i], max(floors[i], lam * w[i])), (i, lam)
