@@ -29,25 +29,27 @@ class _Model(cp_model.CpModel):
         return clone
 
 
-def _linear(variables: list[cp_model.IntVar], expr: Expr) -> cp_model.LinearExprT:
-    if not expr:
-        return 0
-    keys = list(expr)
-    return cp_model.LinearExpr.weighted_sum([variables[k] for k in keys], [expr[k] for k in keys])
-
-
-def _add(model: cp_model.CpModel, variables: list[cp_model.IntVar], constraint: Constraint) -> None:
-    lo = constraint.lo if constraint.lo is not None else cp_model.INT_MIN
-    hi = constraint.hi if constraint.hi is not None else cp_model.INT_MAX
-    model.add_linear_constraint(_linear(variables, constraint.expr), lo, hi)
+def _add(model: cp_model.CpModel, constraint: Constraint) -> None:
+    """The constraint written on the proto as CpModel.add_linear_constraint writes it, without the Python objects
+    of its variables and expression (0.3 ms for a stage's bound on the national aggregate model)."""
+    linear = model.proto.constraints.add().linear
+    keys = sorted(constraint.expr)  # in index order, as the expression's canonical form has them
+    linear.vars.extend(keys)
+    linear.coeffs.extend([constraint.expr[k] for k in keys])
+    linear.domain.extend([cp_model.INT_MIN if constraint.lo is None else constraint.lo,
+                          cp_model.INT_MAX if constraint.hi is None else constraint.hi])
 
 
 def _translate(problem: MarketProblem) -> _Model:
-    """The problem's variables (in order, so proto index = variable index) and constraints as a CP-SAT model."""
+    """The problem's variables (in order, so proto index = variable index) and constraints as a CP-SAT model,
+    written on its proto (as CpModel.new_int_var writes a variable: an empty domain where lb > ub)."""
     model = _Model()
-    variables = [model.new_int_var(v.lb, v.ub, v.name) for v in problem.variables]
+    for v in problem.variables:
+        var = model.proto.variables.add()
+        var.name = v.name
+        var.domain.extend([v.lb, v.ub] if v.lb <= v.ub else [])
     for c in problem.constraints:
-        _add(model, variables, c)
+        _add(model, c)
     return model
 
 
@@ -162,25 +164,13 @@ class Session:
         else:
             self.model = _translated.get(_content_key(problem), lambda: _translate(problem)).clone()
         self.size = len(problem.variables)
-        self._vars: list[cp_model.IntVar] | None = None
         # hints name decisions only: hinting the bounds of absolute values (domains of 10⁸ and more) can send
         # CP-SAT's hint search through such a domain value by value, seconds on a model of a few variables
         self.hinted = [i for i, v in enumerate(problem.variables) if v.decision]
         self.last: list[int | None] | None = None
 
-    @property
-    def vars(self) -> list[cp_model.IntVar]:
-        """The model's variables, made when a constraint first needs them (a solve sets its objective, hints and
-        reads its values on the proto's indices)."""
-        if self._vars is None:
-            self._vars = [self.model.get_int_var_from_proto_index(i) for i in range(self.size)]
-        return self._vars
-
-    def _linear(self, expr: Expr) -> cp_model.LinearExprT:
-        return _linear(self.vars, expr)
-
     def add(self, constraint: Constraint, model: cp_model.CpModel | None = None) -> None:
-        _add(model or self.model, self.vars, constraint)
+        _add(model or self.model, constraint)
 
     def optimize(self, expr: Expr, sense: str, time_limit_s: float,
                  extra: list[Constraint] | None = None, from_bound: bool = False,
