@@ -129,7 +129,7 @@ def _clamped_quotas(w: list[Fraction], house: int, lo: list[int], hi: list[int])
     points = sorted({b for pair in breaks.values() for b in pair})
     rank = {b: k for k, b in enumerate(points)}
     ranks = [(i, rank[breaks[i][0]], rank[breaks[i][1]]) for i in weighted]
-    unweighted = sum(lo[i] for i in range(n) if w[i] <= 0)  # min(hi, max(lo, 0)): at the floor
+    unweighted = sum(lo[i] for i in range(n) if w[i] <= 0)  # λ·w_i ≤ 0 ≤ lo_i: at the floor
 
     def total(k: int) -> Fraction:
         fixed, free = unweighted, Fraction(0)
@@ -154,9 +154,9 @@ def _clamped_quotas(w: list[Fraction], house: int, lo: list[int], hi: list[int])
         lam_lo, base = points[first - 1], total(first - 1)
         # on [lam_lo, next point] the total is linear: the parties free there, or at a floor whose break is lam_lo
         slope = sum((w[i] for i, low, high in ranks if low <= first - 1 < high), Fraction(0))
-    else:
-        lam_lo, base = Fraction(0), Fraction(sum(min(hi[i], max(lo[i], 0)) for i in range(n)))
-        slope = sum((w[i] for i in weighted if lo[i] <= 0 < hi[i]), Fraction(0))
+    else:  # at λ = 0 every party is at its floor (floors are not negative); those with none are free above it
+        lam_lo, base = Fraction(0), Fraction(sum(lo))
+        slope = sum((w[i] for i in weighted if lo[i] == 0 < hi[i]), Fraction(0))
     lam = lam_lo + (house - base) / slope if slope else lam_lo
     return [min(Fraction(hi[i]), max(Fraction(lo[i]), lam * w[i])) for i in range(n)]
 

@@ -805,14 +805,17 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
     start = session.last
     reaches: list[tuple[Stage, int]] = []
 
+    def from_bound(stage: Stage, work: float, what: str, probing: bool = True) -> StageResult:
+        """The stage searched from its bound with `work`, given that the stages before it reach theirs."""
+        _stop_if_cancelled(session.options, what)
+        res = session.optimize(stage.expr, stage.sense, budget.limit(work, 4), [s.at_least(r) for s, r in reaches],
+                               from_bound=True, presolve=BOUNDS_PRESOLVE, probing=probing)
+        budget.charge(res)
+        return res
+
     def look(stage: Stage) -> StageResult:
-        """The stage's bound, given that the stages before it reach theirs."""
-        _stop_if_cancelled(session.options, f"the bound of stage {stage.name}")
-        peek = session.optimize(stage.expr, stage.sense, budget.limit(BOUNDS_SLICE, 4),
-                                [s.at_least(r) for s, r in reaches], from_bound=True, presolve=BOUNDS_PRESOLVE,
-                                probing=BOUNDS_PROBING)
-        budget.charge(peek)
-        return peek
+        """The stage's bound (BOUNDS_SLICE)."""
+        return from_bound(stage, BOUNDS_SLICE, f"the bound of stage {stage.name}", BOUNDS_PROBING)
 
     for stage in lexicographic:
         peek = look(stage)
@@ -822,10 +825,7 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
             # 392 above the optimum, whose search from the bound takes 0.02 deterministic seconds, where the
             # stages one by one took 1 s)
             before, _ = reaches.pop()
-            _stop_if_cancelled(session.options, f"the search of stage {before.name} from its bound")
-            settled = session.optimize(before.expr, before.sense, budget.limit(BOUNDS_SETTLE, 4),
-                                       [s.at_least(r) for s, r in reaches], from_bound=True, presolve=BOUNDS_PRESOLVE)
-            budget.charge(settled)
+            settled = from_bound(before, BOUNDS_SETTLE, f"the search of stage {before.name} from its bound")
             if settled.termination is not Termination.OPTIMAL:
                 log.debug("stage %s is not settled from its bound (%s)", before.name, settled.termination.value)
                 session.last = start
