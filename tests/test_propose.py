@@ -442,7 +442,7 @@ def _sample_with_offer(index: int, changed) -> list[dict]:
     return wishes
 
 
-@pytest.mark.parametrize("order_limit", [1.0, 0.01], ids=["default", "short"])
+@pytest.mark.parametrize("order_limit", [1.0, 0.003], ids=["default", "short"])
 def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answer(order_limit):
     """Where the tie-break's search reaches the population stage's bound, its table is the one the stage and
     the tie-break give one after the other (the stages run one by one, as where their bounds are not reached at
@@ -949,15 +949,17 @@ def test_a_deviation_check_the_packing_search_does_not_decide_goes_to_cp_sat(nod
     assert by_cpsat.to_json(timing=False) == by_packing.to_json(timing=False)
 
 
-def _first_in_order(agg, reach, limit, split):
-    """The aggregate's tie-break search at the stages' values `reach`, with the split search beside it or not."""
+def _first_in_order(agg, reach, limit, split, guided=False):
+    """The aggregate's tie-break search at the stages' values `reach`, with the split search beside it or not,
+    and with the last of them as its guide or not."""
     from solver.redistribute import cpsat
     from solver.redistribute.backend import SolveOptions
 
     before = cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM
     cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM = split, 0
     try:
-        return cpsat.Session(agg.problem, SolveOptions(time_limit_s=10)).first_in_order(agg.order, limit, reach)
+        return cpsat.Session(agg.problem, SolveOptions(time_limit_s=10)).first_in_order(
+            agg.order, limit, reach, reach[1] if guided else None)
     finally:
         cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM = before
 
@@ -985,6 +987,9 @@ def test_the_tie_break_search_split_on_its_first_variable_finds_the_same_table(c
     both, alone = _first_in_order(agg, reach, limit, True), _first_in_order(agg, reach, limit, False)
     assert both.termination == alone.termination
     assert both.values == alone.values
+    for split in (False, True):  # the population bound as the search's objective finds the same first table
+        guided = _first_in_order(agg, reach, limit, split, guided=True)
+        assert (guided.termination, guided.values) == (alone.termination, alone.values)
     if case == "stopped":
         assert both.termination.value == "time_limit" and both.values is None
     else:
@@ -1011,6 +1016,25 @@ def test_the_split_tie_break_search_never_changes_the_proposal(wishes, policy, l
         cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM = before
     if both.solution.value == alone.solution.value == "optimal":
         assert both.to_json(timing=False) == alone.to_json(timing=False)
+
+
+@FAST
+@given(instances(max_givers=8, max_receivers=3, partners=True),
+       st.sampled_from([{}, {"county_floor": 0.9}, {"binding_agreements": True}]))
+def test_the_guided_tie_break_search_never_changes_the_proposal(wishes, policy):
+    """With the last stage's bound as the tie-break search's objective (TIE_GUIDED) or not, the proposal is the
+    same where every stage is proven (the split search on every model, so that both searches are guided)."""
+    from solver.redistribute import cpsat
+
+    before = cpsat.TIE_SPLIT_FROM
+    try:
+        cpsat.TIE_SPLIT_FROM = 0
+        guided = _with(wishes, policy, COUNTS_FROM_GIVERS=2, TIE_GUIDED=True)
+        plain = _with(wishes, policy, COUNTS_FROM_GIVERS=2, TIE_GUIDED=False)
+    finally:
+        cpsat.TIE_SPLIT_FROM = before
+    if guided.solution.value == plain.solution.value == "optimal":
+        assert guided.to_json(timing=False) == plain.to_json(timing=False)
 
 
 # two binding agreements whose whole offers (1.00‰ each) overflow their partner's room (1.02‰)

@@ -123,6 +123,24 @@ def _in_order(order: list[int]) -> _Model:
     return holder
 
 
+def _guide(model: _Model, bound: Constraint) -> None:
+    """`bound`'s expression as the model's objective, toward its bound, and the bound as the objective's domain.
+
+    Where every solution has to reach the bound, this loses none, and the depth-first search's first solution
+    is the same: it stops there (`stop_after_first_solution`). But its LP now optimises the expression, and
+    with the domain CP-SAT fixes at each node whatever its reduced costs show cannot reach the bound (without
+    the domain, it does not take the bound from the constraint). On the national sample the tie-break's two
+    searches took 0.0129 and 0.0070 deterministic seconds against 0.0408 and 0.0101 (0.028 s against 0.034 s
+    for the quicker one), over 27 searches of 24 national wish sets 0.98 and 1.02 against 1.42 and 1.05."""
+    if bound.hi is not None:
+        _objective(model, bound.expr, "min")
+        model.proto.objective.domain.extend([cp_model.INT_MIN, bound.hi])
+    else:
+        assert bound.lo is not None, "a guide is a bound"
+        _objective(model, bound.expr, "max")  # minimises the negated expression
+        model.proto.objective.domain.extend([cp_model.INT_MIN, -bound.lo])
+
+
 # the tie-break's strategies by their order: a strategy is written a variable at a time (1.2 to 1.7 ms for the
 # national sample's 382), and a proposal's order is the same as the last one's wherever its types are
 _strategies: Kept[_Model] = Kept(8)
@@ -221,10 +239,14 @@ class Session:
         return solver
 
     def first_in_order(self, order: list[int], time_limit_s: float,
-                       extra: list[Constraint] | None = None) -> StageResult:
+                       extra: list[Constraint] | None = None, guide: Constraint | None = None) -> StageResult:
         """The lexicographically greatest solution over the variables in `order` (each as large as the
         earlier ones allow): the first solution of a depth-first search that fixes them in this order,
         largest value first. The search is complete, so the answer is exact when one is found.
+
+        `guide`, one of the `extra` bounds (a stage's bound that every solution reaches: _by_bounds), is also
+        stated as the search's objective, its bound as the objective's domain (_guide): no solution is lost,
+        so the first is the same, but the LP then prunes by reduced costs what cannot reach the bound.
 
         On a model of TIE_SPLIT_FROM variables or more, two such searches run side by side, each within the
         work limit (TIE_SPLIT): this one, and the same
@@ -242,6 +264,8 @@ class Session:
         for c in extra or ():
             self.add(c, model)
         model.clear_objective()
+        if guide is not None:
+            _guide(model, guide)
         model.clear_hints()
         holder = _strategies.get(tuple(order), partial(_in_order, order))
         model.proto.search_strategy.add().copy_from(holder.proto.search_strategy[0])
@@ -314,6 +338,7 @@ class Session:
         solver.parameters.cp_model_probing_level = 0
         solver.parameters.add_mir_cuts = TIE_MIR_CUTS
         solver.parameters.max_consecutive_inactive_count = TIE_INACTIVE
+        solver.parameters.stop_after_first_solution = True  # the first is the answer (with a guide, not the end)
         started = time.perf_counter()
         if stop is not None and stop.is_set():
             return _Run(cp_model.UNKNOWN, None, 0.0, 0.0, True)

@@ -77,6 +77,7 @@ SPECULATE = 2  # the largest deviation at which the later stages start, from the
 PACKING_NODES = 20_000  # nodes the packing search of a deviation check may take before CP-SAT decides it
 # (0: CP-SAT always does)
 PACKING_WORK = 1e-5  # the work (deterministic seconds) a node of that search counts for
+TIE_GUIDED = True  # the tie-break's search from the stages' bounds takes the last bound as its objective (cpsat._guide)
 AHEAD = True  # run the later stages beside the check that settles the largest deviation (on a thread of their own)
 _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
@@ -848,7 +849,8 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
         log.debug("the tie-break did not reach these bounds before")
     else:
         _stop_if_cancelled(session.options, "the tie-break's search")
-        tie = ties.first_in_order(order, budget.limit(BOUNDS_ORDER, 4), [s.at_least(r) for s, r in reaches])
+        bounds = [s.at_least(r) for s, r in reaches]
+        tie = ties.first_in_order(order, budget.limit(BOUNDS_ORDER, 4), bounds, bounds[-1] if TIE_GUIDED else None)
         budget.charge(tie)
         if tie.values is not None and all(evaluate(s.expr, tie.values) == r for s, r in reaches):
             log.debug("the tie-break reached every stage's bound")
@@ -895,7 +897,8 @@ def _bound_first(session, ties, order: list[int], stage: Stage, budget: Budget, 
         first -= peek.spent
         reach = _reach(stage, peek.bound)
         if reach is not None:
-            tie = ties.first_in_order(order, budget.limit(PEEK_ORDER, 4), [stage.at_least(reach)])
+            reached = stage.at_least(reach)
+            tie = ties.first_in_order(order, budget.limit(PEEK_ORDER, 4), [reached], reached if TIE_GUIDED else None)
             budget.charge(tie)
             if tie.values is not None and evaluate(stage.expr, tie.values) == reach:
                 log.debug("stage %s: the tie-break reached the bound %s", stage.name, reach)
