@@ -103,6 +103,8 @@ def test_the_start_changes_nothing(method, data, weights):
     if not any(w > 0 and c > f for w, c, f in zip(weights, caps, floors)):
         return  # no party can take a seat above its floor
     house = data.draw(st.integers(sum(floors), sum(caps)))
+    if data.draw(st.booleans()):  # weights as Fractions with different denominators
+        weights = [Fraction(x, data.draw(st.sampled_from([1, 3, 7, 10]))) for x in weights]
     fast = apportion(weights, house, method, floors=floors, caps=caps)
     start = module._start
     module._start = lambda w, house, method, lo, hi: list(lo)
@@ -137,7 +139,8 @@ def test_the_clamped_quotas_meet_their_definition(data, weights):
         return
     house = data.draw(st.integers(sum(floors), sum(c for w, c, f in zip(weights, caps, floors) if w > 0)
                                   + sum(f for w, f in zip(weights, floors) if w == 0)))
-    w = [Fraction(x) for x in weights]
+    # whole weights, or the same over denominators drawn per party (they are made whole again inside)
+    w = [Fraction(x, data.draw(st.sampled_from([1, 1, 3, 7, 10, 12]))) for x in weights]
     q = _clamped_quotas(w, house, floors, caps)
     assert sum(q) == house
     free = {q[i] / w[i] for i in range(n) if w[i] > 0 and floors[i] < q[i] < caps[i]}

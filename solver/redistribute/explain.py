@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from solver.domain import Municipality, format_permille, permille
@@ -52,19 +53,26 @@ def _names(items: list[tuple[str, int]], names: Mapping[str, Municipality], fmt)
     return ", ".join(f"{names[c].name} ({fmt(a)})" for c, a in items)
 
 
+@lru_cache(maxsize=4096)
+def _kept(who: str, base: int) -> tuple[str, str]:
+    """The sentences of a municipality without a wish that keeps its share, in English and Swedish: the same for
+    every proposal on the same share table, so a process formats them once (they were a third of the national
+    proposal's JSON)."""
+    return (f"{who} had no wish and keeps its share of {_en(base)}.",
+            f"{who} hade inget önskemål och behåller sin andel {_sv(base)}.")
+
+
 def explain(code: str, municipalities: Mapping[str, Municipality], base: int, final: int,
             participant: Participant | None, market: Market | None, flows: list[tuple[str, str, int]],
             spill: int, one_receiver: bool) -> dict[str, Any]:
     """`flows` are this municipality's own transfers (giver, receiver, amount)."""
     m = municipalities[code]
+    if participant is None and not spill:  # most municipalities
+        text_en, text_sv = _kept(f"{m.name} ({code})", base)
+        return {"reasons": [{"rule": "no_wish"}], "text_en": text_en, "text_sv": text_sv}
     who_en = who_sv = f"{m.name} ({code})"
     reasons: list[dict[str, Any]] = []
     base_en, base_sv = _en(base), _sv(base)
-    if participant is None and not spill:  # most municipalities: each number formatted once
-        reasons.append({"rule": "no_wish"})
-        return {"reasons": reasons,
-                "text_en": f"{who_en} had no wish and keeps its share of {base_en}.",
-                "text_sv": f"{who_sv} hade inget önskemål och behåller sin andel {base_sv}."}
     change_en = f"its share goes from {base_en} to {_en(final)}."
     change_sv = f"andelen går från {base_sv} till {_sv(final)}."
     if participant is None:

@@ -329,9 +329,17 @@ def settle(setup: Setup, prob: MarketProblem, values: list[int]) -> list[int]:
     return out
 
 
+_zeros: Kept[tuple] = Kept(16)  # by the id and length of a model's variables: (the list, its values where nothing moves)
+
+
 def values_for(setup: Setup, prob: MarketProblem, flows: dict[tuple[str, str], int]) -> list[int]:
-    """The variable values of a table given as amounts per pair (zero elsewhere), auxiliaries settled."""
-    values = [max(v.lb, min(v.ub, 0)) for v in prob.variables]
+    """The variable values of a table given as amounts per pair (zero elsewhere), auxiliaries settled. Where
+    nothing moves, each variable is at the value in its domain nearest 0: made once per model (models built
+    from one remembered structure share its list of variables), as the driver asks for it several times."""
+    variables = prob.variables
+    zeros = _zeros.get((id(variables), len(variables)),
+                       lambda: (variables, [max(v.lb, min(v.ub, 0)) for v in variables]))[1]
+    values = list(zeros)
     for pair, amount in flows.items():
         values[prob.y[pair]] = 1
         values[prob.e[pair]] = amount - prob.x[pair].get(prob.y[pair], 0)
