@@ -97,6 +97,13 @@ def evaluate(expr: Expr, values: list[int]) -> int:
     return sum(c * values[i] for i, c in expr.items())
 
 
+def amounts(prob: MarketProblem, values: list[int]) -> dict[tuple[str, str], int]:
+    """The amount of every chosen pair of a table, in pair order. A pair that is not chosen moves nothing in a
+    table that keeps the link rules (as every table the driver keeps does), so only chosen pairs are evaluated
+    (of the national sample's 390 pairs, about 40)."""
+    return {pair: evaluate(x, values) for pair, x in prob.x.items() if values[prob.y[pair]]}
+
+
 _problems: Kept[MarketProblem] = Kept(16)  # market models a process remembers
 
 

@@ -36,6 +36,7 @@ from solver.redistribute.problem import (
     MarketProblem,
     Stage,
     add_expr,
+    amounts,
     build_problem,
     deviation_cuts,
     evaluate,
@@ -169,8 +170,7 @@ class MarketResult:
 
     def flows(self) -> list[tuple[str, str, int]]:
         assert self.values is not None
-        flows = [(g, r, evaluate(expr, self.values)) for (g, r), expr in sorted(self.problem.x.items())]
-        return [f for f in flows if f[2] > 0]
+        return sorted((g, r, amount) for (g, r), amount in amounts(self.problem, self.values).items() if amount > 0)
 
 
 def worst_termination(items: list[Termination]) -> Termination:
@@ -718,7 +718,7 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
     # sample presolve took 0.08 s of a 0.12 s solve at a work limit of 0.02, and at limits of 0.2 and 2 the
     # tables were as good or better without it (benchmarks/README.md)
     session = open_session(backend, agg.problem, replace(options, presolve=not weighted))
-    _hint(session, aggregate.hint(agg, {pair: evaluate(x, start) for pair, x in prob.x.items()}))
+    _hint(session, aggregate.hint(agg, amounts(prob, start)))
     ties = session if backend == "cpsat" else open_session("cpsat", agg.problem, options)
     full = {stage.name: stage for stage in prob.stages}
     values: list[int] | None = None
