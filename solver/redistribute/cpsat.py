@@ -11,7 +11,7 @@ import ortools
 from ortools.sat.python import cp_model
 
 from solver.redistribute.backend import Signal, SolutionStatus, SolveOptions, StageResult, Termination, watching
-from solver.redistribute.memo import Kept
+from solver.redistribute.memo import Kept, KeptFor
 from solver.redistribute.problem import Constraint, Expr, MarketProblem
 
 
@@ -68,20 +68,14 @@ def _objective(model: _Model, expr: Expr, sense: str) -> None:
         objective.scaling_factor = 1.0
 
 
-_keys: Kept[tuple] = Kept(8)
+_keys: KeptFor[tuple] = KeptFor(8)
 
 
 def _content_key(problem: MarketProblem) -> tuple:
-    """The problem's variables and constraints as a key. Problems built from one remembered structure share its
-    lists (problem.py), so the key is made once per pair of lists, remembered under their ids: the entry holds
-    the lists themselves, so no other list can take those ids while it lives."""
+    """The problem's variables and constraints as a key, made once per pair of lists (memo.KeptFor)."""
     variables, constraints = problem.variables, problem.constraints
-
-    def build() -> tuple:
-        return (variables, constraints, (tuple((v.name, v.lb, v.ub) for v in variables),
-                                         tuple((tuple(c.expr.items()), c.lo, c.hi) for c in constraints)))
-
-    return _keys.get((id(variables), id(constraints)), build)[2]
+    return _keys.get((variables, constraints), lambda: (tuple((v.name, v.lb, v.ub) for v in variables),
+                                                        tuple((tuple(c.expr.items()), c.lo, c.hi) for c in constraints)))
 
 
 # a problem's CP-SAT model by its content (variables and constraints; objectives and hints are set per solve):

@@ -35,3 +35,17 @@ class Kept(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+class KeptFor(Generic[T]):
+    """Values derived from lists (a model's variables or constraints), each made once per set of lists and kept
+    under the lists' ids and lengths. Problems built from one remembered structure share its lists
+    (problem.py), so the value is shared with them; the entry holds the lists themselves, so that no other list
+    takes those ids while it is kept, and a list that grew is a new key."""
+
+    def __init__(self, size: int):
+        self._kept: Kept[tuple] = Kept(size)
+
+    def get(self, lists: tuple[list, ...], build: Callable[[], T]) -> T:
+        key = tuple((id(x), len(x)) for x in lists)
+        return self._kept.get(key, lambda: (lists, build()))[1]

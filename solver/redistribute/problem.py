@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from solver.domain import ObjectiveMode, Policy
 from solver.redistribute import packing
-from solver.redistribute.memo import Kept
+from solver.redistribute.memo import Kept, KeptFor
 from solver.redistribute.targets import Market, Setup
 
 Expr = dict[int, int]  # variable index -> integer coefficient
@@ -336,7 +336,7 @@ def settle(setup: Setup, prob: MarketProblem, values: list[int]) -> list[int]:
     return out
 
 
-_zeros: Kept[tuple] = Kept(16)  # by the id and length of a model's variables: (the list, its values where nothing moves)
+_zeros: KeptFor[list[int]] = KeptFor(16)  # a model's values where nothing moves, by its list of variables
 
 
 def values_for(setup: Setup, prob: MarketProblem, flows: dict[tuple[str, str], int]) -> list[int]:
@@ -344,9 +344,7 @@ def values_for(setup: Setup, prob: MarketProblem, flows: dict[tuple[str, str], i
     nothing moves, each variable is at the value in its domain nearest 0: made once per model (models built
     from one remembered structure share its list of variables), as the driver asks for it several times."""
     variables = prob.variables
-    zeros = _zeros.get((id(variables), len(variables)),
-                       lambda: (variables, [max(v.lb, min(v.ub, 0)) for v in variables]))[1]
-    values = list(zeros)
+    values = list(_zeros.get((variables,), lambda: [max(v.lb, min(v.ub, 0)) for v in variables]))
     for pair, amount in flows.items():
         values[prob.y[pair]] = 1
         values[prob.e[pair]] = amount - prob.x[pair].get(prob.y[pair], 0)

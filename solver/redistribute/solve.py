@@ -30,7 +30,7 @@ from solver.redistribute.backend import (
     open_session,
 )
 from solver.redistribute.construct import bound, construct_flows, flows_from_counts, giver_types
-from solver.redistribute.memo import Kept
+from solver.redistribute.memo import Kept, KeptFor
 from solver.redistribute.problem import (
     Constraint,
     MarketProblem,
@@ -985,7 +985,7 @@ def _start_if_better(session, agg: aggregate.Aggregate, flows: dict[tuple[str, s
 
 _SOFT = ("deviation", "population")  # constraint groups that define the measures, not rules a table must keep
 SOUND_ARRAYS_FROM = 256  # constraints: a larger model's rules are checked as arrays (kept per model: _rules)
-_rules: Kept[tuple] = Kept(16)
+_rules: KeptFor[tuple] = KeptFor(16)
 
 
 def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:
@@ -1001,7 +1001,7 @@ def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:
                 return False
         return True
     constraints = prob.constraints
-    _, variables, coefficients, starts, lo, hi = _rules.get(id(constraints), partial(_as_arrays, constraints))
+    variables, coefficients, starts, lo, hi = _rules.get((constraints,), partial(_as_arrays, constraints))
     if not len(starts):
         return True
     sums = np.add.reduceat(coefficients * np.array(values, dtype=np.int64)[variables], starts)
@@ -1010,14 +1010,12 @@ def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:
 
 def _as_arrays(constraints: list[Constraint]) -> tuple:
     """The hard constraints as arrays: every term's variable and coefficient, where each constraint's terms
-    start, and its bounds (a missing bound as the extreme of int64). The list itself comes first, so that no
-    other list takes its id while this is kept under it. A constraint without terms holds or not whatever the
-    table: it is kept as a term of coefficient 0."""
+    start, and its bounds (a missing bound as the extreme of int64). A constraint without terms holds or not
+    whatever the table: it is kept as a term of coefficient 0."""
     rules = [c for c in constraints if c.group not in _SOFT]
     terms = [list(c.expr.items()) or [(0, 0)] for c in rules]
     extreme = np.iinfo(np.int64)
-    return (constraints,
-            np.array([var for t in terms for var, _ in t], dtype=np.int64),
+    return (np.array([var for t in terms for var, _ in t], dtype=np.int64),
             np.array([coeff for t in terms for _, coeff in t], dtype=np.int64),
             np.cumsum([0] + [len(t) for t in terms[:-1]], dtype=np.int64)[:len(terms)],
             np.array([extreme.min if c.lo is None else c.lo for c in rules], dtype=np.int64),
