@@ -22,7 +22,11 @@ async def runtime(request: Request) -> Runtime:
 
 
 def db(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back when it raises."""
+    """One transaction per request: committed when the handler returns, rolled back when it raises.
+
+    Used with `scope="function"` (see `Session_`): the commit then runs before the answer is sent, so a 2xx
+    means committed and a failed commit is an error answer. The default scope commits after sending.
+    """
     session = rt.sessions()
     try:
         yield session
@@ -70,7 +74,7 @@ def allow(*roles: Role):
     return check
 
 
-Session_ = Annotated[Session, Depends(db)]
+Session_ = Annotated[Session, Depends(db, scope="function")]
 Runtime_ = Annotated[Runtime, Depends(runtime)]
 Anyone = Annotated[Caller, Depends(caller)]
 Agency = Annotated[Caller, Depends(allow(Role.AGENCY))]

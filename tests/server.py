@@ -1,0 +1,80 @@
+"""The real `andelstal serve` as a subprocess on loopback, for tests of what only a real server shows:
+the order of commit and answer, and crashes (kill -9) between them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ANDELSTAL = [sys.executable, "-m", "solver.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One server process on a database URL; `start`, `kill` (SIGKILL) and `start` again keep the database."""
+
+    def __init__(self, database_url: str, workdir: Path) -> None:
+        self.database_url = database_url
+        self.workdir = workdir
+        self.env = {**os.environ, "ANDELSTAL_ENV": "test", "ANDELSTAL_SECRET": "test-" + uuid.uuid4().hex * 2,
+                    "ANDELSTAL_DATA_DIR": str(workdir / "data"), "ANDELSTAL_SOLVE_WORKERS": "1"}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def token(self, role: str = "agency", county: str | None = None) -> str:
+        """A token from the real `andelstal tokens create` on the server's database (its last line)."""
+        command = [*ANDELSTAL, "tokens", "create", "--role", role, "--database-url", self.database_url]
+        if county:
+            command += ["--county", county]
+        done = subprocess.run(command, env=self.env, cwd=self.workdir, capture_output=True, text=True, check=True)
+        return done.stdout.strip().splitlines()[-1]
+
+    def start(self) -> None:
+        self.port = free_port()
+        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - owned by the process
+        self.process = subprocess.Popen([*ANDELSTAL, "serve", "--quiet", "--port", str(self.port), "--database-url",
+                                         self.database_url], env=self.env, cwd=self.workdir, stdout=log,
+                                        stderr=subprocess.STDOUT)
+        log.close()
+        # readiness is polled, not timed: the loop ends when the server answers or its process ends
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server ended at start:\n{(self.workdir / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=60).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.process = None
