@@ -1,0 +1,371 @@
+"""The default order of FAIRNESS.md (version 2) for one market, decided exactly with CP-SAT.
+
+Level 1 is the leximin of fulfilment ratios over the packed table itself, found level by level in the
+manner of Bouveret & Lemaître's "atleast" method: the k-th smallest ratio is raised while the smaller
+ones are kept as counts ("at least c participants reach v"), so the sorted vector is fixed and never who
+holds which value. Ratios stay integral: a participant reaches v = p/q when moved·q ≥ p·wish, that is
+moved ≥ ⌈v·wish⌉. Then volume, simplicity (cross-county transfers, then transfers), the population term
+and the matrix tie-break, each optimised with every earlier level kept at its optimum.
+
+Every solve has a deterministic work limit taken from the market's budget, never the wall clock: a
+level that is not proven within the budget is reported as such, with the best table found so far.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from ortools.sat.python import cp_model
+
+from solver.redistribute.backend import SolutionStatus, SolveOptions, Termination, watching
+from solver.redistribute.targets import Market, Setup
+
+Expr = dict[int, int]  # proto variable index -> coefficient
+
+LEVELS = ("leximin", "volume", "cross_county", "transfers", "population", "tie_break")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A participant of the leximin: its wish in units and what it has moved (an expression plus a constant:
+    what a binding agreement moves is outside the order)."""
+
+    code: str
+    wish: int
+    moved: Expr
+    outside: int = 0
+
+
+@dataclass(frozen=True)
+class Level:
+    """At least `count` participants reach the fulfilment ratio `value`."""
+
+    value: Fraction
+    count: int
+
+
+@dataclass
+class Outcome:
+    """A market's table (amount per pair) and what was proven about it."""
+
+    flows: dict[tuple[str, str], int] | None
+    levels: list[Level]
+    stage_values: dict[str, str] = field(default_factory=dict)
+    stage_status: dict[str, str] = field(default_factory=dict)
+    termination: Termination = Termination.OPTIMAL
+    solution: SolutionStatus = SolutionStatus.OPTIMAL
+    solves: int = 0
+    spent: float = 0.0
+    message: str = ""
+
+
+class _Stopped(Exception):
+    """A solve ended without proof (work limit or cancel): the levels so far are what is proven."""
+
+
+def sorted_vector(levels: list[Level], n: int) -> list[Fraction]:
+    """The optimal sorted ratio vector that a list of levels describes (n participants in all)."""
+    out: list[Fraction] = []
+    for i, level in enumerate(levels):
+        above = levels[i + 1].count if i + 1 < len(levels) else 0
+        out += [level.value] * (level.count - above)
+    assert len(out) == n
+    return out
+
+
+def describe(vector: list[Fraction]) -> str:
+    """A sorted ratio vector as text: each distinct value with how many hold it, e.g. `1/2×1 2/3×1 1×2`."""
+    counts: dict[Fraction, int] = defaultdict(int)
+    for v in vector:
+        counts[v] += 1
+    return " ".join(f"{v}×{c}" for v, c in sorted(counts.items()))
+
+
+class _Proto:
+    """A CP-SAT model written on its proto, with expressions as index -> coefficient maps."""
+
+    def __init__(self) -> None:
+        self.model = cp_model.CpModel()
+
+    @property
+    def proto(self):  # noqa: ANN201 - the CpModelProto
+        return self.model.proto
+
+    def var(self, lb: int, ub: int) -> int:
+        v = self.proto.variables.add()
+        v.domain.extend([lb, ub])
+        return len(self.proto.variables) - 1
+
+    def linear(self, expr: Expr, lo: int, hi: int, enforce: tuple[int, ...] = ()) -> None:
+        c = self.proto.constraints.add()
+        c.enforcement_literal.extend(enforce)
+        items = [(k, v) for k, v in expr.items() if v]
+        c.linear.vars.extend(k for k, _ in items)
+        c.linear.coeffs.extend(v for _, v in items)
+        c.linear.domain.extend([lo, hi])
+
+    def copy(self) -> _Proto:
+        out = _Proto()
+        out.proto.copy_from(self.proto)
+        return out
+
+
+INF = cp_model.INT_MAX
+NINF = cp_model.INT_MIN
+
+
+class Core:
+    """One market's model and the levels decided on it so far."""
+
+    def __init__(self, setup: Setup, market: Market, options: SolveOptions):
+        self.setup, self.market, self.options = setup, market, options
+        self.left = options.time_limit_s
+        self.spent = 0.0
+        self.solves = 0
+        policy = setup.policy
+        m = self.m = _Proto()
+        by = {p.code: p for p in market.givers + market.receivers}
+        self.x: dict[tuple[str, str], int] = {}
+        self.y: dict[tuple[str, str], int] = {}
+        for g, r in market.pairs:
+            ub = min(by[g].effective, by[r].effective)
+            yi, xi = m.var(0, 1), m.var(0, ub)
+            self.x[g, r], self.y[g, r] = xi, yi
+            m.linear({xi: 1, yi: -ub}, NINF, 0)  # nothing moves on a pair not chosen
+            m.linear({xi: 1, yi: -policy.min_transfer}, 0, INF)  # a chosen pair moves at least the smallest transfer
+        moved: dict[str, Expr] = {p.code: {} for p in by.values()}
+        for (g, r), xi in self.x.items():
+            moved[g][xi] = 1
+            moved[r][xi] = 1
+        self.moved = moved
+        self.feasible = True
+        outside: dict[str, int] = defaultdict(int)
+        bound: set[str] = set()
+        for g in market.givers:
+            m.linear(moved[g.code], 0, g.effective)
+            chosen = {yi: 1 for (gg, _), yi in self.y.items() if gg == g.code}
+            if policy.one_receiver and chosen:
+                m.linear(chosen, 0, 1)
+            if policy.binding_agreements and g.partner is not None and g.effective > 0:
+                pair = (g.code, g.partner)
+                if pair not in self.x:
+                    self.feasible = False  # the partner is outside the market or cannot take a transfer
+                    continue
+                m.linear({self.x[pair]: 1}, g.effective, g.effective)
+                outside[g.partner] += g.effective
+                bound.add(g.code)
+        for r in market.receivers:
+            m.linear(moved[r.code], 0, r.effective)
+        members = [Member(g.code, g.effective, moved[g.code]) for g in market.givers
+                   if g.effective > 0 and g.code not in bound]
+        members += [Member(r.code, r.effective - outside[r.code], moved[r.code], outside[r.code])
+                    for r in market.receivers if r.effective - outside[r.code] > 0]
+        self.members = sorted(members, key=lambda p: p.code)
+        self.levels: list[Level] = []
+        self.table: list[int] | None = None  # the last solution that keeps every level fixed so far
+
+    # --- solving ---------------------------------------------------------------------------------------
+
+    def _solve(self, model: _Proto, objective: Expr | None = None, order: list[int] | None = None) -> list[int] | None:
+        """Minimise `objective` (or find the first solution of a depth-first search over `order`, largest values
+        first): the solution, None where there is none (proven). Raises _Stopped where the work ran out."""
+        if self.left <= 0:
+            raise _Stopped("the work limit was reached")
+        proto = model.proto
+        proto.clear_objective()
+        proto.search_strategy.clear()
+        if objective:
+            items = [(k, v) for k, v in objective.items() if v]
+            proto.objective.vars.extend(k for k, _ in items)
+            proto.objective.coeffs.extend(v for _, v in items)
+        solver = cp_model.CpSolver()
+        params = solver.parameters
+        params.max_deterministic_time = self.left
+        params.num_workers = 1
+        params.random_seed = self.options.seed
+        if order is not None:
+            strategy = proto.search_strategy.add()
+            for var in order:
+                e = strategy.exprs.add()
+                e.vars.append(var)
+                e.coeffs.append(1)
+            strategy.variable_selection_strategy = cp_model.CHOOSE_FIRST
+            strategy.domain_reduction_strategy = cp_model.SELECT_MAX_VALUE
+            params.search_branching = cp_model.FIXED_SEARCH
+            params.cp_model_presolve = False  # presolve may change which solution a depth-first search meets first
+            params.stop_after_first_solution = True
+        with watching(self.options.cancel, solver.stop_search):
+            status = solver.solve(model.model)
+        self.solves += 1
+        self.spent += solver.deterministic_time
+        self.left -= solver.deterministic_time
+        if status == cp_model.INFEASIBLE:
+            return None
+        if status == cp_model.OPTIMAL or (order is not None and status == cp_model.FEASIBLE):
+            return list(solver.response_proto.solution)
+        if status == cp_model.FEASIBLE:
+            self.table = list(solver.response_proto.solution)
+        if status == cp_model.MODEL_INVALID:
+            raise RuntimeError(f"CP-SAT refused the model: {model.model.validate()}")
+        raise _Stopped("the work limit was reached" if self.left <= 0 or self.options.cancel is None
+                       or not self.options.cancel.is_set() else "cancelled")
+
+    def _reach(self, model: _Proto, member: Member, lo: int) -> int | bool:
+        """A literal that, when true, makes `member` move at least `lo` units (True/False where it is decided)."""
+        if lo <= 0:
+            return True
+        if lo > member.wish or not member.moved:
+            return False
+        lit = model.var(0, 1)
+        model.linear(member.moved, lo + member.outside, INF, (lit,))
+        return lit
+
+    def _at_least(self, model: _Proto, count: int, lows: list[int]) -> None:
+        """At least `count` members move at least their `lows` (member by member)."""
+        lits = [self._reach(model, p, lo) for p, lo in zip(self.members, lows, strict=True)]
+        sure = sum(1 for lit in lits if lit is True)
+        free = {lit: 1 for lit in lits if lit is not True and lit is not False}
+        model.linear(free, count - sure, INF)
+
+    def _keeps(self, values: list[int]) -> list[int]:
+        self.table = values
+        return values
+
+    # --- level 1: leximin of fulfilment ratios ----------------------------------------------------------
+
+    def leximin(self) -> None:
+        table = self._solve(self.m, {})
+        if table is None:
+            raise _Infeasible
+        need, floor = len(self.members), Fraction(0)
+        while need > 0:
+            value, table = self._highest(need, floor, table)
+            self._at_least(self.m, need, [math.ceil(value * p.wish) for p in self.members])
+            self.levels.append(Level(value, need))
+            self._keeps(table)
+            if value == 1:
+                break
+            need, table = self._above(value, table)
+            floor = value
+
+    def _highest(self, need: int, floor: Fraction, table: list[int]) -> tuple[Fraction, list[int]]:
+        """The highest ratio that `need` members reach together, with a table that shows it. A binary search over
+        the exact candidates k/wish, from what `table` (which keeps every level so far) already reaches; the
+        candidate just above it is tried first, since the table of the step before is often the answer."""
+        candidates = sorted({Fraction(a, p.wish) for p in self.members for a in range(p.wish + 1)
+                             if Fraction(a, p.wish) >= floor})
+        lo = candidates.index(self._reached(table, need))
+        hi = len(candidates) - 1
+        probe = lo + 1
+        while lo < hi:
+            check = self.m.copy()
+            self._at_least(check, need, [math.ceil(candidates[probe] * p.wish) for p in self.members])
+            found = self._solve(check, {})
+            if found is None:
+                hi = probe - 1
+            else:
+                table = found
+                lo = candidates.index(self._reached(table, need))
+            probe = (lo + hi + 1) // 2
+        return candidates[lo], table
+
+    def _reached(self, values: list[int], need: int) -> Fraction:
+        """The ratio that the `need` best-served members of a table reach together."""
+        ratios = sorted(Fraction(sum(c * values[k] for k, c in p.moved.items()) - p.outside, p.wish)
+                        for p in self.members)
+        return ratios[len(ratios) - need]
+
+    def _above(self, value: Fraction, table: list[int]) -> tuple[int, list[int]]:
+        """The most members that can exceed `value` with every level so far kept, and a table that shows it."""
+        trial = self.m.copy()
+        lits = [self._reach(trial, p, math.floor(value * p.wish) + 1) for p in self.members]
+        free = {lit: 1 for lit in lits if lit is not True and lit is not False}
+        if not free:
+            return 0, table
+        values = self._solve(trial, {lit: -1 for lit in free})
+        assert values is not None, "the levels so far have a table"
+        return sum(values[lit] for lit in free), self._keeps(values)
+
+    # --- levels 2 to 5 ---------------------------------------------------------------------------------
+
+    def later(self, out: Outcome) -> None:
+        county = {c: m.county_code for c, m in self.setup.municipalities.items()}
+        volume = {x: 1 for (g, _), x in self.x.items()}
+        cross = {y: 1 for (g, r), y in self.y.items() if county[g] != county[r]}
+        transfers = {y: 1 for y in self.y.values()}
+        value = self._optimum("volume", volume, "max", out)
+        self.m.linear(volume, value, INF)
+        value = self._optimum("cross_county", cross, "min", out)
+        self.m.linear(cross, NINF, value)
+        value = self._optimum("transfers", transfers, "min", out)
+        self.m.linear(transfers, NINF, value)
+        population, constant = self._population()
+        value = self._optimum("population", population, "min", out, constant)
+        self.m.linear(population, NINF, value - constant)
+        order = [self.x[pair] for pair in sorted(self.x)]
+        values = self._solve(self.m, None, order)
+        assert values is not None, "the earlier levels have a table"
+        self._keeps(values)
+        out.stage_status["tie_break"] = "optimal"
+
+    def _optimum(self, name: str, expr: Expr, sense: str, out: Outcome, constant: int = 0) -> int:
+        sign = -1 if sense == "max" else 1
+        values = self._solve(self.m, {k: sign * v for k, v in expr.items()})
+        assert values is not None, "the earlier levels have a table"
+        self._keeps(values)
+        value = sum(c * values[k] for k, c in expr.items())
+        out.stage_values[name] = str(value + constant)
+        out.stage_status[name] = "optimal"
+        return value
+
+    def _population(self) -> tuple[Expr, int]:
+        """Σ |P·share − K·population| over the market's participants, as a sum of new variables bounding each
+        term from above (exact at the minimum); the constant is 0 (kept for the caller's arithmetic)."""
+        scale_p, _ = self.setup.pop_scale
+        expr: Expr = {}
+        for p in self.market.givers + self.market.receivers:
+            offset = self.setup.population_offset(p.code)
+            sign = -1 if p.gives else 1
+            reach = abs(offset) + scale_p * p.effective
+            a = self.m.var(0, reach)
+            inner = {k: sign * scale_p * c for k, c in self.moved[p.code].items()}
+            self.m.linear({**inner, a: 1}, -offset, INF)  # a ≥ offset + sign·P·moved
+            self.m.linear({**{k: -v for k, v in inner.items()}, a: 1}, offset, INF)  # a ≥ −(offset + sign·P·moved)
+            expr[a] = 1
+        return expr, 0
+
+    def flows(self, values: list[int]) -> dict[tuple[str, str], int]:
+        return {pair: values[xi] for pair, xi in self.x.items() if values[xi] > 0}
+
+
+class _Infeasible(Exception):
+    """No table keeps the hard rules."""
+
+
+def solve(setup: Setup, market: Market, options: SolveOptions) -> Outcome:
+    """The market's table under the default order, with the levels proven."""
+    core = Core(setup, market, options)
+    out = Outcome(None, core.levels)
+    if not core.feasible:
+        out.termination, out.solution = Termination.INFEASIBLE, SolutionStatus.NONE
+        out.message = "a binding agreement names a partner that cannot take the transfer"
+        return out
+    try:
+        core.leximin()
+        out.stage_values["leximin"] = describe(sorted_vector(core.levels, len(core.members)))
+        out.stage_status["leximin"] = "optimal"
+        core.later(out)
+    except _Infeasible:
+        out.termination, out.solution = Termination.INFEASIBLE, SolutionStatus.NONE
+        out.message = "no table keeps the hard rules"
+    except _Stopped as stop:
+        out.termination = Termination.TIME_LIMIT
+        out.solution = SolutionStatus.FEASIBLE if core.table is not None else SolutionStatus.NONE
+        out.message = f"{stop}; levels proven: {', '.join(k for k in LEVELS if k in out.stage_status) or 'none'}"
+    if core.table is not None and out.solution is not SolutionStatus.NONE:
+        out.flows = core.flows(core.table)
+    out.solves, out.spent = core.solves, core.spent
+    return out
