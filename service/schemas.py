@@ -56,7 +56,7 @@ class PolicyIn(Strict):
     """Every field is optional; a missing field takes the default of `solver.Policy`."""
 
     scope: Literal["national", "county"] | None = None
-    objective: Literal["lexicographic", "weighted"] | None = None
+    objective: Literal["lexicographic", "leximin", "weighted"] | None = None
     weights: Weights | None = None
     spill: bool | None = None
     giver_floor_permille: float | None = Field(default=None, ge=0, le=1000)

@@ -152,7 +152,8 @@ class Scope(str, Enum):
 
 
 class ObjectiveMode(str, Enum):
-    LEXICOGRAPHIC = "lexicographic"
+    LEXICOGRAPHIC = "lexicographic"  # the staged driver: max distance from the relaxation's cut first (a proxy)
+    LEXIMIN = "leximin"  # the exact default order of docs/fairness.md (redistribute/leximin.py)
     WEIGHTED = "weighted"
 
 

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from solver.domain import TOTAL_UNITS, Policy, Wish, WishKind
 from solver.redistribute.backend import SolveOptions
+from solver.redistribute.check import check_stages
 from solver.redistribute.leximin import describe, solve
+from solver.redistribute.proposal import propose
 from solver.redistribute.targets import build_setup
 from solver.shares import ShareTable
 
@@ -31,31 +33,35 @@ class Instance:
     givers: dict[str, int | None]  # code -> offer in units (None: all of its base share)
     receivers: dict[str, int]  # code -> room in units
     base: dict[str, int]  # every municipality's base share in units
+    partners: tuple[tuple[str, str], ...] = ()  # binding agreements: (giver, receiver)
 
 
 # --- the oracle ----------------------------------------------------------------------------------------
 
-def _splits(givers: list[str], offers: dict[str, int], room: int):
+def _splits(givers: list[str], offers: dict[str, int], room: int, whole: set[str]):
     """Every way the givers assigned to one receiver can give it whole units: each at least one unit, at most
-    its offer, together at most the room."""
+    its offer (exactly its offer for a giver in `whole`), together at most the room."""
     if not givers:
         yield ()
         return
     first, rest = givers[0], givers[1:]
-    for amount in range(1, min(offers[first], room) + 1):
-        for tail in _splits(rest, offers, room - amount):
+    low = offers[first] if first in whole else 1
+    for amount in range(low, min(offers[first], room) + 1):
+        for tail in _splits(rest, offers, room - amount, whole):
             yield (amount, *tail)
 
 
-def tables(offers: dict[str, int], rooms: dict[str, int]):
-    """Every table that keeps the hard rules under the one-receiver rule: {(giver, receiver): amount > 0}."""
+def tables(offers: dict[str, int], rooms: dict[str, int], partners: dict[str, str]):
+    """Every table that keeps the hard rules under the one-receiver rule: {(giver, receiver): amount > 0}. A giver
+    with a binding agreement gives its whole offer to its partner."""
     givers = sorted(offers)
     receivers = sorted(rooms)
-    for choice in itertools.product([None, *receivers], repeat=len(givers)):
+    options = [[partners[g]] if g in partners else [None, *receivers] for g in givers]
+    for choice in itertools.product(*options):
         groups = {r: [g for g, c in zip(givers, choice, strict=True) if c == r] for r in receivers}
         if any(offers[g] == 0 for g, c in zip(givers, choice, strict=True) if c is not None):
             continue
-        per_receiver = [list(_splits(groups[r], offers, rooms[r])) for r in receivers]
+        per_receiver = [list(_splits(groups[r], offers, rooms[r], set(partners))) for r in receivers]
         for amounts in itertools.product(*per_receiver):
             table = {}
             for r, split in zip(receivers, amounts, strict=True):
@@ -63,14 +69,19 @@ def tables(offers: dict[str, int], rooms: dict[str, int]):
             yield table
 
 
-def rank(table, offers, rooms, county, population, base):
-    """The five levels of the default order as one key: the larger key is the better table."""
+def rank(table, offers, rooms, county, population, base, partners):
+    """The five levels of the default order as one key: the larger key is the better table. What a binding
+    agreement moves is outside the first level: its giver has no ratio, and its partner's wish and amount are
+    taken without it."""
     moved = {code: 0 for code in [*offers, *rooms]}
     for (g, r), a in table.items():
         moved[g] += a
         moved[r] += a
     wishes = {**offers, **rooms}
-    ratios = tuple(sorted(Fraction(moved[c], w) for c, w in wishes.items() if w > 0))
+    outside = {r: sum(offers[g] for g, p in partners.items() if p == r) for r in rooms}
+    ratios = tuple(sorted([Fraction(moved[g], o) for g, o in offers.items() if o > 0 and g not in partners]
+                          + [Fraction(moved[r] - outside[r], c - outside[r]) for r, c in rooms.items()
+                             if c - outside[r] > 0]))
     volume = sum(table.values())
     cross = sum(1 for g, r in table if county[g] != county[r])
     total_population = sum(population.values())
@@ -80,8 +91,9 @@ def rank(table, offers, rooms, county, population, base):
     return ratios, volume, -cross, -len(table), -deviation, matrix
 
 
-def best(offers, rooms, county, population, base):
-    return max(tables(offers, rooms), key=lambda t: rank(t, offers, rooms, county, population, base))
+def best(offers, rooms, county, population, base, partners):
+    return max(tables(offers, rooms, partners),
+               key=lambda t: rank(t, offers, rooms, county, population, base, partners))
 
 
 def count_tables(offers: dict[str, int], rooms: dict[str, int]) -> int:
@@ -92,10 +104,11 @@ def count_tables(offers: dict[str, int], rooms: dict[str, int]) -> int:
 # --- running both ----------------------------------------------------------------------------------------
 
 def run_core(municipalities, inst: Instance):
-    wishes = [Wish(c, WishKind.GIVE, a) for c, a in inst.givers.items()]
+    partners = dict(inst.partners)
+    wishes = [Wish(c, WishKind.GIVE, a, partners.get(c)) for c, a in inst.givers.items()]
     wishes += [Wish(c, WishKind.RECEIVE, a) for c, a in inst.receivers.items()]
     table = ShareTable(dict(inst.base), "test")
-    setup = build_setup(municipalities, table, wishes, Policy())
+    setup = build_setup(municipalities, table, wishes, Policy(binding_agreements=True))
     assert len(setup.markets) == 1
     out = solve(setup, setup.markets[0], SolveOptions(time_limit_s=60))
     return out
@@ -105,12 +118,16 @@ def check_against_oracle(municipalities, inst: Instance):
     county = {m.code: m.county_code for m in municipalities}
     population = {m.code: m.population for m in municipalities}
     offers = {c: (inst.base[c] if a is None else a) for c, a in inst.givers.items()}
-    expected = best(offers, inst.receivers, county, population, inst.base)
+    partners = dict(inst.partners)
     out = run_core(municipalities, inst)
+    if not any(True for _ in tables(offers, inst.receivers, partners)):
+        assert out.termination.value == "infeasible"
+        return
+    expected = best(offers, inst.receivers, county, population, inst.base, partners)
     assert out.termination.value == "optimal", out.message
     got = out.flows or {}
-    key = rank(expected, offers, inst.receivers, county, population, inst.base)
-    got_key = rank(got, offers, inst.receivers, county, population, inst.base)
+    key = rank(expected, offers, inst.receivers, county, population, inst.base, partners)
+    got_key = rank(got, offers, inst.receivers, county, population, inst.base, partners)
     for level, a, b in zip(["leximin", "volume", "cross_county", "transfers", "population", "matrix"], got_key, key,
                            strict=True):
         assert a == b, f"level {level}: the core reaches {a}, the best table {b} ({got} against {expected})"
@@ -185,6 +202,8 @@ def instances(draw, municipalities, base):
         else:
             givers[code] = common if equal else draw(amount)
     receivers = {code: draw(amount) for code in codes[n_givers:]}
+    partners = tuple((g, draw(st.sampled_from(sorted(receivers)))) for g in sorted(givers)
+                     if draw(st.integers(0, 6)) == 0)  # now and then a binding agreement
     offers = {c: small.get(c, a or 0) for c, a in givers.items()}
     if count_tables(offers, receivers) > BUDGET:
         # keep the instance, smaller: every amount scaled down until the oracle can enumerate it
@@ -193,10 +212,35 @@ def instances(draw, municipalities, base):
             receivers = {c: max(1, a // 2) for c, a in receivers.items()}
         givers = {c: (None if c in small else offers[c]) for c in givers}
         small = {c: offers[c] for c in small}
-    return Instance(givers, receivers, _with_small_shares(municipalities, base, small))
+    return Instance(givers, receivers, _with_small_shares(municipalities, base, small), partners)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_the_core_returns_the_best_table_of_every_small_instance(municipalities, base, data):
     check_against_oracle(municipalities, data.draw(instances(municipalities, base)))
+
+
+# --- the exact mode of a proposal ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("offers, rooms, expected", EXAMPLES)
+def test_a_proposal_in_the_exact_mode_is_the_cores_table_and_checked(offers, rooms, expected):
+    wishes = [{"code": c, "wish": "give", "amount_permille": a / 100} for c, a in offers.items()]
+    wishes += [{"code": c, "wish": "receive", "amount_permille": a / 100} for c, a in rooms.items()]
+    proposal = propose({"wishes": wishes}, policy={"objective": "leximin"}).to_dict()
+    assert proposal["status"] == {"termination": "optimal", "solution": "optimal"}
+    assert {(t["giver"], t["receiver"]): round(t["permille"] * 100) for t in proposal["transfers"]} == expected
+    assert list(proposal["objective"]["stages"]["national"]) == ["leximin", "volume", "cross_county", "transfers",
+                                                                 "population"]
+    assert set(proposal["objective"]["stage_status"]["national"].values()) == {"optimal"}
+
+
+def test_the_checker_recomputes_the_first_level_from_the_table(municipalities, base):
+    wishes = [Wish("0114", WishKind.GIVE, 2), Wish("0115", WishKind.GIVE, 4), Wish("0117", WishKind.GIVE, 1),
+              Wish("0120", WishKind.RECEIVE, 5)]
+    setup = build_setup(municipalities, base, wishes, Policy(binding_agreements=True))
+    market = setup.markets[0]
+    flows = [("0114", "0120", 1), ("0115", "0120", 3), ("0117", "0120", 1)]
+    assert check_stages(setup, market, {"leximin": "1/2×1 3/4×1 1×2"}, flows) == []
+    assert check_stages(setup, market, {"leximin": "1/2×1 1×3"}, flows) == [
+        "market national: stage leximin reported 1/2×1 1×3, the table gives 1/2×1 3/4×1 1×2"]

@@ -141,10 +141,31 @@ def check_stages(setup: Setup, market: Market, reported: Mapping[str, str],
     members = market.participants
     k = len(market.pairs) + 1
     volume = sum(moved[p.code] for p in members if p.gives)
-    recomputed = {
+    recomputed: dict[str, int | str] = {
         "max_deviation": max((abs(moved[p.code] - p.target) for p in members), default=0),
         "volume_simplicity": volume * k * k - _cross(setup, flows) * k - len(flows),
         "population": _population(setup, members, moved),
+        "leximin": _sorted_ratios(setup, market, moved),
+        "volume": volume,
+        "cross_county": _cross(setup, flows),
+        "transfers": len(flows),
     }
     return [f"market {market.key}: stage {stage} reported {value}, the table gives {recomputed[stage]}"
-            for stage, value in reported.items() if stage in recomputed and int(value) != recomputed[stage]]
+            for stage, value in reported.items() if stage in recomputed and value != str(recomputed[stage])]
+
+
+def _sorted_ratios(setup: Setup, market: Market, moved: Mapping[str, int]) -> str:
+    """The fulfilment ratios of the leximin level, ascending, as `value×count`: a binding agreement's amount is
+    outside the order (its giver takes no part; its partner's wish and amount are counted without it)."""
+    binding = setup.policy.binding_agreements
+    bound = {g.code for g in market.givers if binding and g.partner is not None and g.effective > 0}
+    outside: dict[str, int] = defaultdict(int)
+    for g in market.givers:
+        if g.code in bound:
+            outside[g.partner or ""] += g.effective
+    counts: dict[Fraction, int] = defaultdict(int)
+    for p in market.participants:
+        wish = p.effective - outside[p.code]
+        if p.code not in bound and wish > 0:
+            counts[Fraction(moved[p.code] - outside[p.code], wish)] += 1
+    return " ".join(f"{v}×{c}" for v, c in sorted(counts.items()))

@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 
 from solver.domain import ObjectiveMode
-from solver.redistribute import aggregate, improve, packing
+from solver.redistribute import aggregate, improve, leximin, packing
 from solver.redistribute.backend import (
     Cancelled,
     Signal,
@@ -182,6 +182,8 @@ def worst_solution(items: list[SolutionStatus]) -> SolutionStatus:
 
 
 def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptions) -> MarketResult:
+    if setup.policy.objective is ObjectiveMode.LEXIMIN:
+        return _exact(setup, market, options)
     started = time.perf_counter()
     # the work limit is deterministic (reproducible); the wall clock only stops a machine that is slow
     options = replace(options, wall_deadline=started + WALL_PER_WORK * options.time_limit_s + 1)
@@ -340,6 +342,16 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     result.solution = worst_solution(solutions)
     result.wall_time_s = time.perf_counter() - started
     return result
+
+
+def _exact(setup: Setup, market: Market, options: SolveOptions) -> MarketResult:
+    """The market decided by the exact core (leximin.py), as a result of the full model's variables."""
+    started = time.perf_counter()
+    prob = build_problem(setup, market)
+    out = leximin.solve(setup, market, options)
+    values = None if out.flows is None else values_for(setup, prob, out.flows)
+    return MarketResult(market, prob, out.termination, out.solution, values, out.stage_values, out.stage_status,
+                        solves=out.solves, wall_time_s=time.perf_counter() - started, message=out.message)
 
 
 def _searched(setup: Setup, prob: MarketProblem, start: list[int]) -> list[int]:
