@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from service.routes import proposals, reference, rounds, simulations, sweeps
@@ -130,6 +131,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "value_error")}
                   for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        # two requests created the same thing at once (PostgreSQL's unique index decided): the loser changed nothing
+        return JSONResponse({"detail": "a concurrent request changed the same data first; nothing was changed by "
+                                       "this one (read it again, then retry if still needed)"}, status_code=409)
 
     app.add_middleware(Guard, limit=settings.max_body_bytes, runtime=runtime)
     return app

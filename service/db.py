@@ -153,12 +153,29 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.isolation_level = None  # transactions are begun by _sqlite_begin, not by the driver
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # SQLite has no row locks: a transaction that may write takes the database's write lock when it begins
+            # (BEGIN IMMEDIATE), so writers to a round run one after the other and each reads what the last wrote.
+            # Only a session marked by `reading` begins deferred, and never waits for a writer (WAL).
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READING) else "BEGIN IMMEDIATE")
     return engine
+
+
+READING = "andelstal_reading"
+
+
+def reading(session: Session) -> Session:
+    """Mark a new session as one that only reads: on SQLite it begins without the write lock."""
+    session.connection(execution_options={READING: True})
+    return session
 
 
 def migrate(engine: Engine) -> None:

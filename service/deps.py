@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from service.auth import Caller, Role, lookup
-from service.db import AuditRow
+from service.db import AuditRow, reading
 from service.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="a token from `andelstal tokens create`")
@@ -21,13 +21,15 @@ async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def db(rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Session]:
+def db(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back when it raises.
 
     Used with `scope="function"` (see `Session_`): the commit then runs before the answer is sent, so a 2xx
     means committed and a failed commit is an error answer. The default scope commits after sending.
     """
     session = rt.sessions()
+    if request.method in ("GET", "HEAD"):
+        reading(session)
     try:
         yield session
         session.commit()
@@ -59,7 +61,7 @@ def _lookup(rt: Runtime, token: str) -> Caller | None:
     """In a session of its own, so that no request keeps a pooled connection for its token while it waits (for a
     solve, say): with more waiting requests than the pool holds, the next would wait for a connection."""
     with rt.sessions() as session:
-        return lookup(session, rt.settings.secret, token)
+        return lookup(reading(session), rt.settings.secret, token)
 
 
 def allow(*roles: Role):

@@ -26,11 +26,11 @@ def free_port() -> int:
 class Server:
     """One server process on a database URL; `start`, `kill` (SIGKILL) and `start` again keep the database."""
 
-    def __init__(self, database_url: str, workdir: Path) -> None:
+    def __init__(self, database_url: str, workdir: Path, workers: int = 1) -> None:
         self.database_url = database_url
         self.workdir = workdir
         self.env = {**os.environ, "ANDELSTAL_ENV": "test", "ANDELSTAL_SECRET": "test-" + uuid.uuid4().hex * 2,
-                    "ANDELSTAL_DATA_DIR": str(workdir / "data"), "ANDELSTAL_SOLVE_WORKERS": "1"}
+                    "ANDELSTAL_DATA_DIR": str(workdir / "data"), "ANDELSTAL_SOLVE_WORKERS": str(workers)}
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
