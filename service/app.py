@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
+from service.deps import Anyone
 from service.routes import proposals, reference, rounds, simulations, sweeps
 from service.runtime import Runtime
 from service.settings import Settings
@@ -116,8 +117,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             runtime.close()
 
     production = settings.production
+    # production serves its OpenAPI document to token holders only (openapi_document below), and no docs page
     app = FastAPI(title="andelstal", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  debug=False, docs_url=None if production else "/docs", redoc_url=None)
+                  debug=False, docs_url=None if production else "/docs", redoc_url=None,
+                  openapi_url=None if production else "/openapi.json")
+    if production:
+        @app.get("/openapi.json", include_in_schema=False)
+        async def openapi_document(who: Anyone) -> JSONResponse:
+            return JSONResponse(app.openapi())
+
     app.state.runtime = runtime
     app.include_router(reference.plain)
     app.include_router(reference.router)

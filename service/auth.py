@@ -7,13 +7,16 @@ microseconds, not the hundreds of milliseconds a password hash would add to ever
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from service.db import Token, now
@@ -33,6 +36,7 @@ class Caller:
     name: str
     role: Role
     county_code: str | None
+    last_used_at: datetime | None = None
 
     @property
     def actor(self) -> str:
@@ -43,20 +47,59 @@ def digest(secret: str, token: str) -> str:
     return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-def create_token(session: Session, secret: str, *, name: str, role: Role, county_code: str | None) -> tuple[Token, str]:
+def create_token(session: Session, secret: str, *, name: str, role: Role, county_code: str | None,
+                 expires_at: datetime | None = None, plain: str | None = None) -> tuple[Token, str]:
     """A new token; the plain text is returned once and never stored."""
-    plain = PREFIX + secrets.token_urlsafe(32)
-    row = Token(name=name, role=role.value, county_code=county_code, digest=digest(secret, plain))
+    plain = plain or PREFIX + secrets.token_urlsafe(32)
+    row = Token(name=name, role=role.value, county_code=county_code, digest=digest(secret, plain),
+                expires_at=expires_at)
     session.add(row)
     session.flush()
     return row, plain
 
 
+def development_token(session: Session, secret: str) -> tuple[str, bool]:
+    """The development server's agency token: derived from the secret, so every start prints the same one and
+    adds no row after the first (True when this start made it). A revoked one is not made again."""
+    derived = base64.urlsafe_b64encode(hmac.new(secret.encode(), b"andelstal development token",
+                                                hashlib.sha256).digest()).decode().rstrip("=")
+    plain = PREFIX + derived
+    if session.scalar(select(Token.id).where(Token.digest == digest(secret, plain))) is not None:
+        return plain, False
+    create_token(session, secret, name="development", role=Role.AGENCY, county_code=None, plain=plain)
+    return plain, True
+
+
+DURATION = re.compile(r"^(\d{1,5})([dh])$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90d` or `12h` as a time span (an InputError's message names what is accepted)."""
+    found = DURATION.match(text.strip())
+    if found is None or int(found.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration: write a whole number of days or hours, e.g. 90d or 12h")
+    amount = int(found.group(1))
+    return timedelta(days=amount) if found.group(2) == "d" else timedelta(hours=amount)
+
+
 def lookup(session: Session, secret: str, plain: str) -> Caller | None:
-    row = session.scalar(select(Token).where(Token.digest == digest(secret, plain), Token.revoked_at.is_(None)))
+    """The caller of an active token: known, not revoked, not expired."""
+    row = session.scalar(select(Token).where(Token.digest == digest(secret, plain), Token.revoked_at.is_(None),
+                                             or_(Token.expires_at.is_(None), Token.expires_at > now())))
     if row is None:
         return None
-    return Caller(row.id, row.name, Role(row.role), row.county_code)
+    return Caller(row.id, row.name, Role(row.role), row.county_code, row.last_used_at)
+
+
+TOUCH_EVERY = timedelta(minutes=1)  # last use is recorded to the minute: a write per request would serialise reads
+
+
+def stale(who: Caller) -> bool:
+    return who.last_used_at is None or now() - who.last_used_at >= TOUCH_EVERY
+
+
+def touch(session: Session, token_id: int) -> None:
+    session.execute(update(Token).where(Token.id == token_id).values(last_used_at=now()))
 
 
 def revoke(session: Session, token_id: int) -> bool:

@@ -36,6 +36,8 @@ class Token(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC-SHA256 of the token, never the token
     created_at: Mapped[datetime] = mapped_column(default=now)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)  # None: it does not expire
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)  # kept to the minute (auth.touch)
 
 
 class Round(Base):

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from service.auth import Caller, Role, lookup
+from service.auth import Caller, Role, lookup, stale, touch
 from service.db import AuditRow, reading
 from service.runtime import Runtime
 
@@ -52,9 +52,16 @@ async def caller(rt: Annotated[Runtime, Depends(runtime)],
     # the thread pool.
     found = _lookup(rt, token) if rt.engine.dialect.name == "sqlite" else await run_in_threadpool(_lookup, rt, token)
     if found is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the token is unknown or revoked",
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the token is unknown, revoked or expired",
                             headers={"WWW-Authenticate": "Bearer"})
+    if stale(found):
+        await run_in_threadpool(_touch, rt, found.token_id)
     return found
+
+
+def _touch(rt: Runtime, token_id: int) -> None:
+    with rt.sessions.begin() as session:
+        touch(session, token_id)
 
 
 def _lookup(rt: Runtime, token: str) -> Caller | None:

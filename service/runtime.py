@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -168,6 +169,12 @@ class Runtime:
                             .values(state="failed", finished_at=now(),
                                     error={"detail": "the service stopped before the job finished"}))
         return runtime
+
+    def sweep_folder(self, sweep_id: int) -> Path:
+        """Where a sweep keeps its files: under the data folder, keyed by the database too, so that two databases
+        served from one data folder (a test database and the real one, say) never share a sweep's folder."""
+        url = self.engine.url.render_as_string(hide_password=True)
+        return Path(self.settings.data_dir) / "sweeps" / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{sweep_id}"
 
     @cached_property
     def pool(self) -> ThreadPoolExecutor:

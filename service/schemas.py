@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 Code = Annotated[str, Field(pattern=r"^\d{4}$", description="municipality code (kommunkod), four digits")]
 CountyCode = Annotated[str, Field(pattern=r"^\d{2}$", description="county code (länskod), two digits")]
-Amount = Annotated[float, Field(ge=0, le=1000)] | Literal["all"]
+# strict: a boolean, a padded string or an exponent is refused, not read as a number
+Amount = Annotated[float, Field(ge=0, le=1000, strict=True)] | Annotated[
+    str, Field(pattern=r"^(all|\d{1,4}(\.\d{1,2})?)$", description="'all', or per mille as text: 1.05"),
+    AfterValidator(lambda s: s if s == "all" else float(s))]
 MAX_WISHES = 290
 # the database keeps naive UTC; answers carry the zone, as RFC 3339 asks
 Instant = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo is not None else d.replace(tzinfo=UTC))]
@@ -275,7 +278,7 @@ class SimulationOut(BaseModel):
     result: dict[str, Any]
 
 
-Scalar = str | float | bool
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr  # a whole number stays whole (a seed of 1 is not 1.0)
 
 
 class RangeIn(Strict):

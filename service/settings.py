@@ -83,6 +83,9 @@ class Settings:
         if self.environment != "development" and (self.secret == DEV_SECRET or len(self.secret) < 32):
             raise SettingsError(f"ANDELSTAL_SECRET must be set to a random value of at least 32 characters outside "
                                 f"development (ANDELSTAL_ENV={self.environment}); the development secret is refused")
+        if self.environment != "development" and (self.secret != self.secret.strip() or len(set(self.secret)) < 10):
+            raise SettingsError("ANDELSTAL_SECRET looks made by hand: it has spaces at an end or fewer than 10 "
+                                "different characters; use a random value, e.g. `openssl rand -hex 32`")
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"

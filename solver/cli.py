@@ -143,7 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
-    from service.auth import Role, create_token
+    from service.auth import development_token
     from service.runtime import Runtime
 
     settings = _settings(args)
@@ -160,8 +160,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not settings.production:
         print(f"API documentation: http://{args.host}:{args.port}/docs")
         with runtime.sessions.begin() as session:
-            _, token = create_token(session, settings.secret, name="development", role=Role.AGENCY, county_code=None)
-        print("development token (agency role; revoke with `andelstal tokens revoke`):")
+            token, _ = development_token(session, settings.secret)
+        print("development token (agency role; the same at every start; revoke with `andelstal tokens revoke`):")
         print(token, flush=True)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if args.quiet else "info")
@@ -171,8 +171,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
-    from service.auth import Role, create_token, revoke
-    from service.db import Token
+    from service.auth import Role, create_token, parse_duration, revoke
+    from service.db import Token, now
     from service.runtime import Runtime
 
     runtime = Runtime.start(_settings(args))
@@ -184,16 +184,25 @@ def cmd_tokens(args: argparse.Namespace) -> int:
                 if (role is Role.COUNTY) != (args.county is not None) or (args.county and args.county not in counties):
                     raise InputError([InputProblem("command line", "--county", "a county token needs --county with one "
                                                    "of the 21 county codes; other roles take none")])
+                try:
+                    expires = None if args.expires_in is None else now() + parse_duration(args.expires_in)
+                except ValueError as exc:
+                    raise InputError([InputProblem("command line", "--expires-in", str(exc))]) from None
                 row, token = create_token(session, runtime.settings.secret, name=args.name or role.value, role=role,
-                                          county_code=args.county)
+                                          county_code=args.county, expires_at=expires)
                 print(f"token {row.id} for {row.name}: role {row.role}" + (f", county {row.county_code}"
-                                                                             if row.county_code else ""))
+                                                                             if row.county_code else "")
+                      + (f", expires {expires:%Y-%m-%d %H:%M} UTC" if expires else ", does not expire"))
                 print("store it now; only its hash is kept:")
                 print(token)
             elif args.action == "list":
+                print("id\tname\trole\tcounty\tstate\texpires\tlast used")
                 for row in session.query(Token).order_by(Token.id):
-                    state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-                    print(f"{row.id}\t{row.name}\t{row.role}\t{row.county_code or '-'}\t{state}")
+                    expired = row.expires_at is not None and row.expires_at <= now()
+                    state = (f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "expired" if expired
+                             else "active")
+                    when = [f"{t:%Y-%m-%d %H:%M}" if t else "-" for t in (row.expires_at, row.last_used_at)]
+                    print(f"{row.id}\t{row.name}\t{row.role}\t{row.county_code or '-'}\t{state}\t{when[0]}\t{when[1]}")
             else:
                 if not revoke(session, args.id):
                     raise InputError([InputProblem("command line", "id", f"no active token {args.id}")])
@@ -358,6 +367,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--role", required=True, choices=["agency", "county", "viewer"])
     t.add_argument("--county", help="the county code of a county officer's token, e.g. 22")
     t.add_argument("--name", help="who holds it, for the audit log")
+    t.add_argument("--expires-in", help="how long it is valid, e.g. 90d or 12h (default: until revoked)")
     tokens.add_parser("list", parents=[database], help="every token, without its secret")
     t = tokens.add_parser("revoke", parents=[database], help="revoke a token by its id")
     t.add_argument("id", type=int)

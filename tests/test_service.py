@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 import threading
 import time
+from datetime import timedelta
 from itertools import count
 
 import pytest
@@ -408,14 +410,43 @@ def test_production_refuses_the_development_secret_and_hides_docs(tmp_path):
             Settings.from_env({"ANDELSTAL_ENV": environment})
     with pytest.raises(SettingsError, match="at least 32"):
         Settings.from_env({"ANDELSTAL_ENV": "production", "ANDELSTAL_SECRET": "short"})
+    for weak in (" " * 32, "s" * 40, "abcdefgh" * 5, secrets.token_hex(32) + " "):
+        with pytest.raises(SettingsError, match="fewer than 10 different characters"):
+            Settings.from_env({"ANDELSTAL_ENV": "production", "ANDELSTAL_SECRET": weak})
     assert Settings.from_env({}).environment == "development"  # the default may run on the development secret
-    settings = Settings.from_env({"ANDELSTAL_ENV": "production", "ANDELSTAL_SECRET": "s" * 40,
+    settings = Settings.from_env({"ANDELSTAL_ENV": "production", "ANDELSTAL_SECRET": secrets.token_hex(32),
                                   "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
     from fastapi.testclient import TestClient
+
+    from service.auth import Role, create_token
 
     with TestClient(create_app(settings)) as client:
         assert client.get("/docs").status_code == 404
         assert client.get("/healthz").status_code == 200
+        assert client.get("/openapi.json").status_code == 401
+        assert client.get("/metrics").status_code == 401
+        with client.app.state.runtime.sessions.begin() as session:
+            token = create_token(session, settings.secret, name="viewer", role=Role.VIEWER, county_code=None)[1]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/openapi.json", headers=headers).json()["info"]["title"] == "andelstal"
+        assert "andelstal_http_request_seconds" in client.get("/metrics", headers=headers).text
+
+
+def test_expired_tokens_are_refused_and_use_is_recorded(service):
+    from service.auth import Role, create_token
+    from service.db import Token, now
+
+    with service.runtime.sessions.begin() as session:
+        _, gone = create_token(session, service.runtime.settings.secret, name="old", role=Role.VIEWER,
+                               county_code=None, expires_at=now() - timedelta(seconds=1))
+        row, fresh = create_token(session, service.runtime.settings.secret, name="new", role=Role.VIEWER,
+                                  county_code=None, expires_at=now() + timedelta(days=1))
+        fresh_id = row.id
+    answer = service.client.get("/v1/counties", headers={"Authorization": f"Bearer {gone}"})
+    assert answer.status_code == 401 and "expired" in answer.json()["detail"]
+    assert service.client.get("/v1/counties", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    with service.runtime.sessions() as session:
+        assert session.get(Token, fresh_id).last_used_at is not None
 
 
 def test_tokens_are_stored_only_as_hashes(service):
@@ -513,3 +544,31 @@ def test_a_sweep_runs_as_a_job_with_progress_and_results(service):
     assert c.post("/v1/sweeps", json=SWEEP, headers=service.as_("county22")).status_code == 403
     files = {"grid": {**SWEEP["grid"], "wishes": {"files": ["/etc/passwd"]}}}
     assert c.post("/v1/sweeps", json=files, headers=service.as_("agency")).status_code == 422
+
+
+def test_amounts_are_strict_and_whole_numbers_stay_whole(service):
+    c, agency = service.client, service.as_("agency")
+    assert c.post("/v1/rounds", json={"year": 2036}, headers=agency).status_code == 201
+    for bad in (True, " 1.5 ", "1e3", "1,5", -1):
+        res = c.put("/v1/rounds/2036/wishes/2260", json={"wish": "receive", "amount_permille": bad}, headers=agency)
+        assert res.status_code == 422, (bad, res.text)
+    assert c.get("/v1/rounds/2036/wishes", headers=agency).json() == []  # nothing was stored
+    for good, stored in (("1.50", 1.5), (2, 2.0), (0.25, 0.25)):
+        res = c.put("/v1/rounds/2036/wishes/2260", json={"wish": "receive", "amount_permille": good}, headers=agency)
+        assert res.status_code in (200, 201) and res.json()["amount_permille"] == stored
+    grid = {"grid": {**SWEEP["grid"], "policy": {**SWEEP["grid"].get("policy", {}), "seed": 1}}}
+    res = c.post("/v1/sweeps", json=grid, headers=agency)
+    assert res.status_code == 202, res.text
+    wait_job(service, res.json()["job_id"], "agency")
+
+
+def test_sweep_folders_of_two_databases_do_not_collide(tmp_path):
+    from tests.conftest import make_service
+
+    names = []
+    for name in ("a", "b"):  # two databases: the same sweep id names two folders, whatever the data folder
+        (tmp_path / name).mkdir()
+        svc, _ = make_service(tmp_path / name)
+        names.append(svc.runtime.sweep_folder(1).name)
+        svc.runtime.close()
+    assert names[0] != names[1] and all(n.endswith("-1") for n in names)

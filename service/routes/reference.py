@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from service import schemas
-from service.deps import ERRORS, Anyone, Runtime_
+from service.deps import ERRORS, Anyone, Runtime_, bearer, caller
 from solver import __version__
 from solver.domain import permille
 from solver.shares import ShareTable
@@ -59,6 +60,10 @@ def healthz(rt: Runtime_):
     return schemas.Health(status="ok", database=rt.engine.dialect.name, version=__version__)
 
 
-@plain.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics(rt: Runtime_):
+@plain.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}},
+                                                            401: {"description": "production: a token is required"}})
+async def metrics(rt: Runtime_, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
+    """Prometheus metrics; in production only for a caller with a token (a scraper sends it as a bearer token)."""
+    if rt.settings.production:
+        await caller(rt, credentials)
     return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
@@ -55,7 +54,7 @@ def create_sweep(body: schemas.SweepIn, rt: Runtime_, session: Session_, who: An
     session.add(row)
     session.flush()
     sweep_id = row.id
-    folder = FilePath(rt.settings.data_dir) / "sweeps" / str(sweep_id)
+    folder = rt.sweep_folder(sweep_id)
     audit(session, who, "sweep.created", target=f"sweep {sweep_id}", points=len(grid.points))
 
     def work(cancel) -> dict[str, Any]:
@@ -107,7 +106,7 @@ def sweep_results(sweep_id: SweepId, session: Session_, rt: Runtime_, who: Analy
     row, job = _get(session, sweep_id)
     if row.results is None:
         raise HTTPException(409, f"sweep {sweep_id} is {job.state}; its results come when it is done")
-    folder = FilePath(rt.settings.data_dir) / "sweeps" / str(sweep_id)
+    folder = rt.sweep_folder(sweep_id)
     name = f"andelstal-sweep-{sweep_id}"
     if format == "json":
         return JSONResponse({"fields": RESULT_FIELDS, "rows": row.results})
