@@ -1,6 +1,7 @@
 """Load on the HTTP service: what-if requests for the national instance from concurrent clients.
 
-Usage: python benchmarks/load.py [--clients 16] [--requests 160] [--distinct 16] [--time-limit 5] [--out FILE]
+Usage: python benchmarks/load.py [--clients 16] [--requests 160] [--distinct 16] [--time-limit 5] [--sweeps 2]
+                                [--out FILE]
 
 It starts `andelstal serve` on loopback with a fresh SQLite file, takes the development token it prints, and
 sends two workloads of POST /v1/what-if with the shipped sample wishes (40 givers, 10 receivers), each client
@@ -8,6 +9,8 @@ on a keep-alive connection it opened before the clock started:
 - repeated: the same national request `--requests` times (a county board re-checking its wishes);
   equal requests are solved once and the others wait for or reuse that answer;
 - distinct: `--distinct` requests that each change one giver's offer, so every one is a real solve.
+- distinct beside sweeps: `--distinct` other such requests while `--sweeps` sweeps (of 1,000 weighted points each,
+  posted by the same token) run as batch jobs; the issue asks its p99 to stay within twice the distinct p99.
 Each is printed with throughput and p50/p99 latency, next to the in-process `propose` time of the same
 request measured in this process. Results go to benchmarks/results/load.json with the machine noted.
 """
@@ -117,6 +120,30 @@ async def workload(url: str, token: str, bodies: list[dict], clients: int) -> di
     }
 
 
+def start_sweeps(url: str, token: str, count: int) -> list[str]:
+    """`count` sweeps of 1,000 weighted points of generated national rounds, each waited for until its job runs or
+    waits for a batch thread (they take far longer than the workload beside them)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    grid = {"grid": {"policy": {"objective": "weighted", "weights.population": {"from": 0, "to": 9.99, "step": 0.01},
+                                "time_limit_s": 1},
+                     "wishes": {"generated": {"count": 1, "seed": 1}}}}
+    jobs = []
+    for _ in range(count):
+        res = httpx.post(f"{url}/v1/sweeps", json=grid, headers=headers, timeout=120)
+        res.raise_for_status()
+        jobs.append(res.json()["job_id"])
+    return jobs
+
+
+def stop_sweeps(url: str, token: str, jobs: list[str]) -> list[str]:
+    """Cancel the sweeps; their states when the workload ended."""
+    headers = {"Authorization": f"Bearer {token}"}
+    states = [httpx.get(f"{url}/v1/jobs/{job}", headers=headers, timeout=60).json()["state"] for job in jobs]
+    for job in jobs:
+        httpx.delete(f"{url}/v1/jobs/{job}", headers=headers, timeout=60)
+    return states
+
+
 def _p99(ordered: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
@@ -127,6 +154,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=160)
     ap.add_argument("--distinct", type=int, default=16)
     ap.add_argument("--time-limit", type=float, default=5.0)
+    ap.add_argument("--sweeps", type=int, default=2, help="sweeps running during the third workload (0: none)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/load.json"))
     args = ap.parse_args()
 
@@ -135,7 +163,7 @@ def main() -> None:
     national = {"wishes": wishes, "policy": policy}
     givers = [i for i, w in enumerate(wishes) if w["wish"] == "give" and w["amount_permille"] != "all"]
     variants = []
-    for k in range(args.distinct):
+    for k in range(2 * args.distinct):  # the first half alone, the second beside the sweeps
         changed = [dict(w) for w in wishes]
         i = givers[k % len(givers)]
         changed[i]["amount_permille"] = round(float(changed[i]["amount_permille"]) - 0.01 * (1 + k // len(givers)), 2)
@@ -150,7 +178,10 @@ def main() -> None:
         proc, url, token = start_service(Path(tmp))
         try:
             repeated = asyncio.run(workload(url, token, [national] * args.requests, args.clients))
-            distinct = asyncio.run(workload(url, token, variants, args.clients))
+            distinct = asyncio.run(workload(url, token, variants[:args.distinct], args.clients))
+            jobs = start_sweeps(url, token, args.sweeps)
+            beside = asyncio.run(workload(url, token, variants[args.distinct:], args.clients))
+            beside["sweep_jobs"] = stop_sweeps(url, token, jobs)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -166,12 +197,15 @@ def main() -> None:
         "in_process_propose_median_s": round(statistics.median(in_process), 4),
         "repeated": repeated,
         "distinct": distinct,
+        "distinct_beside_sweeps": beside,
+        "beside_sweeps_p99_ratio": round(beside["p99_s"] / distinct["p99_s"], 2),
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(f"in-process propose (same request), median of 3: {result['in_process_propose_median_s']} s")
-    for name in ("repeated", "distinct"):
+    print(f"p99 beside {args.sweeps} sweeps / p99 alone: {result['beside_sweeps_p99_ratio']}")
+    for name in ("repeated", "distinct", "distinct_beside_sweeps"):
         r = result[name]
         print(f"{name:>9}: {r['requests']} requests, {r['clients']} clients: {r['throughput_per_s']}/s, "
               f"p50 {r['p50_s']} s, p99 {r['p99_s']} s, max {r['max_s']} s, errors {r['errors']} "

@@ -7,17 +7,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from service.deps import Anyone
 from service.routes import proposals, reference, rounds, simulations, sweeps
-from service.runtime import Runtime
+from service.routes.rounds import unprocessable
+from service.runtime import ClientGone, Runtime, TooBusy
 from service.settings import Settings
 from solver import __version__
+from solver.domain import InputError
 
 DESCRIPTION = """Proposals for the national redistribution of allocation shares (andelstal) for unaccompanied
 children among Sweden's 290 municipalities. Tokens come from `andelstal tokens create`; send them as
@@ -119,8 +124,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     production = settings.production
     # production serves its OpenAPI document to token holders only (openapi_document below), and no docs page
     app = FastAPI(title="andelstal", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  debug=False, docs_url=None if production else "/docs", redoc_url=None,
-                  openapi_url=None if production else "/openapi.json")
+                  debug=False, docs_url=None, redoc_url=None, openapi_url=None if production else "/openapi.json")
+    if not production:
+        # the docs page's scripts and styles come from the package swagger-ui-bundle-v2, not a CDN: it works offline
+        app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+        @app.get("/docs", include_in_schema=False)
+        async def docs() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title="andelstal API",
+                                       swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+                                       swagger_css_url="/docs/assets/swagger-ui.css",
+                                       swagger_favicon_url="/docs/assets/favicon-32x32.png")
     if production:
         @app.get("/openapi.json", include_in_schema=False)
         async def openapi_document(who: Anyone) -> JSONResponse:
@@ -139,6 +153,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "value_error")}
                   for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(InputError)
+    async def bad_input(request: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse({"detail": unprocessable(exc).detail}, status_code=422)
+
+    @app.exception_handler(TooBusy)
+    async def busy(request: Request, exc: TooBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(ClientGone)
+    async def gone(request: Request, exc: ClientGone) -> Response:
+        return Response(status_code=499)  # nobody reads it: the connection is closed
 
     @app.exception_handler(IntegrityError)
     async def conflict(request: Request, exc: IntegrityError) -> JSONResponse:

@@ -6,6 +6,7 @@ while they search) and never on the event loop. Long ones run as jobs whose stat
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -13,19 +14,20 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy import update
+from fastapi.concurrency import run_in_threadpool
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db import JobRow, make_engine, migrate, now, session_factory
+from service.db import JobRow, Token, make_engine, migrate, now, session_factory
 from service.settings import Settings
 from solver import propose
 from solver.data import load_municipalities
@@ -52,6 +54,11 @@ class Metrics:
                               ["kind", "termination"], registry=self.registry)
         self.cache_hits = Counter("andelstal_whatif_cache_hits_total", "What-if answers served from the cache",
                                   registry=self.registry)
+        self.cancelled = Counter("andelstal_solves_cancelled_total", "Solves stopped because nobody waited any more",
+                                 ["kind"], registry=self.registry)
+        self.running = Gauge("andelstal_solves_running", "Solves running now", ["kind"], registry=self.registry)
+        self.waiting = Gauge("andelstal_whatif_waiting", "What-if requests waiting for a solve",
+                             registry=self.registry)
 
 
 def json_bytes(data: dict[str, Any]) -> bytes:
@@ -75,48 +82,12 @@ class Answer:
 
 class AnswerCache:
     """Least-recently-used what-if answers (their shared encoding). Sound because a proposal is a pure function
-    of its inputs.
-
-    Equal requests that arrive while the first is being solved wait for that solve instead of repeating it.
-    """
+    of its inputs."""
 
     def __init__(self, size: int):
         self.size = size
         self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._pending: dict[str, Future[Answer]] = {}
         self._lock = threading.Lock()
-
-    def get_or_compute(self, key: str, compute: Callable[[], Answer]) -> tuple[bytes, bool]:
-        """The encoded answer for `key` (`own` to the request that solved it, `shared` to any other) and whether
-        it was already known (cached, or solved by another request)."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key], True
-            pending = self._pending.get(key)
-            owner = pending is None
-            if owner:
-                pending = self._pending[key] = Future()
-        assert pending is not None
-        if not owner:
-            return pending.result().shared, True
-        try:
-            value = compute()
-        except BaseException as exc:
-            with self._lock:
-                del self._pending[key]
-            pending.set_exception(exc)
-            raise
-        self.put(key, value.shared)
-        with self._lock:
-            del self._pending[key]
-        pending.set_result(value)
-        return value.own, False
-
-    def pending(self, key: str) -> Future[Answer] | None:
-        """The answer being computed for `key` by another request, if one is."""
-        with self._lock:
-            return self._pending.get(key)
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
@@ -131,6 +102,28 @@ class AnswerCache:
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+@dataclass
+class Flight:
+    """One what-if solve, shared by the equal requests that wait for it (single flight); it is cancelled when the
+    last of them has gone. Touched on the event loop only."""
+
+    future: Future[Answer]
+    cancel: threading.Event
+    waiters: int = 0
+
+
+class ClientGone(Exception):
+    """The client closed its connection before its answer was ready."""
+
+
+class TooBusy(Exception):
+    """A token has as much batch work queued or running as it may; `retry_after` seconds is a fair wait."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -158,6 +151,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     metrics: Metrics = field(default_factory=Metrics)
     cancels: dict[str, threading.Event] = field(default_factory=dict)
+    flights: dict[str, Flight] = field(default_factory=dict)  # what-ifs being solved, by request key
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -178,7 +172,14 @@ class Runtime:
 
     @cached_property
     def pool(self) -> ThreadPoolExecutor:
+        """Interactive work: what-ifs, answered or as jobs. Never shared with batch work, so a what-if does not
+        wait behind a sweep, a simulation or a proposal."""
         return ThreadPoolExecutor(max_workers=self.settings.solve_workers, thread_name_prefix="solve")
+
+    @cached_property
+    def batch(self) -> ThreadPoolExecutor:
+        """Batch work: proposal, simulation and sweep jobs, and simulations answered directly."""
+        return ThreadPoolExecutor(max_workers=self.settings.batch_workers, thread_name_prefix="batch")
 
     @cached_property
     def cache(self) -> AnswerCache:
@@ -208,46 +209,122 @@ class Runtime:
     def solve(self, kind: str, request: SolveRequest, cancel: threading.Event | None = None) -> dict[str, Any]:
         """The proposal JSON for a request; raises InputError for bad input and Cancelled when cancelled."""
         started = time.perf_counter()
-        proposal = propose(request.wishes, shares=self.base_table(request.shares, "the request"),
-                           policy=request.policy, backend=request.backend, municipalities=self.municipalities,
-                           cancel=cancel)
-        data = proposal.to_dict()
+        running = self.metrics.running.labels(kind)
+        running.inc()
+        try:
+            proposal = propose(request.wishes, shares=self.base_table(request.shares, "the request"),
+                               policy=request.policy, backend=request.backend, municipalities=self.municipalities,
+                               cancel=cancel)
+            data = proposal.to_dict()
+        except Cancelled:
+            self.metrics.cancelled.labels(kind).inc()
+            raise
+        finally:
+            running.dec()
         self.metrics.solve_seconds.labels(kind, request.backend).observe(time.perf_counter() - started)
         self.metrics.solves.labels(kind, data["status"]["termination"]).inc()
         return data
 
-    def cached(self, request: SolveRequest) -> bytes | None:
-        """A known answer, encoded, without solving (cheap enough for the event loop)."""
-        return self.shared(self.cache.get(request.key()))
+    def validate(self, request: SolveRequest) -> SolveRequest:
+        """Raise InputError for bad input before anything is solved or queued (a 422 now, not a failed job later)."""
+        from solver.policy import parse_policy
+        from solver.wishes import parse_wishes
 
-    def pending(self, request: SolveRequest) -> Future[Answer] | None:
-        """The answer an equal request is being solved for (cheap enough for the event loop)."""
-        return self.cache.pending(request.key())
+        policy = parse_policy(request.policy)
+        rows = [dict(w, _row=i) for i, w in enumerate(request.wishes, start=1)]
+        parse_wishes(rows, self.municipalities, self.base_table(request.shares, "the request"), policy)
+        return request
 
-    def what_if(self, request: SolveRequest) -> bytes:
-        """The proposal JSON for a what-if request, encoded: solved, or known from an equal request."""
-        encoded, known = self.cache.get_or_compute(request.key(), lambda: Answer.of(self.solve("what-if", request)))
-        return self.shared(encoded) if known else encoded
-
-    def shared(self, encoded: bytes | None) -> bytes | None:
-        """An answer given to a request other than the one it was solved for (marked cached): counted as a hit."""
-        if encoded is not None:
+    async def answer(self, request: SolveRequest, who: Any, *, as_job: bool,
+                     gone: Callable[[], Awaitable[None]]) -> bytes | JobRow:
+        """A what-if's answer, encoded: known (the cache), shared with an equal request being solved (single flight),
+        or solved now; or, `as_job`, the job that will solve it. Raises InputError for bad input, and ClientGone when
+        `gone()` returns first: the solve is then cancelled, unless another request still waits for it."""
+        key = request.key()
+        if as_job:
+            self.validate(request)
+            return await run_in_threadpool(self._submit_alone, "what-if", who,
+                                           lambda cancel: self.solve("what-if", request, cancel))
+        known = self.cache.get(key)
+        if known is not None:
             self.metrics.cache_hits.inc()
-        return encoded
+            return known
+        flight = self.flights.get(key)
+        owner = flight is None or flight.cancel.is_set()
+        if owner:
+            self.validate(request)  # an equal request in flight was validated already
+            flight = self._fly(key, request)
+        assert flight is not None
+        flight.waiters += 1
+        self.metrics.waiting.inc()
+        waiting = asyncio.ensure_future(asyncio.wrap_future(flight.future))
+        leaving = asyncio.ensure_future(gone())
+        try:
+            await asyncio.wait([waiting, leaving], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            flight.waiters -= 1
+            self.metrics.waiting.dec()
+            leaving.cancel()
+        if not waiting.done():
+            waiting.cancel()
+            if flight.waiters == 0:
+                flight.cancel.set()
+            raise ClientGone
+        answer = waiting.result()
+        if owner:
+            return answer.own
+        self.metrics.cache_hits.inc()
+        return answer.shared
+
+    def _fly(self, key: str, request: SolveRequest) -> Flight:
+        loop = asyncio.get_running_loop()
+        cancel = threading.Event()
+
+        def solve() -> Answer:
+            answer = Answer.of(self.solve("what-if", request, cancel))
+            self.cache.put(key, answer.shared)
+            return answer
+
+        flight = Flight(self.pool.submit(solve), cancel)
+        self.flights[key] = flight
+
+        def landed(_: Future[Answer]) -> None:
+            if self.flights.get(key) is flight:
+                del self.flights[key]
+
+        flight.future.add_done_callback(lambda f: loop.call_soon_threadsafe(landed, f))
+        return flight
+
+    def _submit_alone(self, kind: str, who: Any, work: Callable[[threading.Event], dict[str, Any]]) -> JobRow:
+        with self.sessions() as session:
+            return self.submit(session, kind=kind, token_id=who.token_id, actor=who.actor, year=None, work=work)
 
     def submit(self, session: Session, *, kind: str, token_id: int, actor: str, year: int | None,
                work: Callable[[threading.Event], dict[str, Any]],
                store: Callable[[Session, dict[str, Any]], dict[str, int]] | None = None, **links: int) -> JobRow:
         """Queue `work` as a job; `store` (in one transaction with the job's end) keeps its result and names
         the row it made ({"proposal_id": 7} or {"simulation_id": 3})."""
+        if kind != "what-if":
+            self._within_limit(session, token_id)
         job = JobRow(id=uuid.uuid4().hex, kind=kind, state="queued", created_by=actor, token_id=token_id, year=year,
                      **links)
         session.add(job)
         session.commit()
         cancel = threading.Event()
         self.cancels[job.id] = cancel
-        self.pool.submit(self._run_job, job.id, work, store, cancel)
+        (self.pool if kind == "what-if" else self.batch).submit(self._run_job, job.id, work, store, cancel)
         return job
+
+    def _within_limit(self, session: Session, token_id: int) -> None:
+        """Raise TooBusy where the token has `batch_per_token` batch jobs queued or running. The token's row is
+        locked (on SQLite the write transaction is), so two requests cannot both take the last place."""
+        session.scalar(select(Token.id).where(Token.id == token_id).with_for_update())
+        active = session.scalar(select(func.count()).select_from(JobRow).where(
+            JobRow.token_id == token_id, JobRow.kind != "what-if", JobRow.state.in_(("queued", "running"))))
+        limit = self.settings.batch_per_token
+        if active is not None and active >= limit:
+            raise TooBusy(f"this token has {active} batch jobs (proposals, simulations, sweeps) queued or running, "
+                          f"the most it may have; try again when one has finished", retry_after=30)
 
     def _run_job(self, job_id: str, work: Callable[[threading.Event], dict[str, Any]],
                  store: Callable[[Session, dict[str, Any]], dict[str, int]] | None, cancel: threading.Event) -> None:
@@ -297,8 +374,11 @@ class Runtime:
     def close(self) -> None:
         for event in list(self.cancels.values()):
             event.set()
-        if "pool" in self.__dict__:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        for flight in list(self.flights.values()):
+            flight.cancel.set()
+        for name in ("pool", "batch"):
+            if name in self.__dict__:
+                self.__dict__[name].shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
 
 

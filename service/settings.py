@@ -44,7 +44,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024  # a full wish set of 290 rows is about 25 kB
     max_time_limit_s: float = 5.0  # the most solver work a request may ask for (CP-SAT deterministic seconds)
     sync_time_limit_s: float = 5.0  # what-if requests up to this limit are answered directly, longer ones are jobs
-    solve_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    solve_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))  # what-ifs (interactive)
+    batch_workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) // 2))  # jobs and simulations
+    batch_per_token: int = 2  # batch jobs (proposals, simulations, sweeps) a token may have queued or running
     cache_entries: int = 256  # what-if answers kept (the solver is deterministic, so equal inputs give equal answers)
     sync_simulation_children: int = 5_000_000  # simulations of up to this many simulated children are answered directly
     max_simulation_children: int = 100_000_000  # the most a simulation request may ask for (about 30 s of work)
@@ -66,6 +68,8 @@ class Settings:
             "max_time_limit_s": _float(env, "ANDELSTAL_MAX_TIME_LIMIT_S", cls.max_time_limit_s),
             "sync_time_limit_s": _float(env, "ANDELSTAL_SYNC_TIME_LIMIT_S", cls.sync_time_limit_s),
             "solve_workers": _int(env, "ANDELSTAL_SOLVE_WORKERS", max(1, os.cpu_count() or 1)),
+            "batch_workers": _int(env, "ANDELSTAL_BATCH_WORKERS", max(1, (os.cpu_count() or 1) // 2)),
+            "batch_per_token": _int(env, "ANDELSTAL_BATCH_PER_TOKEN", cls.batch_per_token),
             "cache_entries": _int(env, "ANDELSTAL_CACHE_ENTRIES", cls.cache_entries),
             "sync_simulation_children": _int(env, "ANDELSTAL_SYNC_SIMULATION_CHILDREN", cls.sync_simulation_children),
             "max_simulation_children": _int(env, "ANDELSTAL_MAX_SIMULATION_CHILDREN", cls.max_simulation_children),

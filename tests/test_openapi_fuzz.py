@@ -24,7 +24,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # hard so that generated what-if requests stay quick
 _workdir = tempfile.TemporaryDirectory(prefix="andelstal-fuzz-")
 fuzzed, _ = make_service(Path(_workdir.name), max_time_limit_s=0.05, sync_time_limit_s=0.05,
-                         sync_simulation_children=20_000, max_simulation_children=200_000, max_sweep_points=4)
+                         sync_simulation_children=20_000, max_simulation_children=200_000, max_sweep_points=4,
+                         batch_per_token=10_000)  # 429 is documented; here every generated job is let through
 schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed.client.app)
 
 
@@ -42,4 +43,5 @@ def _service():
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_server_errors_and_answers_match_the_schema(case):
     for who in ("agency", "county22"):
-        case.call_and_validate(headers=fuzzed.as_(who), checks=CHECKS)
+        # no read timeout: a slow answer under load is not a failure, and none may decide the test
+        case.call_and_validate(headers=fuzzed.as_(who), checks=CHECKS, timeout=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import secrets
 import threading
 import time
@@ -343,10 +344,10 @@ def test_a_what_if_holds_no_database_connection_while_it_is_solved(service):
         res=service.client.post("/v1/what-if", json=slow, headers=service.as_("county22"))))
     thread.start()
     deadline = time.monotonic() + 30
-    while not service.runtime.cache._pending and time.monotonic() < deadline:
+    while not service.runtime.flights and time.monotonic() < deadline:
         time.sleep(0.005)
     try:
-        assert service.runtime.cache._pending, "the what-if was not being solved"
+        assert service.runtime.flights, "the what-if was not being solved"
         assert service.runtime.engine.pool.checkedout() == 0
     finally:
         thread.join()
@@ -360,17 +361,17 @@ def test_a_simulation_holds_no_database_connection_while_it_waits_for_a_solve_th
     proposal_id = propose(service)
     runtime = service.runtime
     release = threading.Event()
-    busy = [runtime.pool.submit(release.wait) for _ in range(runtime.settings.solve_workers)]
+    busy = [runtime.batch.submit(release.wait) for _ in range(runtime.settings.batch_workers)]
     answer = {}
     body = {"proposal_id": proposal_id, "parameters": {"replicates": 2, "years": 1, "arrivals": [100]}}
     thread = threading.Thread(target=lambda: answer.update(
         res=service.client.post("/v1/simulations", json=body, headers=service.as_("agency"))))
     thread.start()
     deadline = time.monotonic() + 30
-    while runtime.pool._work_queue.empty() and time.monotonic() < deadline:
+    while runtime.batch._work_queue.empty() and time.monotonic() < deadline:
         time.sleep(0.005)
     try:
-        assert not runtime.pool._work_queue.empty(), "the simulation did not wait for a solve thread"
+        assert not runtime.batch._work_queue.empty(), "the simulation did not wait for a batch thread"
         assert runtime.engine.pool.checkedout() == 0
     finally:
         release.set()
@@ -572,3 +573,13 @@ def test_sweep_folders_of_two_databases_do_not_collide(tmp_path):
         names.append(svc.runtime.sweep_folder(1).name)
         svc.runtime.close()
     assert names[0] != names[1] and all(n.endswith("-1") for n in names)
+
+
+def test_the_docs_page_loads_its_assets_from_the_service_itself(service):
+    page = service.client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets  # nothing from another host
+    for asset in assets:
+        answer = service.client.get(asset)
+        assert answer.status_code == 200 and answer.content

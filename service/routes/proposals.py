@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
@@ -15,13 +15,15 @@ from service import schemas
 from service.auth import Caller, Role
 from service.db import AuditRow, JobRow, ProposalRow, Round, WishRow
 from service.deps import ERRORS, Agency, Anyone, Officer, Runtime_, Session_, audit
-from service.routes.rounds import CLOSED, NOT_FOUND, Year, get_round, require_open, share_units, unprocessable
+from service.routes.rounds import CLOSED, NOT_FOUND, Year, get_round, require_open, share_units
 from service.runtime import JobConflict, Runtime, SolveRequest
-from solver.domain import InputError, parse_permille
+from solver.domain import parse_permille
 from solver.report import shares_csv, xlsx_bytes
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["proposals"])
 ACCEPTED = {202: {"model": schemas.Job, "description": "the solve runs as a job; poll its link"}}
+BUSY = {429: {"model": schemas.Error, "description": "the token has as many batch jobs queued or running as it may "
+                                                     "(Retry-After says when to try again)"}}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -54,51 +56,24 @@ async def queued(rt: Runtime, who: Caller, kind: str, work, store=None) -> JSONR
     return await run_in_threadpool(submit)
 
 
-def checked(rt: Runtime, request: SolveRequest) -> SolveRequest:
-    """Validate before anything is queued, so bad input is a 422 now rather than a failed job later."""
-    from solver.policy import parse_policy
-    from solver.wishes import parse_wishes
-
-    try:
-        policy = parse_policy(request.policy)
-        rows = [dict(w, _row=i) for i, w in enumerate(request.wishes, start=1)]
-        parse_wishes(rows, rt.municipalities, rt.base_table(request.shares, "the request"), policy)
-    except InputError as exc:
-        raise unprocessable(exc) from None
-    return request
+async def disconnected(request: Request) -> None:
+    """Returns when the client has closed its connection (the body is read by then, so nothing else arrives)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
-@router.post("/what-if", response_model=schemas.ProposalBody, responses={**ACCEPTED},
+@router.post("/what-if", response_model=schemas.ProposalBody, responses={**ACCEPTED, **BUSY},
              summary="A full proposal for the posted wishes and policy; nothing is stored")
-async def what_if(body: schemas.WhatIfIn, rt: Runtime_, who: Officer,
+async def what_if(body: schemas.WhatIfIn, request: Request, rt: Runtime_, who: Officer,
                   prefer: Annotated[str | None, Header(max_length=200)] = None):
     wishes = [{"code": w.code, "wish": w.wish, "amount_permille": w.amount_permille, "partner": w.partner}
               for w in body.wishes]
     units = None if body.shares is None else share_units(body.shares, rt)
-    request = SolveRequest(wishes, rt.clamp(body.policy.plain()), units, body.backend)
-    run_as_job = "respond-async" in (prefer or "").lower() or request.policy["time_limit_s"] > rt.settings.sync_time_limit_s
-    # the answer is the proposal JSON as the solver wrote it (ProposalBody documents it), encoded once in the solving
-    # thread and sent as it is, without validating or encoding 290 rows again on every answer; a known answer was
-    # valid input, so it skips validation too
-    known = None if run_as_job else rt.cached(request)
-    if known is not None:
-        return Response(known, media_type="application/json")
-    waiting = None if run_as_job else rt.pending(request)
-    if waiting is not None:
-        # an equal request is being solved: its answer is this one's, awaited without holding a solve thread,
-        # and its validation is this one's too (it was validated before it was queued)
-        try:
-            return Response(rt.shared((await asyncio.wrap_future(waiting)).shared), media_type="application/json")
-        except InputError as exc:
-            raise unprocessable(exc) from None
-    checked(rt, request)
-    if run_as_job:
-        return await queued(rt, who, "what-if", lambda cancel: rt.solve("what-if", request, cancel))
-    loop = asyncio.get_running_loop()
-    try:
-        return Response(await loop.run_in_executor(rt.pool, rt.what_if, request), media_type="application/json")
-    except InputError as exc:  # only what validation above cannot see, e.g. a county floor above a county's total
-        raise unprocessable(exc) from None
+    solve = SolveRequest(wishes, rt.clamp(body.policy.plain()), units, body.backend)
+    as_job = "respond-async" in (prefer or "").lower() or solve.policy["time_limit_s"] > rt.settings.sync_time_limit_s
+    # the answer is the proposal JSON as the solver encoded it (ProposalBody documents it), sent as it is
+    answer = await rt.answer(solve, who, as_job=as_job, gone=partial(disconnected, request))
+    return accepted(answer) if isinstance(answer, JobRow) else Response(answer, media_type="application/json")
 
 
 def _store(year: int, who: Caller, request: SolveRequest):
@@ -119,7 +94,7 @@ def _store(year: int, who: Caller, request: SolveRequest):
 
 
 @router.post("/rounds/{year}/proposals", status_code=202, response_model=schemas.Job,
-             responses={**NOT_FOUND, **CLOSED}, summary="Compute a proposal from the round's wishes (a job)")
+             responses={**NOT_FOUND, **CLOSED, **BUSY}, summary="Compute a proposal from the round's wishes (a job)")
 def create_proposal(year: Year, body: schemas.ProposalRequest, rt: Runtime_, session: Session_, who: Agency):
     found = get_round(session, year)
     require_open(found)
@@ -127,7 +102,7 @@ def create_proposal(year: Year, body: schemas.ProposalRequest, rt: Runtime_, ses
     for w in wishes:
         if w["amount_permille"] != "all":
             w["amount_permille"] = parse_permille(w["amount_permille"]) / 100
-    request = checked(rt, SolveRequest(wishes, rt.clamp(body.policy.plain()), found.base_shares, body.backend))
+    request = rt.validate(SolveRequest(wishes, rt.clamp(body.policy.plain()), found.base_shares, body.backend))
     audit(session, who, "proposal.requested", year=year, target=f"round {year}", policy=request.policy)
     job = rt.submit(session, kind="proposal", token_id=who.token_id, actor=who.actor, year=year,
                     work=lambda cancel: rt.solve("proposal", request, cancel), store=_store(year, who, request))

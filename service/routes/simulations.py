@@ -16,7 +16,7 @@ from service import schemas
 from service.auth import Caller
 from service.db import ProposalRow, SimulationRow
 from service.deps import ERRORS, Agency, Anyone, Runtime_, Session_, audit
-from service.routes.proposals import ACCEPTED, queued
+from service.routes.proposals import ACCEPTED, BUSY, queued
 from service.routes.rounds import NOT_FOUND, share_units, unprocessable
 from service.runtime import Runtime
 from solver.domain import InputError
@@ -60,7 +60,7 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
 
 
 @router.post("/simulations", status_code=201, response_model=schemas.SimulationOut,
-             responses={**ACCEPTED, **NOT_FOUND}, summary="Simulate allocations (a job when large)")
+             responses={**ACCEPTED, **NOT_FOUND, **BUSY}, summary="Simulate allocations (a job when large)")
 async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, who: Agency):
     # the database is used in sessions of their own, in the thread pool, before and after the simulation: a request
     # that waits for a solve thread, or runs on one, holds no pooled connection and blocks no other request
@@ -79,7 +79,7 @@ async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, who: Agenc
 
     if work > rt.settings.sync_simulation_children:
         return await queued(rt, who, "simulation", compute, _store(who, request))
-    result = await asyncio.get_running_loop().run_in_executor(rt.pool, compute)
+    result = await asyncio.get_running_loop().run_in_executor(rt.batch, compute)
 
     def save() -> schemas.SimulationOut:
         with rt.sessions() as session:

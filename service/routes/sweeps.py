@@ -18,6 +18,7 @@ from service import schemas
 from service.auth import Caller, Role
 from service.db import JobRow, SweepRow, now
 from service.deps import ERRORS, Runtime_, Session_, allow, audit
+from service.routes.proposals import BUSY
 from service.routes.rounds import NOT_FOUND, unprocessable
 from solver.domain import InputError
 from solver.sweep import RESULT_FIELDS, pareto, parse_grid, run_sweep
@@ -34,7 +35,7 @@ def _plain(body: schemas.SweepIn) -> dict[str, Any]:
     return grid
 
 
-@router.post("/sweeps", status_code=202, response_model=schemas.SweepOut,
+@router.post("/sweeps", status_code=202, response_model=schemas.SweepOut, responses={**BUSY},
              summary="Run a sweep of policy weightings as a job")
 def create_sweep(body: schemas.SweepIn, rt: Runtime_, session: Session_, who: Analyst):
     data = _plain(body)
