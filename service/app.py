@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from service.deps import Anyone
+from service.problems import problem_detail, schema_problems, swedish, wish_rows_problems
 from service.routes import proposals, reference, rounds, simulations, sweeps
-from service.routes.rounds import unprocessable
 from service.runtime import ClientGone, Runtime, TooBusy
 from service.settings import Settings
 from solver import __version__
@@ -150,13 +150,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "invalid"), "type": e.get("type", "value_error")}
-                  for e in exc.errors()]
+        # every problem of the body at once, in the command line's form: the schema's, and the solver's own
+        # checks of the wish rows the schema let through
+        errors = exc.errors()
+        sv = swedish(request.headers.get("accept-language"))
+        detail = schema_problems(errors, exc.body, sv)
+        if request.method == "POST" and request.url.path == "/v1/what-if":
+            detail += [problem_detail(p, sv=sv) for p in wish_rows_problems(errors, exc.body, runtime.municipalities,
+                                                                            runtime.illustrative)]
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(InputError)
     async def bad_input(request: Request, exc: InputError) -> JSONResponse:
-        return JSONResponse({"detail": unprocessable(exc).detail}, status_code=422)
+        sv = swedish(request.headers.get("accept-language"))
+        return JSONResponse({"detail": [problem_detail(p, sv=sv) for p in exc.problems]}, status_code=422)
 
     @app.exception_handler(TooBusy)
     async def busy(request: Request, exc: TooBusy) -> JSONResponse:

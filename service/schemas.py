@@ -19,7 +19,10 @@ Instant = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo is not None
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused, and types as documented (no `false` for a whole number, no "1" for
+    one; a whole number is still a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Error(BaseModel):

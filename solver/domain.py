@@ -20,10 +20,11 @@ TOTAL_UNITS = 1000 * UNITS_PER_PERMILLE  # 1000.00 per mille
 class InputProblem(ValueError):
     """One problem found in the input, naming where it is and why it is wrong."""
 
-    def __init__(self, where: str, field: str, reason: str, *, code: str | None = None):
+    def __init__(self, where: str, field: str, reason: str, *, code: str | None = None, sv: str | None = None):
         self.where = where
         self.field = field
         self.reason = reason
+        self.reason_sv = sv  # the reason in Swedish, where the check gives one
         self.code = code
         super().__init__(self.message)
 
@@ -32,8 +33,25 @@ class InputProblem(ValueError):
         who = f" (municipality {self.code})" if self.code else ""
         return f"{self.where}{who}, field '{self.field}': {self.reason}"
 
+    @property
+    def message_sv(self) -> str | None:
+        if self.reason_sv is None:
+            return None
+        where = re.sub(r"^row ", "rad ", self.where)
+        who = f" (kommun {self.code})" if self.code else ""
+        return f"{where}{who}, fält '{self.field}': {self.reason_sv}"
+
     def to_dict(self) -> dict[str, Any]:
         return {"where": self.where, "field": self.field, "code": self.code, "reason": self.reason}
+
+
+def permille_reason_sv(reason: str) -> str:
+    """parse_permille's reasons in Swedish (its ValueError carries the English one)."""
+    for en, sv in (("must be a finite number", "ska vara ett ändligt tal"), ("must not be negative", "får inte vara negativt"),
+                   ("has more than two decimals", "har fler än två decimaler"), ("must be a number", "ska vara ett tal")):
+        if reason.startswith(en):
+            return sv + reason[len(en):].replace("(got ", "(fick ")
+    return reason
 
 
 class InputError(ValueError):

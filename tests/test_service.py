@@ -583,3 +583,49 @@ def test_the_docs_page_loads_its_assets_from_the_service_itself(service):
     for asset in assets:
         answer = service.client.get(asset)
         assert answer.status_code == 200 and answer.content
+
+
+def test_a_422_lists_every_problem_of_the_body_in_the_command_lines_form(service):
+    """A negative amount (the schema's finding) no longer hides the solver's findings in the other rows."""
+    body = {"wishes": [{"code": "0114", "wish": "give", "amount_permille": -1},
+                       {"code": "9999", "wish": "give", "amount_permille": 1},
+                       {"code": "0115", "wish": "give", "amount_permille": 1},
+                       {"code": "0115", "wish": "receive", "amount_permille": 1},
+                       {"code": "2262", "wish": "give", "amount_permille": 80, "colour": "red"}],
+            "policy": {"seed": False}}
+    res = service.client.post("/v1/what-if", json=body, headers=service.as_("county22"))
+    assert res.status_code == 422
+    problems = res.json()["detail"]
+    assert all({"where", "field", "code", "reason", "loc", "msg"} <= set(p) for p in problems), problems
+    found = {(p["where"], p["field"], p["code"]) for p in problems}
+    assert ("row 1", "amount_permille", "0114") in found  # the schema's
+    assert ("row 5", "colour", "2262") in found  # the schema's
+    assert ("body", "policy.seed", None) in found  # the schema's, outside the list
+    assert any(p["where"] == "row 2" and "9999" in p["msg"] for p in problems)  # the solver's
+    assert any("0115" in p["msg"] and "gives and receives" in p["msg"] for p in problems)  # the solver's
+    # the message reads as the command line's (InputProblem.message)
+    one = next(p for p in problems if p["where"] == "row 1")
+    assert one["msg"] == f"row 1 (municipality 0114), field 'amount_permille': {one['reason']}"
+
+
+def test_a_422_is_in_swedish_when_the_client_asks(service):
+    body = {"wishes": [{"code": "0114", "wish": "give", "amount_permille": -1},
+                       {"code": "0115", "wish": "give", "amount_permille": 1},
+                       {"code": "0115", "wish": "receive", "amount_permille": 1},
+                       {"code": "2262", "wish": "give", "amount_permille": 80}]}
+    headers = {**service.as_("county22"), "Accept-Language": "sv-SE,sv;q=0.9,en;q=0.5"}
+    problems = service.client.post("/v1/what-if", json=body, headers=headers).json()["detail"]
+    assert {p["language"] for p in problems} == {"sv"}, problems
+    text = " ".join(p["msg"] for p in problems)
+    assert "rad 1 (kommun 0114), fält 'amount_permille': ska vara minst 0" in text
+    assert "både omfördelar och tar emot samma år" in text
+    assert "mer än sin andel" in text and "‰" in text
+    # a wish PUT in a round, refused by the solver's check: Swedish too; English without the header
+    agency = service.as_("agency")
+    assert service.client.post("/v1/rounds", json={"year": 2037}, headers=agency).status_code == 201
+    put = service.client.put("/v1/rounds/2037/wishes/2262", json={"wish": "give", "amount_permille": 80},
+                             headers={**agency, "Accept-Language": "sv"})
+    assert put.status_code == 422 and put.json()["detail"][0]["reason"].startswith("vill omfördela 80,00 ‰")
+    english = service.client.put("/v1/rounds/2037/wishes/2262", json={"wish": "give", "amount_permille": 80},
+                                 headers=agency).json()["detail"][0]
+    assert english["language"] == "en" and english["reason"].startswith("offers 80.00‰")

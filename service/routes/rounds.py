@@ -25,20 +25,10 @@ NOT_FOUND = {404: {"model": schemas.Error, "description": "no such round, munici
 CLOSED = {409: {"model": schemas.Error, "description": "the round is finalised, or the request conflicts with it"}}
 
 
-def unprocessable(exc: InputError, prefix: tuple[str | int, ...] = ("body",)) -> HTTPException:
-    """An InputError as a 422 in FastAPI's validation shape: where, which field, why."""
-    return HTTPException(422, [
-        {"loc": [*prefix, p.where, p.field], "msg": p.message, "type": "value_error", "code": p.code}
-        for p in exc.problems])
-
-
 def share_units(table: dict[str, float], rt: Runtime, where: str = "body.shares") -> dict[str, int]:
     """A share table given in a body (code -> per mille) as units, validated like a file (422 when wrong)."""
     rows = [{"code": c, "share_permille": v, "_row": i} for i, (c, v) in enumerate(table.items(), start=1)]
-    try:
-        return validate_share_rows(rows, rt.municipalities, where).units
-    except InputError as exc:
-        raise unprocessable(exc) from None
+    return validate_share_rows(rows, rt.municipalities, where).units  # an InputError is answered 422 (app.py)
 
 
 def get_round(session: Session, year: int, *, lock: bool = False) -> Round:
@@ -140,7 +130,7 @@ def put_wish(year: Year, code: CodePath, body: schemas.WishBody, response: Respo
         if mine:
             for p in mine:
                 p.where = "body"
-            raise unprocessable(InputError(mine, "wish"), prefix=()) from None
+            raise InputError(mine, "wish") from None
     stored = "all" if amount == "all" else format_permille(parse_permille(amount))
     row = session.get(WishRow, (year, code))
     before = None if row is None else row.to_input()

@@ -17,9 +17,8 @@ from service.auth import Caller
 from service.db import ProposalRow, SimulationRow
 from service.deps import ERRORS, Agency, Anyone, Runtime_, Session_, audit
 from service.routes.proposals import ACCEPTED, BUSY, queued
-from service.routes.rounds import NOT_FOUND, share_units, unprocessable
+from service.routes.rounds import NOT_FOUND, share_units
 from service.runtime import Runtime
-from solver.domain import InputError
 from solver.simulate import parse_params, run, scenario_from_proposal, scenario_from_table
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["simulations"])
@@ -68,10 +67,7 @@ async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, who: Agenc
         with rt.sessions() as session:
             return _prepare(body, rt, session)
 
-    try:
-        scenario, params, against, against_params, work = await run_in_threadpool(prepare)
-    except InputError as exc:
-        raise unprocessable(exc) from None
+    scenario, params, against, against_params, work = await run_in_threadpool(prepare)
     request = body.model_dump(mode="json")
 
     def compute(cancel=None) -> dict[str, Any]:

@@ -19,8 +19,7 @@ from service.auth import Caller, Role
 from service.db import JobRow, SweepRow, now
 from service.deps import ERRORS, Runtime_, Session_, allow, audit
 from service.routes.proposals import BUSY
-from service.routes.rounds import NOT_FOUND, unprocessable
-from solver.domain import InputError
+from service.routes.rounds import NOT_FOUND
 from solver.sweep import RESULT_FIELDS, pareto, parse_grid, run_sweep
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["sweeps"])
@@ -43,10 +42,7 @@ def create_sweep(body: schemas.SweepIn, rt: Runtime_, session: Session_, who: An
     def bounds(policy: dict[str, Any]) -> dict[str, Any]:
         return rt.clamp(policy)  # every point within the server's work limit
 
-    try:
-        grid = parse_grid(data, None, max_points=rt.settings.max_sweep_points, policy_bounds=bounds)
-    except InputError as exc:
-        raise unprocessable(exc) from None
+    grid = parse_grid(data, None, max_points=rt.settings.max_sweep_points, policy_bounds=bounds)
     if len(grid.points) > rt.settings.max_sweep_points:
         raise HTTPException(422, [{"loc": ["body", "grid", "policy"], "type": "value_error",
                                    "msg": f"the grid has {len(grid.points):,} points; this server allows "
