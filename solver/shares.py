@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from solver.apportion import Method, Tie, apportion
-from solver.domain import TOTAL_UNITS, UNITS_PER_PERMILLE, InputError, InputProblem, Municipality, parse_permille
+from solver.domain import (
+    TOTAL_UNITS,
+    UNITS_PER_PERMILLE,
+    InputError,
+    InputProblem,
+    Municipality,
+    parse_permille,
+    permille_reason_sv,
+)
 
 #: statistics the key may weigh, by name -> attribute of Municipality
 RECEPTION_VARIABLES = {
@@ -141,27 +149,30 @@ def validate_share_rows(rows: Sequence[Mapping[str, Any]], municipalities: Seque
         where = f"row {row.get('_row', '?')}"
         code = _code_text(row.get("code"))
         if code is None:
-            problems.append(InputProblem(where, "code", "is missing"))
+            problems.append(InputProblem(where, "code", "is missing", sv="saknas"))
             continue
         if code not in known:
-            problems.append(InputProblem(where, "code", "is not a municipality code", code=code))
+            problems.append(InputProblem(where, "code", "is not a municipality code", code=code, sv="är ingen kommunkod"))
             continue
         if code in units:
-            problems.append(InputProblem(where, "code", "appears more than once", code=code))
+            problems.append(InputProblem(where, "code", "appears more than once", code=code, sv="förekommer mer än en gång"))
             continue
         try:
             units[code] = parse_permille(row.get("share_permille"))
         except ValueError as exc:
-            problems.append(InputProblem(where, "share_permille", str(exc), code=code))
+            problems.append(InputProblem(where, "share_permille", str(exc), code=code, sv=permille_reason_sv(str(exc))))
             units[code] = 0
     missing = sorted(known - set(units))
     if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
-        problems.append(InputProblem(source, "code", f"{len(missing)} municipalities are missing: {shown}"))
+        problems.append(InputProblem(source, "code", f"{len(missing)} municipalities are missing: {shown}",
+                                     sv=f"{len(missing)} kommuner saknas: {shown}"))
     total = sum(units.values())
     if not problems and total != TOTAL_UNITS:
         problems.append(InputProblem(source, "share_permille",
-                                     f"shares sum to {total / UNITS_PER_PERMILLE:.2f}, not exactly 1000.00"))
+                                     f"shares sum to {total / UNITS_PER_PERMILLE:.2f}, not exactly 1000.00",
+                                     sv=f"andelarna summerar till {total / UNITS_PER_PERMILLE:.2f}, inte exakt "
+                                        "1000,00".replace(".", ",")))
     if problems:
         raise InputError(problems, what=f"share table {source}")
     return ShareTable(units=dict(sorted(units.items())), source=source)

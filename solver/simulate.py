@@ -79,16 +79,19 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
     problems: list[InputProblem] = []
     fields = {f for f in SimulationParams.__dataclass_fields__}
     for name in sorted(set(data) - fields):
-        problems.append(InputProblem("parameters", name, f"unknown field; known: {', '.join(sorted(fields))}"))
+        problems.append(InputProblem("parameters", name, f"unknown field; known: {', '.join(sorted(fields))}",
+                                     sv=f"okänt fält; kända: {', '.join(sorted(fields))}"))
 
     def number(name: str, default: float, low: float, high: float, whole: bool = False) -> float:
         value = data.get(name, default)
         if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
                 or (whole and value != int(value))):
-            problems.append(InputProblem("parameters", name, f"must be a {'whole ' if whole else ''}number, got {value!r}"))
+            problems.append(InputProblem("parameters", name, f"must be a {'whole ' if whole else ''}number, got {value!r}",
+                                         sv=f"ska vara ett {'heltal' if whole else 'tal'}, inte {value!r}"))
             return default
         if not low <= value <= high:
-            problems.append(InputProblem("parameters", name, f"must be between {low} and {high}, got {value}"))
+            problems.append(InputProblem("parameters", name, f"must be between {low} and {high}, got {value}",
+                                         sv=f"ska vara mellan {low} och {high}, inte {value}"))
             return default
         return value
 
@@ -98,7 +101,8 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
     def choice(name: str, default: str, options: tuple[str, ...]) -> str:
         value = data.get(name, default)
         if value not in options:
-            problems.append(InputProblem("parameters", name, f"must be one of {', '.join(options)}, got {value!r}"))
+            problems.append(InputProblem("parameters", name, f"must be one of {', '.join(options)}, got {value!r}",
+                                         sv=f"ska vara en av {', '.join(options)}, inte {value!r}"))
             return default
         return str(value)
 
@@ -107,25 +111,30 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
     raw = [raw] if isinstance(raw, int | float) and not isinstance(raw, bool) else raw
     arrivals: list[int] = []
     if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw or len(raw) > MAX_YEARS:
-        problems.append(InputProblem("parameters", "arrivals", f"must be a count or a list of 1 to {MAX_YEARS} counts"))
+        problems.append(InputProblem("parameters", "arrivals", f"must be a count or a list of 1 to {MAX_YEARS} counts",
+                                     sv=f"ska vara ett antal eller en lista med 1 till {MAX_YEARS} antal"))
     else:
         for i, a in enumerate(raw):
             if isinstance(a, bool) or not isinstance(a, int | float) or a != int(a) or not 0 <= a <= MAX_ARRIVALS:
                 problems.append(InputProblem("parameters", f"arrivals[{i}]",
-                                             f"must be a whole number of children from 0 to {MAX_ARRIVALS}, got {a!r}"))
+                                             f"must be a whole number of children from 0 to {MAX_ARRIVALS}, got {a!r}",
+                                             sv=f"ska vara ett helt antal barn från 0 till {MAX_ARRIVALS}, inte {a!r}"))
             else:
                 arrivals.append(int(a))
     boost = data.get("tie_boost", {}) or {}
     boosts: dict[str, float] = {}
     if not isinstance(boost, Mapping):
-        problems.append(InputProblem("parameters", "tie_boost", "must map municipality codes to factors"))
+        problems.append(InputProblem("parameters", "tie_boost", "must map municipality codes to factors",
+                                     sv="ska ange en faktor per kommunkod"))
     else:
         for code, factor in boost.items():
             if str(code) not in known_codes:
-                problems.append(InputProblem("parameters", f"tie_boost.{code}", "is not a municipality code", code=str(code)))
+                problems.append(InputProblem("parameters", f"tie_boost.{code}", "is not a municipality code", code=str(code),
+                                             sv="är ingen kommunkod"))
             elif isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 <= factor <= 1000:
                 problems.append(InputProblem("parameters", f"tie_boost.{code}", f"must be a factor from 0 to 1000, got "
-                                             f"{factor!r}", code=str(code)))
+                                             f"{factor!r}", code=str(code),
+                                             sv=f"ska vara en faktor från 0 till 1000, inte {factor!r}"))
             else:
                 boosts[str(code)] = float(factor)
     params = SimulationParams(
@@ -143,11 +152,15 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
     )
     if not problems and params.replicates * params.years > MAX_REPLICATE_YEARS:
         problems.append(InputProblem("parameters", "replicates", f"replicates × years is {params.replicates * params.years:,}; "
-                                     f"at most {MAX_REPLICATE_YEARS:,}"))
+                                     f"at most {MAX_REPLICATE_YEARS:,}",
+                                     sv=f"replikat × år är {params.replicates * params.years:,}".replace(",", " ")
+                                        + f"; högst {MAX_REPLICATE_YEARS:,}".replace(",", " ")))
     children = params.replicates * sum(params.arrivals_by_year())
     if not problems and children > MAX_CHILDREN:
         problems.append(InputProblem("parameters", "arrivals", f"replicates × arrivals is {children:,} children; at "
-                                     f"most {MAX_CHILDREN:,}"))
+                                     f"most {MAX_CHILDREN:,}",
+                                     sv=f"replikat × ankomster är {children:,} barn".replace(",", " ")
+                                        + f"; högst {MAX_CHILDREN:,}".replace(",", " ")))
     if problems:
         raise InputError(problems, what="simulation parameters")
     return params
@@ -172,15 +185,19 @@ class Scenario:
             unknown = sorted(set(table) - set(codes))
             if missing or unknown:
                 problems.append(InputProblem(self.label, name, f"must hold every municipality once (missing "
-                                             f"{', '.join(missing[:5]) or 'none'}; unknown {', '.join(unknown[:5]) or 'none'})"))
+                                             f"{', '.join(missing[:5]) or 'none'}; unknown {', '.join(unknown[:5]) or 'none'})",
+                                             sv=f"ska ha varje kommun en gång (saknas: {', '.join(missing[:5]) or 'inga'}; "
+                                                f"okända: {', '.join(unknown[:5]) or 'inga'})"))
             elif any(u < 0 for u in table.values()):
-                problems.append(InputProblem(self.label, name, "has a negative share"))
+                problems.append(InputProblem(self.label, name, "has a negative share", sv="har en negativ andel"))
             elif sum(table.values()) != TOTAL_UNITS:
                 problems.append(InputProblem(self.label, name, f"sums to {sum(table.values()) / 100:.2f}, not "
-                                             "exactly 1000.00"))
+                                             "exactly 1000.00", sv=f"summerar till {sum(table.values()) / 100:.2f}, inte "
+                                                                   "exakt 1000.00".replace(".", ",")))
         for code in self.volunteers:
             if code not in set(codes):
-                problems.append(InputProblem(self.label, "volunteers", "is not a municipality code", code=code))
+                problems.append(InputProblem(self.label, "volunteers", "is not a municipality code", code=code,
+                                             sv="är ingen kommunkod"))
         if problems:
             raise InputError(problems, what="simulation input")
 

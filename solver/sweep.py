@@ -82,16 +82,18 @@ def _values(name: str, value: Any, problems: list[InputProblem]) -> list[Any]:
     """A grid axis: a list, a {from, to, step} range, or a single value."""
     if isinstance(value, list):
         if not value:
-            problems.append(InputProblem("grid", name, "is an empty list"))
+            problems.append(InputProblem("grid", name, "is an empty list", sv="är en tom lista"))
         return value
     if isinstance(value, dict):
         try:
             start, stop, step = (Fraction(str(value[k])) for k in ("from", "to", "step"))
         except (KeyError, ValueError):
-            problems.append(InputProblem("grid", name, "a range needs numbers from, to and step"))
+            problems.append(InputProblem("grid", name, "a range needs numbers from, to and step",
+                                         sv="ett intervall behöver talen from, to och step"))
             return []
         if step <= 0 or stop < start or (stop - start) / step > 10_000:
-            problems.append(InputProblem("grid", name, "a range needs step > 0, to ≥ from, at most 10,000 values"))
+            problems.append(InputProblem("grid", name, "a range needs step > 0, to ≥ from, at most 10,000 values",
+                                         sv="ett intervall behöver step > 0, to ≥ from och högst 10 000 värden"))
             return []
         count = int((stop - start) / step) + 1
         return [float(start + i * step) if (start + i * step).denominator != 1 else int(start + i * step)
@@ -137,7 +139,8 @@ def parse_grid(data: Mapping[str, Any], base_dir: Path | None, *, max_points: in
 
     problems: list[InputProblem] = []
     for name in sorted(set(data) - SECTIONS):
-        problems.append(InputProblem("grid", name, f"unknown section; known: {', '.join(sorted(SECTIONS))}"))
+        problems.append(InputProblem("grid", name, f"unknown section; known: {', '.join(sorted(SECTIONS))}",
+                                     sv=f"okänd del; kända: {', '.join(sorted(SECTIONS))}"))
     axes = {name: _values(f"policy.{name}", value, problems) for name, value in data.get("policy", {}).items()}
     wish_sets: dict[str, list[dict[str, Any]]] = {}
     wishes = data.get("wishes", {})
@@ -170,13 +173,14 @@ def parse_grid(data: Mapping[str, Any], base_dir: Path | None, *, max_points: in
             problems.append(InputProblem("grid", "wishes.generated", f"needs whole numbers count, seed, givers, "
                                          f"receivers ({exc})"))
     if not wish_sets:
-        problems.append(InputProblem("grid", "wishes", "names no wish set (files or generated)"))
+        problems.append(InputProblem("grid", "wishes", "names no wish set (files or generated)",
+                                     sv="anger ingen uppsättning önskemål (filer eller genererade)"))
     scenarios = data.get("scenarios", {})
     forecasts = _values("scenarios.forecast", scenarios.get("forecast", [500]), problems)
     stresses = _values("scenarios.stress", scenarios.get("stress", [1]), problems)
     for name, values in (("scenarios.forecast", forecasts), ("scenarios.stress", stresses)):
         if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in values):
-            problems.append(InputProblem("grid", name, "must be whole numbers ≥ 0"))
+            problems.append(InputProblem("grid", name, "must be whole numbers ≥ 0", sv="ska vara heltal ≥ 0"))
     simulate = data.get("simulate")
     if simulate is not None:
         from solver.data import load_municipalities
@@ -185,7 +189,7 @@ def parse_grid(data: Mapping[str, Any], base_dir: Path | None, *, max_points: in
         try:
             parse_params({k: v for k, v in simulate.items() if k != "enabled"}, {m.code for m in load_municipalities()})
         except InputError as exc:
-            problems += [InputProblem("grid", f"simulate.{p.field}", p.reason) for p in exc.problems]
+            problems += [InputProblem("grid", f"simulate.{p.field}", p.reason, sv=p.reason_sv) for p in exc.problems]
         if simulate.get("enabled", True) is False:
             simulate = None
     points: list[Point] = []
@@ -193,7 +197,8 @@ def parse_grid(data: Mapping[str, Any], base_dir: Path | None, *, max_points: in
     for combo in itertools.product(*(axes[n] for n in names)):
         flat = dict(zip(names, combo))
         if max_points is not None and len(points) > max_points:
-            problems.append(InputProblem("grid", "policy", f"the grid has more than {max_points:,} points"))
+            problems.append(InputProblem("grid", "policy", f"the grid has more than {max_points:,} points",
+                                         sv=f"rutnätet har fler än {max_points:,} punkter".replace(",", " ")))
             break
         policy: dict[str, Any] = {}
         for name, value in flat.items():
@@ -206,7 +211,7 @@ def parse_grid(data: Mapping[str, Any], base_dir: Path | None, *, max_points: in
         try:
             parse_policy(policy)
         except InputError as exc:
-            problems += [InputProblem("grid", f"policy.{p.field}", p.reason) for p in exc.problems]
+            problems += [InputProblem("grid", f"policy.{p.field}", p.reason, sv=p.reason_sv) for p in exc.problems]
             break
         for wish_set, forecast, stress in itertools.product(sorted(wish_sets), forecasts, stresses):
             sim = None if simulate is None else {k: v for k, v in simulate.items() if k != "enabled"}

@@ -629,3 +629,14 @@ def test_a_422_is_in_swedish_when_the_client_asks(service):
     english = service.client.put("/v1/rounds/2037/wishes/2262", json={"wish": "give", "amount_permille": 80},
                                  headers=agency).json()["detail"][0]
     assert english["language"] == "en" and english["reason"].startswith("offers 80.00‰")
+
+
+def test_the_checks_of_simulations_and_sweeps_answer_in_swedish_too(service):
+    headers = {**service.as_("agency"), "Accept-Language": "sv"}
+    res = service.client.post("/v1/simulations", json={"parameters": {"tie_boost": {"9999": 2}}}, headers=headers)
+    assert res.status_code == 422
+    assert [(p["field"], p["reason"], p["language"]) for p in res.json()["detail"]] == [
+        ("tie_boost.9999", "är ingen kommunkod", "sv")]
+    grid = {"grid": {"policy": {"weights.population": []}, "wishes": {"sets": {"small": SMALL["wishes"]}}}}
+    res = service.client.post("/v1/sweeps", json=grid, headers=headers)
+    assert res.status_code == 422 and res.json()["detail"][0]["reason"] == "är en tom lista", res.text
