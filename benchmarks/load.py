@@ -49,7 +49,7 @@ def free_port() -> int:
 def start_service(workdir: Path) -> tuple[subprocess.Popen, str, str]:
     port = free_port()
     env = dict(os.environ, ANDELSTAL_ENV="development")
-    command = [sys.executable, "-m", "solver.cli", "serve", "--port", str(port), "--quiet",
+    command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--quiet",
                "--database-url", f"sqlite:///{workdir}/load.db"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
     token = None

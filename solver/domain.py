@@ -210,7 +210,7 @@ class Policy:
     county_floor: Fraction | None = None
     receiver_cap: Fraction | None = None
     one_receiver: bool = True
-    binding_agreements: bool = False
+    binding_agreements: bool = True  # an agreement already made is honoured in full (docs/fairness.md)
     min_transfer: int = 1
     forecast: int = 500
     time_limit_s: float = 5.0

@@ -114,7 +114,7 @@ def parse_policy(data: dict[str, Any] | None, **overrides: Any) -> Policy:
         receiver_cap=_fraction(data.get("receiver_cap"), "receiver_cap", problems, low=Fraction(0), high=Fraction(1000),
                                strict_low=True),
         one_receiver=_bool(data, "one_receiver", True, problems),
-        binding_agreements=_bool(data, "binding_agreements", False, problems),
+        binding_agreements=_bool(data, "binding_agreements", True, problems),
         min_transfer=_permille(data, "min_transfer_permille", 1, 1, problems),
         forecast=_int(data, "forecast", 500, 0, 1_000_000, problems),
         time_limit_s=float(_fraction(data.get("time_limit_s", 5), "time_limit_s", problems, low=Fraction(0),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-ANDELSTAL = [sys.executable, "-m", "solver.cli"]
+ANDELSTAL = [sys.executable, "-m", "service.cli"]
 
 
 def free_port() -> int:

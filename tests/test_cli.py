@@ -66,7 +66,20 @@ def test_shares_command_writes_an_exact_table(tmp_path):
 
 def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "solver.cli", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0 and "propose" in result.stdout
+    assert result.returncode == 0 and "propose" in result.stdout and "serve" not in result.stdout
+    result = subprocess.run([sys.executable, "-m", "service.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "propose" in result.stdout and "serve" in result.stdout
+
+
+def test_the_solver_imports_nothing_of_the_service():
+    """The service builds on the solver, never the reverse: every solver module imported, no service module
+    loaded (the `serve` and `tokens` commands live in service/cli.py, which mounts the solver's)."""
+    code = ("import pkgutil, importlib, sys, solver\n"
+            "for m in pkgutil.walk_packages(solver.__path__, 'solver.'): importlib.import_module(m.name)\n"
+            "print(sorted(n for n in sys.modules if n == 'service' or n.startswith('service.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_infeasible_request_exits_3_with_a_diagnosis(tmp_path, capsys):

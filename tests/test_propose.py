@@ -481,7 +481,7 @@ def test_one_search_that_reaches_every_stages_bound_gives_the_staged_answer(case
     (Each from the table of the check that found the largest deviation to fit, as without SPECULATE.)"""
     halved = case in ("unreachable", "not settled")
     wishes = _sample_with_offer(35, lambda offer: offer / 2) if halved else _sample_wishes()
-    policy = {"county_floor": 0.8} if case == "settled" else None
+    policy = {"county_floor": 0.8, "binding_agreements": False} if case == "settled" else None  # the path measured
     switches = {"reached": {}, "unreachable": {"BOUNDS_SETTLE": 0},
                 "settled": {"BOUNDS_PROBING": True, "BOUNDS_SLICE": 0.005}, "not settled": {},
                 "stopped": {"BOUNDS_ORDER": 0.005}}[case]

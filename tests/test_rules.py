@@ -73,8 +73,10 @@ def test_fixed_partner_is_respected():
     wishes = {"wishes": [{"code": "0114", "wish": "give", "amount_permille": 1.0, "partner": "2480"},
                          {"code": "2260", "wish": "receive", "amount_permille": 5.0},
                          {"code": "2480", "wish": "receive", "amount_permille": 0.5}]}
-    p = propose(wishes)
+    p = propose(wishes, binding_agreements=False)  # the partner only restricts where 0114 may give
     assert [(t.giver, t.receiver, t.amount) for t in p.transfers] == [("0114", "2480", 50)]
+    binding = propose(wishes)  # by default the whole offer goes to the partner, which lacks the room
+    assert binding.termination.value == "infeasible" and binding.diagnosis
 
 
 def test_weighted_mode_trades_volume_for_simplicity():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from solver.cli import main
+from service.cli import main
 from tests.server import Server
 
 

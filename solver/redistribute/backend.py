@@ -49,7 +49,6 @@ class SolveOptions:
     seed: int = 0
     num_workers: int = 1
     pulp_solver: str = "highs"
-    wall_deadline: float | None = None  # time.perf_counter() value after which no solve may run on
     cancel: Cancel | None = None  # set by another thread: no further solve starts, and a running one stops
     presolve: bool = True  # CP-SAT's presolve (the PuLP backends ignore it)
     linearization_level: int | None = None  # CP-SAT's relaxation strength, None for its default (PuLP ignores it)

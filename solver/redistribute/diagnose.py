@@ -42,7 +42,7 @@ def conflicting_constraints(problem: MarketProblem, time_limit_s: float = 5.0) -
         guards.append((lit, c))
     model.add_assumptions([lit for lit, _ in guards])
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
+    solver.parameters.max_deterministic_time = time_limit_s  # work, not the wall clock: the same diagnosis anywhere
     solver.parameters.num_workers = 1
     status = solver.solve(model)
     if status != cp_model.INFEASIBLE:

@@ -69,8 +69,6 @@ class Session:
             self.prob.addConstraint(con, name=name)
 
     def _solver(self, time_limit_s: float):
-        if self.options.wall_deadline is not None:
-            time_limit_s = min(time_limit_s, self.options.wall_deadline - time.perf_counter())
         limit = max(1, int(time_limit_s + 0.999))
         if self.options.pulp_solver == "cbc":
             return pulp.PULP_CBC_CMD(msg=False, timeLimit=limit, threads=self.options.num_workers, gapRel=0,

@@ -49,7 +49,6 @@ from solver.redistribute.problem import (
 from solver.redistribute.targets import Market, Setup
 
 log = logging.getLogger(__name__)
-WALL_PER_WORK = 3  # wall seconds allowed per unit of the work limit before the clock stops a solve
 AGGREGATE_STAGES = True  # decide the stages after the first on the aggregate model where it applies
 TIE_ORDER = "tie_order"  # the aggregate model's tie-break: the table first in code order (aggregate.py)
 BOUND_FIRST_SLICE = 0.2  # work (deterministic seconds) a lexicographic aggregate stage searches from its bound first
@@ -185,8 +184,6 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     if setup.policy.objective is ObjectiveMode.LEXIMIN:
         return _exact(setup, market, options)
     started = time.perf_counter()
-    # the work limit is deterministic (reproducible); the wall clock only stops a machine that is slow
-    options = replace(options, wall_deadline=started + WALL_PER_WORK * options.time_limit_s + 1)
     prob = build_problem(setup, market)
     session = _LazySession(backend, prob, options)
     result = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
@@ -326,7 +323,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
             for c in deviation_cuts(setup, prob, limit):
                 session.add(c)
             continue
-        if values is not None and (budget.left <= 0 or time.perf_counter() >= (options.wall_deadline or float("inf"))):
+        if values is not None and budget.left <= 0:
             stop(f"time limit reached before stage {stage.name}")
             break
         res = run(stage)
