@@ -21,7 +21,9 @@ demo: $(STAMP)
 	$(BIN)/andelstal demo
 
 # the database tests also run on a throwaway PostgreSQL server (scripts/with-postgres); SQLite always
+# mypy checks solver/ first (its settings are in pyproject.toml)
 test: $(STAMP)
+	$(BIN)/mypy
 	scripts/with-postgres $(BIN)/python -m pytest -n 2
 
 bench: $(STAMP)

@@ -9,12 +9,14 @@ from typing import Any
 
 import swagger_ui_bundle
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from service.deps import Anyone
 from service.problems import problem_detail, schema_problems, swedish, wish_rows_problems
@@ -159,6 +161,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             detail += [problem_detail(p, sv=sv) for p in wish_rows_problems(errors, exc.body, runtime.municipalities,
                                                                             runtime.illustrative)]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route whose path matched; every route of the path counts
+            methods = [m for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+                       if any(route.matches({**request.scope, "method": m})[0] is Match.FULL for route in app.routes)]
+            return JSONResponse({"detail": f"{request.method} is not allowed here; allowed: {', '.join(methods)}"},
+                                status_code=405, headers={"Allow": ", ".join(methods)})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(InputError)
     async def bad_input(request: Request, exc: InputError) -> JSONResponse:

@@ -183,13 +183,16 @@ def _lambda(w: list[int], house: int, lo: list[int], hi: list[int]) -> tuple[int
     return reduced(p * slope + (house - fixed) * q - p * free, q * slope)
 
 
-def _ascending(points: set[tuple[int, int]]) -> list[tuple[int, int]]:
+def _ascending(points: set[tuple[int, int]] | list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Distinct non-negative fractions (numerator, denominator > 0) in ascending order: by their float values,
     kept only where consecutive ones are exactly in order (a float may not tell two apart), else compared exactly."""
-    ordered = sorted(points, key=lambda f: f[0] / f[1])
+    ordered: list[tuple[int, int]] = sorted(points, key=lambda f: f[0] / f[1])
     if all(a[0] * b[1] < b[0] * a[1] for a, b in zip(ordered, ordered[1:])):
         return ordered
-    return sorted(points, key=functools.cmp_to_key(lambda a, b: a[0] * b[1] - b[0] * a[1]))
+    def compare(a: tuple[int, int], b: tuple[int, int]) -> int:
+        return a[0] * b[1] - b[0] * a[1]
+
+    return sorted(points, key=functools.cmp_to_key(compare))
 
 
 def _clamped_quotas(w: list[Fraction], house: int, lo: list[int], hi: list[int]) -> list[Fraction]:

@@ -281,9 +281,10 @@ def main(argv: list[str] | None = None, mount: Mount | None = None,
          bad_input: tuple[type[Exception], ...] = ()) -> int:
     """Run a command; `mount` adds commands and `bad_input` more errors that are the user's (exit 2)."""
     args = parser(mount).parse_args(argv)
+    users: tuple[type[Exception], ...] = (InputError, *bad_input)
     try:
         return args.func(args)
-    except (InputError, *bad_input) as exc:
+    except users as exc:
         print(f"andelstal: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CheckFailed as exc:  # a solver bug: say so plainly

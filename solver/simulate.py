@@ -347,8 +347,8 @@ def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping
     rng = np.random.default_rng(params.seed)
     n, years, extra = len(shares), len(arrivals), 1 if params.comparison == "after" else 0
     share_list = [int(s) for s in shares]
-    out = Outcome(np.zeros((params.replicates, years, n), np.int32), *(np.zeros((params.replicates, years), np.int64)
-                                                                        for _ in range(4)),
+    ties, equalising, to_volunteers, overflow = (np.zeros((params.replicates, years), np.int64) for _ in range(4))
+    out = Outcome(np.zeros((params.replicates, years, n), np.int32), ties, equalising, to_volunteers, overflow,
                   np.zeros((years, n), np.int64))
     volunteer_set = {int(v) for v in volunteers}
 
@@ -652,7 +652,7 @@ def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None 
     fig.savefig(written[-1], dpi=110)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    bins = np.linspace(0, 1, 21)
+    bins = [i / 20 for i in range(21)]
     if other is not None:
         ax.hist([r["prob_no_allocation"] for r in other["municipalities"]], bins=bins, alpha=0.5, color="#888888",
                 label=other["scenario"])

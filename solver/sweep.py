@@ -110,12 +110,12 @@ def generated_wishes(seed: int, givers: int, receivers: int) -> list[dict[str, A
     base = compute_base_shares(municipalities).units
     rng = random.Random(seed)
     chosen = rng.sample([m.code for m in municipalities], givers + receivers)
-    wishes = [{"code": c, "wish": "receive", "amount_permille": rng.choice([1, 2, 3, 5]) * base[c] / 100}
-              for c in sorted(chosen[:receivers])]
+    wishes: list[dict[str, Any]] = [{"code": c, "wish": "receive", "amount_permille": rng.choice([1, 2, 3, 5]) * base[c] / 100}
+                                    for c in sorted(chosen[:receivers])]
     wishes += [{"code": c, "wish": "give", "amount_permille": max(1, base[c] * rng.choice([25, 50, 75, 100]) // 100) / 100}
                for c in sorted(chosen[receivers:])]
     for w in wishes:
-        w["amount_permille"] = round(w["amount_permille"], 2)
+        w["amount_permille"] = round(float(w["amount_permille"]), 2)
     return sorted(wishes, key=lambda w: w["code"])
 
 
@@ -231,7 +231,7 @@ def _versions() -> dict[str, str]:
 
     from solver import __version__
 
-    return {"andelstal": __version__, "ortools": ortools.__version__, "pulp": pulp.__version__}
+    return {"andelstal": __version__, "ortools": ortools.__version__, "pulp": pulp.__version__}  # type: ignore[attr-defined]
 
 
 def run_point(point: Point, wishes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -439,8 +439,8 @@ def pareto(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ok.sort(key=lambda r: (-r["wish_fulfilment"], r["population_deviation_permille"]))
     front: list[dict[str, Any]] = []
     best_above = float("inf")  # the least deviation among points with more fulfilment
-    for _, group in itertools.groupby(ok, key=lambda r: r["wish_fulfilment"]):
-        group = list(group)
+    for _, same in itertools.groupby(ok, key=lambda r: r["wish_fulfilment"]):
+        group = list(same)
         least = group[0]["population_deviation_permille"]
         if least < best_above:
             front += [r for r in group if r["population_deviation_permille"] == least]

@@ -640,3 +640,15 @@ def test_the_checks_of_simulations_and_sweeps_answer_in_swedish_too(service):
     grid = {"grid": {"policy": {"weights.population": []}, "wishes": {"sets": {"small": SMALL["wishes"]}}}}
     res = service.client.post("/v1/sweeps", json=grid, headers=headers)
     assert res.status_code == 422 and res.json()["detail"][0]["reason"] == "är en tom lista", res.text
+
+
+def test_a_405_names_every_method_of_the_path(service):
+    res = service.client.request("OPTIONS", "/v1/jobs/0123456789abcdef0123456789abcdef", headers=service.as_("agency"))
+    assert res.status_code == 405 and res.headers["Allow"] == "DELETE, GET"
+    res = service.client.request("PATCH", "/v1/rounds/2027/wishes/2262", headers=service.as_("agency"))
+    assert res.status_code == 405 and res.headers["Allow"] == "DELETE, PUT"
+
+
+def test_a_created_wish_is_a_documented_201(service):
+    put = service.client.app.openapi()["paths"]["/v1/rounds/{year}/wishes/{code}"]["put"]["responses"]
+    assert {"200", "201"} <= set(put)

@@ -111,8 +111,9 @@ def may_change(rt: Runtime, who: Caller, code: str) -> None:
                                  f"county {who.county_code}")
 
 
-@router.put("/rounds/{year}/wishes/{code}", response_model=schemas.WishOut, responses={**NOT_FOUND, **CLOSED},
-            status_code=200)
+@router.put("/rounds/{year}/wishes/{code}", response_model=schemas.WishOut, status_code=200,
+            responses={**NOT_FOUND, **CLOSED,
+                       201: {"model": schemas.WishOut, "description": "the municipality had no wish: it is created"}})
 def put_wish(year: Year, code: CodePath, body: schemas.WishBody, response: Response, session: Session_, rt: Runtime_,
              who: Officer):
     may_change(rt, who, code)

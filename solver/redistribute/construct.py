@@ -204,7 +204,7 @@ def giver_types(market: Market, policy: Policy, county: bool = False) -> dict[tu
     types: dict[tuple, list[str]] = {}
     for g in market.givers:
         if g.code in allowed:
-            key = (g.target, g.effective, tuple(allowed[g.code]), bound(g, policy))
+            key: tuple = (g.target, g.effective, tuple(allowed[g.code]), bound(g, policy))
             if county:
                 key += (tuple(r for r in allowed[g.code] if county_of[r] == g.county),)
             types.setdefault(key, []).append(g.code)
@@ -226,7 +226,7 @@ def flows_from_counts(market: Market, policy: Policy, types: dict[tuple, list[st
     flows: dict[tuple[str, str], int] = {}
     for r, group in groups.items():
         group.sort()
-        members = [_bounds(givers[g], receivers[r], policy) for g in group]
-        amounts = group_amounts(members, receivers[r].target, receivers[r].effective, limit)
+        bounds = [_bounds(givers[g], receivers[r], policy) for g in group]
+        amounts = group_amounts(bounds, receivers[r].target, receivers[r].effective, limit)
         flows.update({(g, r): a for g, a in zip(group, amounts)})
     return flows

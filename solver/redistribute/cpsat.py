@@ -168,7 +168,7 @@ def _first_open(model: _Model, order: list[int]) -> tuple[int, int] | None:
 
 class Session:
     name = "cpsat"
-    version = ortools.__version__
+    version = ortools.__version__  # type: ignore[attr-defined]
 
     def __init__(self, problem: MarketProblem, options: SolveOptions):
         self.options = options
@@ -332,18 +332,18 @@ class Session:
         solver.parameters.stop_after_first_solution = True  # the first is the answer (with a guide, not the end)
         started = time.perf_counter()
         if stop is not None and stop.is_set():
-            return _Run(cp_model.UNKNOWN, None, 0.0, 0.0, True)
+            return _Run(int(cp_model.UNKNOWN), None, 0.0, 0.0, True)
         with watching(self.options.cancel, solver.stop_search), watching(stop, solver.stop_search):
             status = solver.solve(model)
         finished = time.perf_counter()
         values = list(solver.response_proto.solution)[:self.size] if status in (cp_model.OPTIMAL,
                                                                                 cp_model.FEASIBLE) else None
         stopped = stop is not None and stop.is_set() and status == cp_model.UNKNOWN
-        return _Run(status, values, solver.deterministic_time, finished - started, stopped)
+        return _Run(int(status), values, solver.deterministic_time, finished - started, stopped)
 
     def _first(self, run: _Run, model: _Model) -> StageResult:
         if run.values is not None:  # the first solution is the answer: proven by the rule, not by a bound
-            self.last = run.values
+            self.last = list(run.values)
             result = StageResult(Termination.OPTIMAL, SolutionStatus.OPTIMAL, run.values, 0, None, run.wall)
         elif run.status == cp_model.INFEASIBLE:
             result = StageResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, run.wall)

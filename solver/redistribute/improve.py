@@ -266,7 +266,7 @@ class Search:
         most = limit + 2 * len(self._codes) + 2 * len(receivers) + 16
         slots = 1 << (2 * most).bit_length()
         try:
-            evaluations = search(placed, *arrays, MAX_PASSES, limit, self.evaluations, slots, data)
+            evaluations = search(placed, *arrays, MAX_PASSES, limit, self.evaluations, slots, data)  # type: ignore[call-arg]
         except ValueError:  # the cache filled after all: the Python search decides
             return self.run_python(sigma, limit)
         self.evaluations = int(evaluations)

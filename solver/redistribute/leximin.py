@@ -130,16 +130,16 @@ class Core:
         by = {p.code: p for p in market.givers + market.receivers}
         self.x: dict[tuple[str, str], int] = {}
         self.y: dict[tuple[str, str], int] = {}
-        for g, r in market.pairs:
-            ub = min(by[g].effective, by[r].effective)
+        for gc, rc in market.pairs:
+            ub = min(by[gc].effective, by[rc].effective)
             yi, xi = m.var(0, 1), m.var(0, ub)
-            self.x[g, r], self.y[g, r] = xi, yi
+            self.x[gc, rc], self.y[gc, rc] = xi, yi
             m.linear({xi: 1, yi: -ub}, NINF, 0)  # nothing moves on a pair not chosen
             m.linear({xi: 1, yi: -policy.min_transfer}, 0, INF)  # a chosen pair moves at least the smallest transfer
         moved: dict[str, Expr] = {p.code: {} for p in by.values()}
-        for (g, r), xi in self.x.items():
-            moved[g][xi] = 1
-            moved[r][xi] = 1
+        for (gc, rc), xi in self.x.items():
+            moved[gc][xi] = 1
+            moved[rc][xi] = 1
         self.moved = moved
         self.feasible = True
         outside: dict[str, int] = defaultdict(int)

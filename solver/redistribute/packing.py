@@ -102,7 +102,7 @@ class _Search:
         self.alike = [i > 0 and self.rooms[i] == self.rooms[i - 1] and self.windows[i] == self.windows[i - 1]
                       for i in range(size)]
         # for the bounds: over the receivers from i on, each type's least low and largest high, and the rooms
-        self.least = [[None] * len(types) for _ in range(size + 1)]
+        self.least: list[list[int | None]] = [[None] * len(types) for _ in range(size + 1)]
         self.most = [[0] * len(types) for _ in range(size + 1)]
         self.tops = [0] * (size + 1)
         self.bottoms = [0] * (size + 1)

@@ -68,7 +68,7 @@ class MarketProblem:
     constraints: list[Constraint] = field(default_factory=list)
     stages: list[Stage] = field(default_factory=list)
     x: dict[tuple[str, str], Expr] = field(default_factory=dict)
-    y: dict[tuple[str, str], int] = field(default_factory=dict)
+    y: dict[tuple, int] = field(default_factory=dict)  # (giver, receiver), or (type index, receiver) on counts
     e: dict[tuple[str, str], int] = field(default_factory=dict)  # the correction x − target·y of each pair
     moved: dict[str, Expr] = field(default_factory=dict)
     terms: dict[str, Expr] = field(default_factory=dict)
@@ -124,22 +124,22 @@ def _structure(setup: Setup, market: Market) -> MarketProblem:
     policy: Policy = setup.policy
     prob = MarketProblem(market)
     by_code = {p.code: p for p in market.givers + market.receivers}
-    for g, r in market.pairs:
+    for gc, rc in market.pairs:
         # x[g,r] = target_g·y[g,r] + e[g,r]: the amount as the giver's proportional target plus a
         # correction, which lets the solver reason about the packing of targets directly
-        bound = min(by_code[g].effective, by_code[r].effective)
-        target = min(by_code[g].target, bound)
-        yi = prob.var(f"y[{g},{r}]", 0, 1)
-        ei = prob.var(f"e[{g},{r}]", -target, bound - target)
-        prob.y[g, r] = yi
-        prob.e[g, r] = ei
-        prob.x[g, r] = {yi: target, ei: 1} if target else {ei: 1}
+        bound = min(by_code[gc].effective, by_code[rc].effective)
+        target = min(by_code[gc].target, bound)
+        yi = prob.var(f"y[{gc},{rc}]", 0, 1)
+        ei = prob.var(f"e[{gc},{rc}]", -target, bound - target)
+        prob.y[gc, rc] = yi
+        prob.e[gc, rc] = ei
+        prob.x[gc, rc] = {yi: target, ei: 1} if target else {ei: 1}
         reach = max(target, bound - target)
-        prob.add("link", f"{g}→{r} only when chosen", {ei: 1, yi: -reach}, hi=0)
-        prob.add("link", f"{g}→{r} only when chosen", {ei: 1, yi: reach}, lo=0)
-        prob.add("link", f"{g}→{r} within the pair's bound", add_expr((1, prob.x[g, r]), (-bound, {yi: 1})), hi=0)
-        prob.add("link", f"{g}→{r} at least the smallest transfer",
-                 add_expr((1, prob.x[g, r]), (-policy.min_transfer, {yi: 1})), lo=0)
+        prob.add("link", f"{gc}→{rc} only when chosen", {ei: 1, yi: -reach}, hi=0)
+        prob.add("link", f"{gc}→{rc} only when chosen", {ei: 1, yi: reach}, lo=0)
+        prob.add("link", f"{gc}→{rc} within the pair's bound", add_expr((1, prob.x[gc, rc]), (-bound, {yi: 1})), hi=0)
+        prob.add("link", f"{gc}→{rc} at least the smallest transfer",
+                 add_expr((1, prob.x[gc, rc]), (-policy.min_transfer, {yi: 1})), lo=0)
     pairs_of: dict[str, list[tuple[str, str]]] = {code: [] for code in by_code}
     for pair in market.pairs:
         pairs_of[pair[0]].append(pair)
@@ -294,10 +294,10 @@ def deviation_cuts(setup: Setup, prob: MarketProblem, limit: int) -> list[Constr
     out = [Constraint("deviation", f"every deviation at most {limit}", {prob.largest: 1}, None, limit)]
     if not setup.policy.one_receiver:
         return out
-    for (g, r), yi in prob.y.items():
-        ei = prob.e[g, r]
-        out.append(Constraint("deviation", f"{g}→{r} within {limit} of target", {ei: 1, yi: -limit}, None, 0))
-        out.append(Constraint("deviation", f"{g}→{r} within {limit} of target", {ei: 1, yi: limit}, 0, None))
+    for (gc, rc), yi in prob.y.items():
+        ei = prob.e[gc, rc]
+        out.append(Constraint("deviation", f"{gc}→{rc} within {limit} of target", {ei: 1, yi: -limit}, None, 0))
+        out.append(Constraint("deviation", f"{gc}→{rc} within {limit} of target", {ei: 1, yi: limit}, 0, None))
     ups_of: dict[str, Expr] = {r.code: {} for r in market.receivers}
     downs_of: dict[str, Expr] = {r.code: {} for r in market.receivers}
     for (g, rr), yi in prob.y.items():

@@ -289,7 +289,7 @@ def _backend_version(backend: str) -> str:
     if backend == "cpsat":
         import ortools
 
-        return f"ortools {ortools.__version__}"
+        return f"ortools {ortools.__version__}"  # type: ignore[attr-defined]
     import pulp
 
     return f"pulp {pulp.__version__} ({backend})"

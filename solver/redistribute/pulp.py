@@ -32,8 +32,9 @@ class Session:
         # CBC rejects an MPS file whose bounds name a column that no row uses
         used = {k for c in problem.constraints for k in c.expr}
         for i, v in enumerate(problem.variables):
-            if i not in used and i not in self.fixed:
-                self.prob.addConstraint(self.vars[i] >= v.lb, name=f"u{i}")
+            variable = self.vars[i]
+            if i not in used and variable is not None:  # a fixed variable has none
+                self.prob.addConstraint(variable >= v.lb, name=f"u{i}")
 
     def _affine(self, expr: Expr) -> pulp.LpAffineExpression:
         constant = sum(v * self.fixed[k] for k, v in expr.items() if k in self.fixed)

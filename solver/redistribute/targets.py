@@ -127,17 +127,17 @@ def build_setup(municipalities: Sequence[Municipality], base: ShareTable, wishes
     for wish in wishes:
         m = by_code[wish.code]
         b = base[wish.code]
-        market = "national" if policy.scope is Scope.NATIONAL else m.county_code
+        key = "national" if policy.scope is Scope.NATIONAL else m.county_code
         if wish.gives:
             stated = b if wish.amount is None else wish.amount
             effective = min(stated, max(0, b - policy.giver_floor))
-            p = Participant(wish.code, True, m.county_code, b, stated, effective, wish.partner, market)
+            p = Participant(wish.code, True, m.county_code, b, stated, effective, wish.partner, key)
             if effective < stated:
                 p.lowered_by.append((GIVER_FLOOR, stated - effective))
         else:
             stated = wish.amount or 0
             effective = stated
-            p = Participant(wish.code, False, m.county_code, b, stated, effective, None, market)
+            p = Participant(wish.code, False, m.county_code, b, stated, effective, None, key)
             if policy.receiver_cap is not None:
                 cap = math.floor(policy.receiver_cap * pop_share[wish.code])
                 cap_units[wish.code] = cap
@@ -206,9 +206,9 @@ def _proportional_cut(market: Market, policy: Policy) -> None:
     """Targets: short side in full, long side cut by the same proportion (Adams), partners served first."""
     by_code = {p.code: p for p in market.givers + market.receivers}
     reach: dict[str, list[str]] = {p.code: [] for p in by_code.values()}
-    for g, r in market.pairs:
-        reach[g].append(r)
-        reach[r].append(g)
+    for gc, rc in market.pairs:
+        reach[gc].append(rc)
+        reach[rc].append(gc)
     for g in market.givers:
         rooms = [by_code[r].effective for r in reach[g.code]]
         if not rooms:
