@@ -46,6 +46,8 @@ SCHEMA_SV = {  # the schema's reasons (pydantic's error types) in Swedish
     "list_type": "ska vara en lista",
     "json_invalid": "är inte giltig JSON",
     "model_attributes_type": "ska vara ett objekt",
+    "union_tag_invalid": "ska vara {expected_tags}",
+    "union_tag_not_found": "saknas",
 }
 
 
@@ -67,6 +69,8 @@ def schema_problems(errors: Sequence[dict[str, Any]], body: Any, sv: bool = Fals
     places: dict[tuple[str, str, str | None], list[Any]] = {}
     for e in errors:
         loc = _in_body(list(e.get("loc", ()))[1:], body, e.get("type") == "missing")
+        if e.get("type") in ("union_tag_invalid", "union_tag_not_found"):  # the field that chooses the kind
+            loc.append(str((e.get("ctx") or {}).get("discriminator", "")).strip("'"))
         where, field, code = "body", ".".join(str(p) for p in loc) or "body", None
         for i, part in enumerate(loc):
             if isinstance(part, int):  # an item of a list: its row, and the field inside it
@@ -97,11 +101,13 @@ def _in_body(loc: list[Any], body: Any, missing: bool) -> list[Any]:
     tried (`float`, `function-after[...]`), which is no field of the request; a missing field is kept."""
     out: list[Any] = []
     node = body
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and \
                 0 <= part < len(node):
             out.append(part)
             node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and i + 1 < len(loc):
+            continue  # the tag of a discriminated union (a wish's `give` or `receive`): no field of the body
         else:
             if missing:
                 out.append(part)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
 Code = Annotated[str, Field(pattern=r"^\d{4}$", description="municipality code (kommunkod), four digits")]
 CountyCode = Annotated[str, Field(pattern=r"^\d{2}$", description="county code (länskod), two digits")]
@@ -29,14 +29,40 @@ class Error(BaseModel):
     detail: str
 
 
-class WishBody(Strict):
-    wish: Literal["give", "receive"]
-    amount_permille: Amount = Field(description="what a giver offers (or 'all'), or the most a receiver takes on top")
-    partner: Code | None = Field(default=None, description="the receiver an agreement already names (givers only)")
+class GiveBody(Strict):
+    """A wish to omfördela (give away) share: an amount, or 'all'; a partner where an agreement names one."""
+
+    wish: Literal["give"]
+    amount_permille: Amount = Field(description="what the municipality offers, or 'all' (its whole share)")
+    partner: Code | None = Field(default=None, description="the receiver an agreement already names")
 
 
-class WishIn(WishBody):
+# a receiver's amount: a number, never 'all'
+Room = Annotated[float, Field(ge=0, le=1000, strict=True)] | Annotated[
+    str, Field(pattern=r"^\d{1,4}(\.\d{1,2})?$", description="per mille as text: 1.05"), AfterValidator(float)]
+
+
+class ReceiveBody(Strict):
+    """A wish to take emot (receive) share: the most the municipality takes on top of its own; no partner."""
+
+    wish: Literal["receive"]
+    amount_permille: Room = Field(description="the most the municipality takes on top of its own share")
+    partner: None = Field(default=None, description="a receiving municipality names no partner")
+
+
+# the schema states the rules a client could otherwise only find by trying: 'all' and a partner are a giver's
+WishBody = Annotated[GiveBody | ReceiveBody, Field(discriminator="wish")]
+
+
+class GiveIn(GiveBody):
     code: Code
+
+
+class ReceiveIn(ReceiveBody):
+    code: Code
+
+
+WishIn = Annotated[GiveIn | ReceiveIn, Field(discriminator="wish")]
 
 
 class WishOut(BaseModel):
@@ -261,6 +287,16 @@ class SimulationParamsIn(Strict):
 
 
 class SimulationIn(Strict):
+    # a stored proposal or a share table, not both (stated in the schema too)
+    model_config = ConfigDict(extra="forbid", strict=True,
+                              json_schema_extra={"not": {"required": ["proposal_id", "shares"]}})
+
+    @model_validator(mode="after")
+    def _one_table(self) -> SimulationIn:
+        if self.proposal_id is not None and self.shares is not None:
+            raise ValueError("give proposal_id or shares, not both")
+        return self
+
     proposal_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
                                     description="simulate a stored proposal (its table, base, transfers and volunteers)")
     shares: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(

@@ -652,3 +652,19 @@ def test_a_405_names_every_method_of_the_path(service):
 def test_a_created_wish_is_a_documented_201(service):
     put = service.client.app.openapi()["paths"]["/v1/rounds/{year}/wishes/{code}"]["put"]["responses"]
     assert {"200", "201"} <= set(put)
+
+
+def test_the_schema_states_what_only_a_giver_may_say_and_one_table_per_simulation(service):
+    c, agency = service.client, service.as_("agency")
+    document = c.get("/openapi.json").json()
+    wish_body = document["paths"]["/v1/rounds/{year}/wishes/{code}"]["put"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert wish_body["discriminator"]["propertyName"] == "wish" and len(wish_body["oneOf"]) == 2
+    assert document["components"]["schemas"]["SimulationIn"]["not"] == {"required": ["proposal_id", "shares"]}
+    assert c.post("/v1/rounds", json={"year": 2039}, headers=agency).status_code == 201
+    for body in ({"wish": "receive", "amount_permille": "all"}, {"wish": "receive", "amount_permille": 1,
+                                                                   "partner": "2262"}):
+        res = c.put("/v1/rounds/2039/wishes/2260", json=body, headers=agency)
+        assert res.status_code == 422, res.text
+    both = c.post("/v1/simulations", json={"proposal_id": 1, "shares": {"0114": 1.0}}, headers=agency)
+    assert both.status_code == 422 and "not both" in both.text

@@ -29,9 +29,6 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
     codes = {m.code for m in rt.municipalities}
     params = parse_params(body.parameters.model_dump(exclude_none=True), codes)
     volunteers = {c: round(v * 100) for c, v in (body.volunteers or {}).items()}
-    if body.proposal_id is not None and body.shares is not None:
-        raise HTTPException(422, [{"loc": ["body", "shares"], "msg": "give a proposal_id or shares, not both",
-                                   "type": "value_error"}])
     if body.proposal_id is not None:
         row = session.get(ProposalRow, body.proposal_id)
         if row is None:
