@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test bench lint clean
+.PHONY: run demo test bench lint mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# mutation testing of the checker and the apportionment (not part of make test: minutes, not seconds); the
+# report, with every survivor, goes to benchmarks/mutation.md
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet "mutmut>=3.8"
+	rm -rf mutants
+	$(BIN)/python -m mutmut run
+	$(BIN)/python scripts/mutation_report.py > benchmarks/mutation.md
+	head -8 benchmarks/mutation.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check solver service tests benchmarks

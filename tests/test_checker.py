@@ -10,7 +10,7 @@ from fractions import Fraction
 import pytest
 
 from solver.domain import Policy, Scope, Wish, WishKind
-from solver.redistribute.check import check, check_stages
+from solver.redistribute.check import check, check_stages, objective_terms
 from solver.redistribute.targets import build_setup
 
 # Timrå 2262 (share 124 units), Ånge 2260 (100), Upplands Väsby 0114 (452), Stockholm 0180 (9,704)
@@ -142,3 +142,101 @@ def test_stage_values_are_recomputed_and_unknown_stages_refused(municipalities, 
         "market national: stage volume reported 154, the table gives 155"]
     assert check_stages(setup, market, {"volumen": "155"}, flows) == [
         "market national: stage volumen is not one the checker knows"]
+
+
+def test_boundaries_are_no_violations(municipalities, base):
+    """A transfer of exactly the smallest amount, a spill entry of 0 and a county at exactly its floor break
+    nothing."""
+    setup = setup_for(municipalities, base, min_transfer=1)
+    assert violations(setup, [("2262", "2260", 1), ("0114", "0180", 50)]) == []
+    setup = setup_for(municipalities, base, min_transfer=5)
+    assert violations(setup, [("2262", "2260", 5)]) == []
+    spilling = setup_for(municipalities, base, spill=True)
+    assert violations(spilling, [("2262", "2260", 95)], {"2262": -10, "0115": 10, "2260": 0, "0117": 0}) == []
+    assert violations(spilling, [], {"0117": 0}) == []
+    wishes = [Wish("2262", WishKind.GIVE, None), Wish("0180", WishKind.RECEIVE, 500)]
+    floored = setup_for(municipalities, base, wishes, county_floor=Fraction(1, 2))
+    floor = floored.county_floor["22"]
+    total = sum(base[m.code] for m in municipalities if m.county_code == "22")
+    give = min(124, total - floor)  # the most that keeps county 22 at its floor or above
+    assert violations(floored, [("2262", "0180", give)]) == []
+
+
+def test_stage_values_of_every_known_stage(municipalities, base):
+    """Each stage the checker recomputes, on a table where a giver gives to two receivers (the rule off), and the
+    stages it knows without recomputing them."""
+    setup = setup_for(municipalities, base, one_receiver=False, binding_agreements=True)
+    market = setup.markets[0]
+    flows = [("0114", "0180", 30), ("0114", "2260", 20), ("2262", "2260", 105)]
+    assert check_stages(setup, market, {"volume": "155", "transfers": "3", "cross_county": "1"}, flows) == []
+    # 0180 30 of 200, 2260 125 of 500, 0114 and 2262 all they offered
+    assert check_stages(setup, market, {"leximin": "3/20×1 1/4×1 1×2"}, flows) == []
+    assert check_stages(setup, market, {s: "0" for s in ("weighted", "tie_pairs", "tie_flows", "tie_order")},
+                        flows) == []
+
+
+def test_the_first_level_leaves_out_what_an_agreement_binds(municipalities, base):
+    """A giver bound to its partner has no ratio; its partner's wish and amount count without the bound part."""
+    wishes = [Wish("2262", WishKind.GIVE, 105, "2260"), Wish("2260", WishKind.RECEIVE, 305),
+              Wish("0114", WishKind.GIVE, 50), Wish("0180", WishKind.RECEIVE, 200)]
+    flows = [("0114", "2260", 50), ("2262", "2260", 105)]
+    bound = setup_for(municipalities, base, wishes, binding_agreements=True)
+    # 0114: 50/50; 2260: (155 − 105)/(305 − 105) = 1/4; 0180: 0/200
+    assert check_stages(bound, bound.markets[0], {"leximin": "0×1 1/4×1 1×1"}, flows) == []
+    free = setup_for(municipalities, base, wishes, binding_agreements=False)
+    # without the binding, 2262 has a ratio (1) and 2260 counts all: 155/305 = 31/61
+    assert check_stages(free, free.markets[0], {"leximin": "0×1 31/61×1 1×2"}, flows) == []
+
+
+def test_the_objective_terms_are_recomputed_from_the_table(municipalities, base):
+    setup = setup_for(municipalities, base, one_receiver=False)
+    flows = [("0114", "0180", 30), ("0114", "2260", 20), ("2262", "2260", 105)]
+    terms = objective_terms(setup, shares_of(setup, flows), flows)
+    parts = setup.participants
+    moved = {"0114": 50, "0180": 30, "2260": 125, "2262": 105}
+    assert terms["volume"] == "155" and terms["transfers"] == "3" and terms["cross_county"] == "1"
+    assert terms["unmet"] == str(sum(p.effective - moved[c] for c, p in parts.items()))
+    assert terms["unequal"] == str(sum(abs(moved[c] - p.target) for c, p in parts.items()))
+    assert terms["min_ratio"] == str(min(Fraction(moved[c], p.effective) for c, p in parts.items()))
+    nothing = setup_for(municipalities, base, [])
+    assert objective_terms(nothing, dict(base.units), [])["min_ratio"] == "1"
+
+
+def test_one_unit_counts(municipalities, base):
+    """The smallest amounts: a spill of one unit to a municipality with a wish, a receiver whose cap lets it take
+    nothing and that takes one unit, a spill entry of 0 beside an offer broken, and participants of one unit."""
+    spilling = setup_for(municipalities, base, spill=True)
+    assert violations(spilling, [], {"2262": -1, "2260": 1}) == ["2260 has a wish but received spill"]
+    assert violations(spilling, [("2262", "2260", 106)], {"2262": 0}) == [
+        "2262 gives 106, more than its effective offer 105"]
+    capped = setup_for(municipalities, base, receiver_cap=Fraction(1, 100))
+    cap = capped.receiver_cap["2260"]
+    assert capped.participants["2260"].effective == 0
+    assert violations(capped, [("2262", "2260", 1)]) == ["2260 receives 1, more than its effective room 0",
+                                                          f"2260 ends above its cap {cap}"]
+    # above its cap through spill, not through what it received: the spill is the violation, not the cap
+    capped_spill = setup_for(municipalities, base, receiver_cap=Fraction(1, 100), spill=True)
+    assert violations(capped_spill, [], {"2262": -1, "2260": 1}) == ["2260 has a wish but received spill"]
+    wishes = [Wish("2262", WishKind.GIVE, 1, "2260"), Wish("2283", WishKind.GIVE, 2, "2260"),
+              Wish("2260", WishKind.RECEIVE, 4), Wish("0114", WishKind.GIVE, 1), Wish("0180", WishKind.RECEIVE, 1)]
+    tiny = setup_for(municipalities, base, wishes, binding_agreements=True)
+    flows = [("2262", "2260", 1), ("2283", "2260", 2)]
+    # both bound givers are outside the first level; 2260 counts 0 of the 1 unit left; 0114 and 0180 have 0 of 1
+    assert check_stages(tiny, tiny.markets[0], {"leximin": "0×3"}, flows) == []
+    # 0114 and 0180, of one unit each, have moved nothing: the least ratio is theirs
+    assert objective_terms(tiny, shares_of(tiny, flows), flows)["min_ratio"] == "0"
+    flows.append(("0114", "0180", 1))
+    assert check_stages(tiny, tiny.markets[0], {"leximin": "0×1 1×2"}, flows) == []
+
+
+def test_a_county_exactly_at_its_floor_breaks_nothing(municipalities, base):
+    wishes = [Wish("2262", WishKind.GIVE, None), Wish("0180", WishKind.RECEIVE, 500)]
+    total = sum(base[m.code] for m in municipalities if m.county_code == "22")
+    for percent in range(50, 200):  # a floor that Timrå's share can just reach
+        setup = setup_for(municipalities, base, wishes, county_floor=Fraction(percent, 100))
+        give = total - setup.county_floor["22"]
+        if 0 < give <= setup.participants["2262"].effective:
+            break
+    else:
+        pytest.fail("no floor between 0.5 and 2 leaves county 22 a gift Timrå can make")
+    assert violations(setup, [("2262", "0180", give)]) == []
