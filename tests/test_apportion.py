@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver.apportion import ApportionmentError, Method, apportion
+from solver.apportion import ApportionmentError, Method, Tie, apportion
 
 VOTES = [100_000, 80_000, 30_000, 20_000]  # the standard D'Hondt / Sainte-Laguë example, 8 seats
 
@@ -155,3 +155,83 @@ def test_the_clamped_quotas_meet_their_definition(data, weights):
             assert q[i] == floors[i]
         else:
             assert q[i] == min(caps[i], max(floors[i], lam * w[i])), (i, lam)
+
+
+# --- against an independent implementation: the `apportionment` package (exact fractions, ties refused) -----
+
+PACKAGE = {Method.HAMILTON: "largest_remainder", Method.WEBSTER: "saintelague", Method.JEFFERSON: "dhondt",
+           Method.ADAMS: "adams", Method.HUNTINGTON_HILL: "huntington"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(method=st.sampled_from(list(Method)), weights=st.lists(st.integers(1, 100_000), min_size=1, max_size=10),
+       extra=st.one_of(st.integers(0, 60), st.integers(0, 3_000)))
+def test_every_method_agrees_with_the_apportionment_package(method, weights, extra):
+    """Where the package finds no tie, both give the same seats; Adams and Huntington-Hill give every party a
+    seat first, so their house is at least the number of parties."""
+    from apportionment.methods import TiesException, compute
+
+    house = len(weights) + extra
+    try:
+        expected = compute(PACKAGE[method], weights, house, fractions=True, tiesallowed=False, verbose=False)
+    except TiesException:
+        return
+    result = apportion(weights, house, method)
+    assert list(result.seats) == list(expected)
+    assert result.ties == ()
+
+
+def test_huntington_hill_gives_small_states_a_seat_first():
+    """Huntington-Hill's priority w²/(s(s+1)) is infinite at s = 0: every state gets a seat before any gets a
+    second (the package agrees); Webster's rounding leaves these small states none."""
+    assert apportion([100, 100, 9_000], 20, "huntington-hill").seats == (1, 1, 18)
+    assert apportion([100, 100, 9_000], 20, "webster").seats == (0, 0, 20)
+
+
+def test_the_larger_weight_wins_an_exact_tie():
+    """Jefferson (D'Hondt): after the first seat, party 0's claim 2/2 equals party 1's 1/1: the larger weight wins."""
+    result = apportion([2, 1], 2, "jefferson")
+    assert result.seats == (2, 0)
+    assert result.ties and result.ties[0].parties == (0, 1) and result.ties[0].winners == (0,)
+    result = apportion([1, 2], 2, "jefferson")  # the input order does not decide where the weights differ
+    assert result.seats == (0, 2) and result.ties[0].winners == (1,)
+
+
+def test_a_hamilton_tie_over_the_last_seat_is_reported():
+    result = apportion([3, 1, 1], 4, "hamilton")  # quotas 2.4, 0.8, 0.8: one seat for two equal remainders
+    assert result.seats == (2, 1, 1) or result.seats[1:] in ((1, 0), (0, 1))
+    result = apportion([2, 1, 1], 2, "hamilton")  # quotas 1, 0.5, 0.5: the tie over the last seat
+    assert result.seats == (1, 1, 0)
+    assert result.ties == (Tie(seats=1, parties=(1, 2), winners=(1,)),)
+
+
+def test_each_bad_argument_is_named():
+    cases = [
+        (dict(weights=[1, 2], house=5, floors=[3, 3]), "the floors need 6 seats but the house has only 5"),
+        (dict(weights=[-1, 2], house=5), "weights must not be negative"),
+        (dict(weights=[1, 2], house=5, floors=[1]), "floors and caps must have one entry per party"),
+        (dict(weights=[1, 2], house=5, caps=[1, 2, 3]), "floors and caps must have one entry per party"),
+        (dict(weights=[1, 2], house=5, floors=[-1, 0]), "each floor must be between 0 and its cap"),
+        (dict(weights=[1, 2], house=5, floors=[2, 0], caps=[1, None]), "each floor must be between 0 and its cap"),
+        (dict(weights=[1, 2], house=5, caps=[1, 2]), "the caps allow only 3 seats but the house has 5"),
+        (dict(weights=[0, 0], house=1), "no party with a positive weight can take the remaining seats"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ApportionmentError, match=f"^{message}$"):
+            apportion(kwargs.pop("weights"), kwargs.pop("house"), "hamilton", **kwargs)
+
+
+@pytest.mark.parametrize("name, method", [
+    ("Hamilton", Method.HAMILTON), ("largest_remainder", Method.HAMILTON), ("Hare", Method.HAMILTON),
+    (" Sainte Laguë ", Method.WEBSTER), ("sainte-lague", Method.WEBSTER), ("WEBSTER", Method.WEBSTER),
+    ("D'Hondt", Method.JEFFERSON), ("d_hondt", Method.JEFFERSON), ("dhondt", Method.JEFFERSON),
+    ("jefferson", Method.JEFFERSON), ("Adams", Method.ADAMS), ("huntington_hill", Method.HUNTINGTON_HILL),
+    ("Huntington Hill", Method.HUNTINGTON_HILL), ("hill", Method.HUNTINGTON_HILL), (Method.ADAMS, Method.ADAMS),
+])
+def test_method_names_are_read_as_written_anywhere(name, method):
+    assert Method.parse(name) is method
+
+
+def test_an_unknown_method_is_named_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"^unknown apportionment method 'borda'; known: adams, d'hondt, d-hondt, "):
+        Method.parse("borda")
