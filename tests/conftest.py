@@ -103,3 +103,22 @@ def service(request, tmp_path):
     svc.runtime.close()
     if dropped:
         _drop_postgres(dropped)
+
+
+@pytest.fixture(params=DATABASES)
+def server(request, tmp_path):
+    """The real `andelstal serve` as a subprocess on a fresh database (tests/server.py), stopped afterwards."""
+    from tests.server import Server
+
+    if request.param == "sqlite":
+        url, dropped = f"sqlite:///{tmp_path}/andelstal.db", None
+    else:
+        url, dropped = _postgres_database()
+    srv = Server(url, tmp_path, workers=2)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        if dropped:
+            _drop_postgres(dropped)

@@ -6,29 +6,10 @@ from __future__ import annotations
 import threading
 
 import httpx
-import pytest
 
 from solver.sweep import generated_wishes
-from tests.conftest import DATABASES, _drop_postgres, _postgres_database
-from tests.server import Server
 
 ROUNDS = 12
-
-
-@pytest.fixture(params=DATABASES)
-def server(request, tmp_path):
-    if request.param == "sqlite":
-        url, dropped = f"sqlite:///{tmp_path}/andelstal.db", None
-    else:
-        url, dropped = _postgres_database()
-    srv = Server(url, tmp_path)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        if dropped:
-            _drop_postgres(dropped)
 
 
 def test_a_write_is_visible_to_the_next_request(server):

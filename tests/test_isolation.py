@@ -10,10 +10,8 @@ import socket
 import threading
 
 import httpx
-import pytest
 
 from solver.sweep import generated_wishes
-from tests.conftest import DATABASES, _drop_postgres, _postgres_database
 from tests.server import Server
 from tests.test_service import SMALL
 
@@ -59,19 +57,6 @@ def test_a_token_has_a_bounded_number_of_batch_jobs(service):
         release.set()
         for f in busy:
             f.result()
-
-
-@pytest.fixture(params=DATABASES[:1])
-def server(request, tmp_path):
-    url, dropped = (f"sqlite:///{tmp_path}/andelstal.db", None) if request.param == "sqlite" else _postgres_database()
-    srv = Server(url, tmp_path, workers=2)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        if dropped:
-            _drop_postgres(dropped)
 
 
 def _metric(server: Server, headers: dict[str, str], name: str) -> float:

@@ -7,26 +7,6 @@ import threading
 from collections import Counter
 
 import httpx
-import pytest
-
-from tests.conftest import DATABASES, _drop_postgres, _postgres_database
-from tests.server import Server
-
-
-@pytest.fixture(params=DATABASES)
-def server(request, tmp_path):
-    if request.param == "sqlite":
-        url, dropped = f"sqlite:///{tmp_path}/andelstal.db", None
-    else:
-        url, dropped = _postgres_database()
-    srv = Server(url, tmp_path, workers=2)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        if dropped:
-            _drop_postgres(dropped)
 
 
 def at_once(count: int, call) -> list[httpx.Response]:
