@@ -293,7 +293,7 @@ class Core:
 
     def later(self, out: Outcome) -> None:
         county = {c: m.county_code for c, m in self.setup.municipalities.items()}
-        volume = {x: 1 for (g, _), x in self.x.items()}
+        volume = {x: 1 for x in self.x.values()}
         cross = {y: 1 for (g, r), y in self.y.items() if county[g] != county[r]}
         transfers = {y: 1 for y in self.y.values()}
         value = self._optimum("volume", volume, "max", out)
@@ -302,28 +302,28 @@ class Core:
         self.m.linear(cross, NINF, value)
         value = self._optimum("transfers", transfers, "min", out)
         self.m.linear(transfers, NINF, value)
-        population, constant = self._population()
-        value = self._optimum("population", population, "min", out, constant)
-        self.m.linear(population, NINF, value - constant)
+        population = self._population()
+        value = self._optimum("population", population, "min", out)
+        self.m.linear(population, NINF, value)
         order = [self.x[pair] for pair in sorted(self.x)]
         values = self._solve(self.m, None, order)
         assert values is not None, "the earlier levels have a table"
         self._keeps(values)
         out.stage_status["tie_break"] = "optimal"
 
-    def _optimum(self, name: str, expr: Expr, sense: str, out: Outcome, constant: int = 0) -> int:
+    def _optimum(self, name: str, expr: Expr, sense: str, out: Outcome) -> int:
         sign = -1 if sense == "max" else 1
         values = self._solve(self.m, {k: sign * v for k, v in expr.items()})
         assert values is not None, "the earlier levels have a table"
         self._keeps(values)
         value = sum(c * values[k] for k, c in expr.items())
-        out.stage_values[name] = str(value + constant)
+        out.stage_values[name] = str(value)
         out.stage_status[name] = "optimal"
         return value
 
-    def _population(self) -> tuple[Expr, int]:
+    def _population(self) -> Expr:
         """Σ |P·share − K·population| over the market's participants, as a sum of new variables bounding each
-        term from above (exact at the minimum); the constant is 0 (kept for the caller's arithmetic)."""
+        term from above (exact at the minimum)."""
         scale_p, _ = self.setup.pop_scale
         expr: Expr = {}
         for p in self.market.givers + self.market.receivers:
@@ -335,7 +335,7 @@ class Core:
             self.m.linear({**inner, a: 1}, -offset, INF)  # a ≥ offset + sign·P·moved
             self.m.linear({**{k: -v for k, v in inner.items()}, a: 1}, offset, INF)  # a ≥ −(offset + sign·P·moved)
             expr[a] = 1
-        return expr, 0
+        return expr
 
     def flows(self, values: list[int]) -> dict[tuple[str, str], int]:
         return {pair: values[xi] for pair, xi in self.x.items() if values[xi] > 0}
