@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import swagger_ui_bundle
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -19,9 +19,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from service.deps import Anyone
-from service.problems import problem_detail, schema_problems, swedish, wish_rows_problems
+from service.problems import problem_detail, schema_problems, swedish, unknown_query, wish_rows_problems
 from service.routes import proposals, reference, rounds, simulations, sweeps
 from service.runtime import ClientGone, Runtime, TooBusy
+from service.schemas import Problem
 from service.settings import Settings
 from solver import __version__
 from solver.domain import InputError
@@ -29,6 +30,16 @@ from solver.domain import InputError
 DESCRIPTION = """Proposals for the national redistribution of allocation shares (andelstal) for unaccompanied
 children among Sweden's 290 municipalities. Tokens come from `andelstal tokens create`; send them as
 `Authorization: Bearer <token>`. Shares are per mille (‰) with at most two decimals."""
+
+
+def complete_document(doc: dict[str, Any], production: bool) -> None:
+    """What FastAPI cannot know of the document: every 422 has the form of `problem_detail` (not FastAPI's own),
+    and outside production the metrics need no token (security `{}` or a bearer token)."""
+    schemas = doc["components"]["schemas"]
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas["ValidationError"] = {**problem, "title": "ValidationError"}
+    if not production:
+        doc["paths"]["/metrics"]["get"]["security"] = [{}, {"HTTPBearer": []}]
 
 
 class BodyTooLarge(BaseException):
@@ -126,7 +137,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     production = settings.production
     # production serves its OpenAPI document to token holders only (openapi_document below), and no docs page
     app = FastAPI(title="andelstal", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  debug=False, docs_url=None, redoc_url=None, openapi_url=None if production else "/openapi.json")
+                  debug=False, docs_url=None, redoc_url=None, openapi_url=None if production else "/openapi.json",
+                  dependencies=[Depends(unknown_query)],
+                  # operation ids are the routes' names (`create_round`), which generated clients take as theirs
+                  generate_unique_id_function=lambda route: route.name)
     if not production:
         # the docs page's scripts and styles come from the package swagger-ui-bundle-v2, not a CDN: it works offline
         app.mount("/docs/assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
@@ -149,6 +163,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(proposals.router)
     app.include_router(simulations.router)
     app.include_router(sweeps.router)
+
+    document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            complete_document(document(), production)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

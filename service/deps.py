@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from service.auth import Caller, Role, lookup, stale, touch
 from service.db import AuditRow, reading
 from service.runtime import Runtime
+from service.schemas import Error
 
 bearer = HTTPBearer(auto_error=False, description="a token from `andelstal tokens create`")
 
@@ -97,8 +98,8 @@ def audit(session: Session, who: Caller, action: str, *, year: int | None = None
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "the body is not JSON (or not UTF-8)"},
-    401: {"description": "missing, unknown or revoked token"},
-    403: {"description": "the token's role or county does not allow this"},
-    413: {"description": "the request body is larger than the server allows"},
+    400: {"model": Error, "description": "the body is not JSON (or not UTF-8)"},
+    401: {"model": Error, "description": "missing, unknown or revoked token"},
+    403: {"model": Error, "description": "the token's role or county does not allow this"},
+    413: {"model": Error, "description": "the request body is larger than the server allows"},
 }

@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+
 from solver.domain import InputError, InputProblem, Municipality, Policy
 from solver.shares import ShareTable
 
@@ -17,11 +21,13 @@ def swedish(accept_language: str | None) -> bool:
 
 
 def problem_detail(p: InputProblem, prefix: Sequence[str | int] = ("body",),
-                   loc: Sequence[str | int] | None = None, sv: bool = False) -> dict[str, Any]:
+                   loc: Sequence[str | int] | None = None, sv: bool = False, kind: str = "rule") -> dict[str, Any]:
     """One problem as a 422 entry: FastAPI's `loc`, `msg` and `type`, and the command line's four fields; in
-    Swedish where the client asks for it and the check gives it (`language` says which)."""
+    Swedish where the client asks for it and the check gives it (`language` says which). `kind` tells a request
+    that does not match the OpenAPI document ("schema") from one that does but breaks a rule of the data that a
+    schema cannot state ("rule": a municipality missing from a share table, a limit of this server)."""
     where = list(loc) if loc is not None else ["body", p.field] if p.where == "body" else [*prefix, p.where, p.field]
-    entry = {"loc": where, "msg": p.message, "type": "value_error", **p.to_dict(), "language": "en"}
+    entry = {"loc": where, "msg": p.message, "type": "value_error", **p.to_dict(), "language": "en", "kind": kind}
     if sv and p.reason_sv is not None:
         entry.update(msg=p.message_sv, reason=p.reason_sv, language="sv")
     return entry
@@ -29,6 +35,7 @@ def problem_detail(p: InputProblem, prefix: Sequence[str | int] = ("body",),
 
 SCHEMA_SV = {  # the schema's reasons (pydantic's error types) in Swedish
     "missing": "saknas",
+    "unknown_parameter": "är ingen parameter för den här åtgärden",
     "extra_forbidden": "okänt fält",
     "greater_than_equal": "ska vara minst {ge}",
     "less_than_equal": "får vara högst {le}",
@@ -68,6 +75,15 @@ def schema_problems(errors: Sequence[dict[str, Any]], body: Any, sv: bool = Fals
     merged_sv: dict[tuple[str, str, str | None], list[str | None]] = {}
     places: dict[tuple[str, str, str | None], list[Any]] = {}
     for e in errors:
+        source = str(next(iter(e.get("loc", ())), "body"))
+        if source in ("query", "path", "header"):  # a parameter: named as it is, nothing of the body to find
+            key = (source, str(e["loc"][1]) if len(e["loc"]) > 1 else source, None)
+            reasons = merged.setdefault(key, [])
+            places.setdefault(key, list(e["loc"]))
+            if e.get("msg", "invalid") not in reasons:
+                reasons.append(e.get("msg", "invalid"))
+                merged_sv.setdefault(key, []).append(_reason_sv(e))
+            continue
         loc = _in_body(list(e.get("loc", ()))[1:], body, e.get("type") == "missing")
         if e.get("type") in ("union_tag_invalid", "union_tag_not_found"):  # the field that chooses the kind
             loc.append(str((e.get("ctx") or {}).get("discriminator", "")).strip("'"))
@@ -92,7 +108,7 @@ def schema_problems(errors: Sequence[dict[str, Any]], body: Any, sv: bool = Fals
         in_sv = merged_sv[key]
         reason_sv = "; eller ".join(r for r in in_sv if r) if all(in_sv) else None
         out.append(problem_detail(InputProblem(where, field, "; or ".join(reasons), code=code, sv=reason_sv),
-                                  loc=places[key], sv=sv))
+                                  loc=places[key], sv=sv, kind="schema"))
     return out
 
 
@@ -142,3 +158,21 @@ def wish_rows_problems(errors: Sequence[dict[str, Any]], body: Any, municipaliti
     except InputError as exc:
         return [p for p in exc.problems if not p.where.startswith("row ") or int(p.where[4:]) - 1 not in refused]
     return []
+
+
+def unknown_query(request: Request) -> None:
+    """Refuse query parameters the operation does not have: a misspelt `?fromat=csv` would otherwise be ignored
+    silently and answer something the caller did not ask for."""
+    route = request.scope.get("route")
+    if route is None or not hasattr(route, "dependant"):
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise RequestValidationError([{"loc": ("query", name), "type": "unknown_parameter", "input": None,
+                                       "msg": f"is not a parameter of this operation (it has: "
+                                              f"{', '.join(sorted(known)) or 'none'})"} for name in unknown])
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    return {p.alias for p in dependant.query_params}.union(*(_query_names(d) for d in dependant.dependencies))

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    model_validator,
+)
 
 Code = Annotated[str, Field(pattern=r"^\d{4}$", description="municipality code (kommunkod), four digits")]
 CountyCode = Annotated[str, Field(pattern=r"^\d{2}$", description="county code (länskod), two digits")]
@@ -16,6 +28,33 @@ Amount = Annotated[float, Field(ge=0, le=1000, strict=True)] | Annotated[
 MAX_WISHES = 290
 # the database keeps naive UTC; answers carry the zone, as RFC 3339 asks
 Instant = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo is not None else d.replace(tzinfo=UTC))]
+
+
+def _whole(value: Any) -> Any:
+    """A JSON number without a fraction (`7.0`) is a whole number, as JSON Schema's `integer` says; `true` stays
+    refused (the models are strict)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def whole(least: int, most: int) -> Any:
+    """A whole number within bounds (the bounds before the conversion, so the document states them)."""
+    return Annotated[int, Field(ge=least, le=most), BeforeValidator(_whole)]
+
+
+Seed = whole(0, 2**31 - 1)
+RowId = whole(1, 2**31 - 1)
+Forecast = whole(0, 1_000_000)
+Year = whole(2000, 2100)
+Years = whole(1, 50)
+Replicates = whole(1, 100_000)
+Count = whole(1, 20)
+Givers = whole(1, 200)
+Receivers = whole(1, 80)
+# per mille by municipality code; a key that is no code is refused by the document too, not only by the model
+ShareMap = Annotated[dict[Code, Annotated[float, Field(ge=0, le=1000)]],
+                     WithJsonSchema({"type": "object", "maxProperties": 290, "additionalProperties": False,
+                                     "patternProperties": {r"^\d{4}$": {"type": "number", "minimum": 0,
+                                                                         "maximum": 1000}}})]
 
 
 class Strict(BaseModel):
@@ -97,9 +136,9 @@ class PolicyIn(Strict):
     one_receiver: bool | None = None
     binding_agreements: bool | None = None
     min_transfer_permille: float | None = Field(default=None, ge=0.01, le=1000)
-    forecast: int | None = Field(default=None, ge=0, le=1_000_000)
+    forecast: whole(0, 1_000_000) | None = Field(default=None)
     time_limit_s: float | None = Field(default=None, gt=0, le=3600, description="clamped by the server's limit")
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    seed: whole(0, 2**31 - 1) | None = Field(default=None)
 
     def plain(self) -> dict[str, Any]:
         data = self.model_dump(exclude_none=True)
@@ -111,7 +150,7 @@ class PolicyIn(Strict):
 class WhatIfIn(Strict):
     wishes: list[WishIn] = Field(default_factory=list, max_length=MAX_WISHES)
     policy: PolicyIn = Field(default_factory=PolicyIn)
-    shares: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+    shares: ShareMap | None = Field(
         default=None, max_length=290, description="a base table to use instead of the round's or the default")
     backend: Literal["cpsat", "highs", "cbc"] = "cpsat"
 
@@ -122,8 +161,8 @@ class ProposalRequest(Strict):
 
 
 class RoundIn(Strict):
-    year: int = Field(ge=2000, le=2100)
-    shares: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+    year: whole(2000, 2100)
+    shares: ShareMap | None = Field(
         default=None, max_length=290, description="the base share table of the round; default the illustrative key")
 
 
@@ -140,7 +179,7 @@ class RoundOut(BaseModel):
 
 
 class FinaliseIn(Strict):
-    proposal_id: int = Field(ge=1, le=2**31 - 1)
+    proposal_id: whole(1, 2**31 - 1)
 
 
 class Municipality(BaseModel):
@@ -273,15 +312,15 @@ class Health(BaseModel):
 class SimulationParamsIn(Strict):
     """Every field is optional; a missing field takes the default of `solver.simulate.SimulationParams`."""
 
-    years: int | None = Field(default=None, ge=1, le=50)
-    arrivals: list[Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(default=None, min_length=1, max_length=50)
+    years: whole(1, 50) | None = Field(default=None)
+    arrivals: list[whole(0, 1_000_000)] | None = Field(default=None, min_length=1, max_length=50)
     arrivals_model: Literal["fixed", "poisson"] | None = None
     tie_share: float | None = Field(default=None, ge=0, le=1)
-    tie_boost: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(default=None, max_length=290)
+    tie_boost: ShareMap | None = Field(default=None, max_length=290)
     comparison: Literal["before", "after"] | None = None
     rule: Literal["equalising", "priority"] | None = None
-    replicates: int | None = Field(default=None, ge=1, le=100_000)
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    replicates: whole(1, 100_000) | None = Field(default=None)
+    seed: whole(0, 2**31 - 1) | None = Field(default=None)
     mean_stay_days: float | None = Field(default=None, ge=0, le=10_000)
     tie_children_in_agency_housing: float | None = Field(default=None, ge=0, le=1)
 
@@ -297,16 +336,16 @@ class SimulationIn(Strict):
             raise ValueError("give proposal_id or shares, not both")
         return self
 
-    proposal_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+    proposal_id: whole(1, 2**31 - 1) | None = Field(default=None,
                                     description="simulate a stored proposal (its table, base, transfers and volunteers)")
-    shares: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+    shares: ShareMap | None = Field(
         default=None, max_length=290, description="or a share table; default: today's (illustrative) table")
-    volunteers: dict[Code, Annotated[float, Field(ge=0, le=1000)]] | None = Field(
+    volunteers: ShareMap | None = Field(
         default=None, max_length=290, description="room per volunteer in per mille, for the priority rule")
     against: Literal["base", "equalising", "priority"] | None = Field(
         default=None, description="side by side with the base table, or with the other rule")
     parameters: SimulationParamsIn = Field(default_factory=SimulationParamsIn)
-    stress: list[Annotated[int, Field(ge=2, le=100)]] = Field(default_factory=list, max_length=5)
+    stress: list[whole(2, 100)] = Field(default_factory=list, max_length=5)
 
 
 class SimulationOut(BaseModel):
@@ -328,10 +367,10 @@ class RangeIn(Strict):
 
 
 class GeneratedIn(Strict):
-    count: int = Field(default=1, ge=1, le=20)
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    givers: int = Field(default=40, ge=1, le=200)
-    receivers: int = Field(default=10, ge=1, le=80)
+    count: whole(1, 20) = 1
+    seed: whole(0, 2**31 - 1) = 0
+    givers: whole(1, 200) = 40
+    receivers: whole(1, 80) = 10
 
 
 class GridWishesIn(Strict):
@@ -340,8 +379,8 @@ class GridWishesIn(Strict):
 
 
 class GridScenariosIn(Strict):
-    forecast: list[Annotated[int, Field(ge=0, le=1_000_000)]] = Field(default=[500], min_length=1, max_length=20)
-    stress: list[Annotated[int, Field(ge=0, le=100)]] = Field(default=[1], min_length=1, max_length=20)
+    forecast: list[whole(0, 1_000_000)] = Field(default=[500], min_length=1, max_length=20)
+    stress: list[whole(0, 100)] = Field(default=[1], min_length=1, max_length=20)
 
 
 class GridIn(Strict):
@@ -372,3 +411,22 @@ class SweepOut(BaseModel):
     error: dict[str, Any] | None = None
     pareto: list[dict[str, Any]] | None = None
     links: dict[str, str] = {}
+
+
+class Problem(BaseModel):
+    """One entry of a 422 answer: where the problem is, which field, which municipality, and why."""
+
+    loc: list[str | int] = Field(description="FastAPI's location: `body`, `query` or `path`, then the fields")
+    msg: str = Field(description="the whole message, as the command line prints it")
+    type: str = Field(description="always `value_error`")
+    where: str = Field(description="`body`, a row of a list (`row 3`), a part of the body, `query` or `path`")
+    field: str
+    code: str | None = Field(description="the municipality the problem concerns, where there is one")
+    reason: str
+    language: Literal["en", "sv"] = Field(description="`sv` where the client asked for Swedish and the check "
+                                                       "gives it")
+    kind: Literal["schema", "rule"] = Field(description="`schema`: the request does not match this document; "
+                                                        "`rule`: it does, but breaks a rule of the data that a "
+                                                        "schema cannot state (a municipality missing from a share "
+                                                        "table, a limit of this server)")
+

@@ -60,8 +60,8 @@ def healthz(rt: Runtime_):
     return schemas.Health(status="ok", database=rt.engine.dialect.name, version=__version__)
 
 
-@plain.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}},
-                                                            401: {"description": "production: a token is required"}})
+@plain.get("/metrics", response_class=Response, responses={
+    200: {"content": {"text/plain": {}}}, 401: {"model": schemas.Error, "description": "production: a token is required"}})
 async def metrics(rt: Runtime_, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
     """Prometheus metrics; in production only for a caller with a token (a scraper sends it as a bearer token)."""
     if rt.settings.production:

@@ -19,6 +19,7 @@ from service.deps import ERRORS, Agency, Anyone, Runtime_, Session_, audit
 from service.routes.proposals import ACCEPTED, BUSY, queued
 from service.routes.rounds import NOT_FOUND, share_units
 from service.runtime import Runtime
+from solver.domain import InputError, InputProblem
 from solver.simulate import parse_params, run, scenario_from_proposal, scenario_from_table
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["simulations"])
@@ -48,10 +49,12 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
     children = params.replicates * sum(params.arrivals_by_year())
     work = children * (1 + (body.against is not None) + sum(body.stress) + len(body.stress))
     if work > rt.settings.max_simulation_children:
-        raise HTTPException(422, [{"loc": ["body", "parameters", "replicates"], "type": "value_error",
-                                   "msg": f"the request simulates {work:,} children (replicates × arrivals, with the "
-                                          f"comparison and stress runs); this server allows "
-                                          f"{rt.settings.max_simulation_children:,}"}])
+        limit = rt.settings.max_simulation_children
+        raise InputError([InputProblem(
+            "parameters", "replicates", f"the request simulates {work:,} children (replicates × arrivals, with the "
+            f"comparison and stress runs); this server allows {limit:,}",
+            sv=f"begäran simulerar {work:,} barn (replikat × ankomster, med jämförelse och stresskörningar); "
+               f"servern tillåter {limit:,}".replace(",", " "))], "request")
     return scenario, params, against, against_params, work
 
 

@@ -20,6 +20,7 @@ from service.db import JobRow, SweepRow, now
 from service.deps import ERRORS, Runtime_, Session_, allow, audit
 from service.routes.proposals import BUSY
 from service.routes.rounds import NOT_FOUND
+from solver.domain import InputError, InputProblem
 from solver.sweep import RESULT_FIELDS, pareto, parse_grid, run_sweep
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["sweeps"])
@@ -44,9 +45,10 @@ def create_sweep(body: schemas.SweepIn, rt: Runtime_, session: Session_, who: An
 
     grid = parse_grid(data, None, max_points=rt.settings.max_sweep_points, policy_bounds=bounds)
     if len(grid.points) > rt.settings.max_sweep_points:
-        raise HTTPException(422, [{"loc": ["body", "grid", "policy"], "type": "value_error",
-                                   "msg": f"the grid has {len(grid.points):,} points; this server allows "
-                                          f"{rt.settings.max_sweep_points:,}"}])
+        limit = rt.settings.max_sweep_points
+        raise InputError([InputProblem("grid", "policy", f"the grid has {len(grid.points):,} points; this server "
+                                       f"allows {limit:,}", sv=f"rutnätet har {len(grid.points)} punkter; servern "
+                                       f"tillåter {limit}")], "request")
     row = SweepRow(created_by=who.actor, total=len(grid.points), digest=grid.digest, grid=data)
     session.add(row)
     session.flush()
