@@ -34,12 +34,18 @@ children among Sweden's 290 municipalities. Tokens come from `andelstal tokens c
 
 def complete_document(doc: dict[str, Any], production: bool) -> None:
     """What FastAPI cannot know of the document: every 422 has the form of `problem_detail` (not FastAPI's own),
-    and outside production the metrics need no token (security `{}` or a bearer token)."""
+    every operation may answer one, and outside production the metrics need no token (security `{}` or a
+    bearer token)."""
     schemas = doc["components"]["schemas"]
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas["ValidationError"] = {**problem, "title": "ValidationError"}
     if not production:
         doc["paths"]["/metrics"]["get"]["security"] = [{}, {"HTTPBearer": []}]
+    refused = {"description": "Validation Error",
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            operation["responses"].setdefault("422", refused)  # an unknown query parameter, on any operation
 
 
 class BodyTooLarge(BaseException):
