@@ -112,10 +112,6 @@ def apportion(
     return _divisor(w, house, method, lo, hi)
 
 
-def _order_key(w: list[Fraction], i: int) -> tuple[Fraction, int]:
-    return (-w[i], i)
-
-
 def _integers(w: list[Fraction]) -> list[int]:
     """The weights times the least common multiple of their denominators: whole numbers in the same proportions,
     which give the same quotas and claims (a Fraction's every operation normalises by a gcd: the national

@@ -72,7 +72,7 @@ def test_floors_and_caps_hold(method):
 def test_exact_ties_are_broken_by_rule_and_reported(method):
     result = apportion([10, 10, 10], 2, method)
     assert result.seats == (1, 1, 0)  # equal weights: input order decides
-    assert result.ties and result.ties[0].parties == (0, 1, 2) and result.ties[0].winners == (0, 1)
+    assert result.ties == (Tie(seats=2, parties=(0, 1, 2), winners=(0, 1)),) and result.method is method
 
 
 def test_fractions_are_exact():
@@ -215,6 +215,8 @@ def test_each_bad_argument_is_named():
         (dict(weights=[1, 2], house=5, floors=[2, 0], caps=[1, None]), "each floor must be between 0 and its cap"),
         (dict(weights=[1, 2], house=5, caps=[1, 2]), "the caps allow only 3 seats but the house has 5"),
         (dict(weights=[0, 0], house=1), "no party with a positive weight can take the remaining seats"),
+        (dict(weights=[0, 5], house=3, floors=[0, 2], caps=[None, 2]),
+         "no party with a positive weight can take the remaining seats"),  # the weighted party is at its cap
     ]
     for kwargs, message in cases:
         with pytest.raises(ApportionmentError, match=f"^{message}$"):
@@ -235,3 +237,48 @@ def test_method_names_are_read_as_written_anywhere(name, method):
 def test_an_unknown_method_is_named_with_the_known_ones():
     with pytest.raises(ValueError, match=r"^unknown apportionment method 'borda'; known: adams, d'hondt, d-hondt, "):
         Method.parse("borda")
+
+
+def test_a_house_the_floors_fill_needs_no_free_party():
+    """Where the floors take the whole house nothing is left to place, so no party needs room above its floor."""
+    for method in Method:
+        assert apportion([0, 5], 2, method, floors=[0, 2], caps=[None, 2]).seats == (0, 2)
+
+
+def test_hamilton_gives_an_equal_remainder_to_the_larger_weight_and_reports_it():
+    result = apportion([1, 3], 2, "hamilton")  # quotas 0.5 and 1.5: equal remainders, the larger weight wins
+    assert result == apportion([1, 3], 2, Method.HAMILTON)
+    assert result.seats == (0, 2) and result.method is Method.HAMILTON
+    assert result.ties == (Tie(seats=1, parties=(0, 1), winners=(1,)),)
+    result = apportion([3, 3, 2], 4, "hamilton")  # quotas 1.5, 1.5, 1: the tie is over a party's second seat
+    assert result.seats == (2, 1, 1)
+    assert result.ties == (Tie(seats=1, parties=(0, 1), winners=(0,)),)
+
+
+FRACTIONS = st.tuples(st.integers(0, 10**6), st.integers(1, 10**6))
+
+
+@settings(max_examples=200, deadline=None)
+@given(points=st.sets(FRACTIONS, min_size=0, max_size=30), close=st.integers(10**15, 10**18))
+def test_break_points_are_ordered_exactly(points, close):
+    """_ascending sorts fractions exactly, also where floats cannot tell neighbours apart (k/(k+1) for huge k)."""
+    from solver.apportion import _ascending
+
+    for extra in ([], [(close, close + 1), (close + 1, close + 2), (close - 1, close)]):
+        distinct = {Fraction(p, q): (p, q) for p, q in [*points, *extra]}  # one representative per value
+        assert _ascending(set(distinct.values())) == [distinct[v] for v in sorted(distinct)]
+
+
+@pytest.mark.parametrize("method", [Method.ADAMS, Method.JEFFERSON, Method.WEBSTER])
+@settings(max_examples=60, deadline=None)
+@given(weights=st.lists(st.integers(1, 5_000), min_size=2, max_size=30), house=st.integers(1_000, 100_000))
+def test_the_start_leaves_only_the_last_few_seats(method, weights, house):
+    """_start's promise: a prefix of the seat-by-seat order (never above the final seats) that leaves the loop at
+    most about a hundredth of the house plus two seats a party; where it fell back to the floors, the national
+    cut of 100,000 units would be placed seat by seat."""
+    from solver.apportion import _start
+
+    final = apportion(weights, house, method).seats
+    start = _start([Fraction(w) for w in weights], house, method, [0] * len(weights), [house] * len(weights))
+    assert all(s <= f for s, f in zip(start, final))
+    assert sum(final) - sum(start) <= house // 100 + 2 * len(weights)
