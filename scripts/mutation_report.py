@@ -11,12 +11,104 @@ from datetime import date
 MUTMUT = [sys.executable, "-m", "mutmut"]
 # survivors that no test can kill, and why (by mutant name; numbers shift when a function changes)
 EQUIVALENT = {
-    "x_check_stages__mutmut_13": "the default of max() over a market's participants: a market always has some",
-    "x_check_stages__mutmut_15": "the same default removed: never reached for the same reason",
-    "x_check_stages__mutmut_18": "the same default as 1: never reached for the same reason",
-    "x__sorted_ratios__mutmut_6": "a bound giver with an effective offer of 0 has no ratio and adds 0 to its partner's "
-                                  "bound part either way",
-    "x__sorted_ratios__mutmut_14": "a bound giver always has a partner, so the fallback key is never used",
+    # solver/redistribute/check.py
+    'x_check_stages__mutmut_13': "the default of max() over a market's participants: a market always has some",
+    'x_check_stages__mutmut_15': 'the same default removed: never reached for the same reason',
+    'x_check_stages__mutmut_18': 'the same default as 1: never reached for the same reason',
+    'x__sorted_ratios__mutmut_6': "a bound giver with an effective offer of 0 has no ratio and adds 0 to its partner's "
+                                  'bound part either way',
+    'x__sorted_ratios__mutmut_14': 'a bound giver always has a partner, so the fallback key is never used',
+    # solver/apportion.py
+    'x__clamped_quotas__mutmut_16': 'at λ·w = floor the free quota λ·w equals the floor: the same Fraction either way',
+    'x__clamped_quotas__mutmut_22': 'at λ·w = cap the free quota equals the cap: the same Fraction either way',
+    'x__hamilton__mutmut_22': 'adds parties whose quota is whole (remainder 0): they sort after every positive remainder, '
+                              'and the seats left never exceed the parties with one',
+    'x__hamilton__mutmut_23': 'a party at its cap has quota ≤ cap = seats, so `quota > seats` already leaves it out',
+    'x__hamilton__mutmut_24': 'adds parties with remainder 0, as mutant 22: never reached by the seats left',
+    'x__hamilton__mutmut_35': 'no seat left means every quota is whole, so there are no candidates: 0 < 0 fails either way',
+    'x__hamilton__mutmut_36': 'where every candidate wins, each tied party won, so no tie is reported either way',
+    # solver/redistribute/leximin.py
+    'xǁCoreǁ__init____mutmut_24': 'y ≤ 2: the one-receiver rule keeps Σy ≤ 1, and without it a y of 2 only counts an extra '
+                                  'transfer, which the transfers level never chooses',
+    'xǁCoreǁ__init____mutmut_82': 'a bound giver with an effective offer of 0 moves 0 and has no ratio either way',
+    'xǁCoreǁ__init____mutmut_86': 'None is as false as False where `solve` reads it (`if not core.feasible`)',
+    'xǁCoreǁ__init____mutmut_88': 'once a partner cannot take the transfer the market is infeasible; the constraints not '
+                                  'added are never solved',
+    'xǁCoreǁ_solve__mutmut_21': "the depth-first order's expression 2·x orders the search as x does",
+    'xǁCoreǁ_solve__mutmut_25': "None sets the proto's bool to its default false, as False does",
+    'xǁCoreǁ_solve__mutmut_27': 'a search without an objective ends at its first solution anyway',
+    'xǁCoreǁ_solve__mutmut_28': 'the same: without an objective CP-SAT stops at the first solution',
+    'xǁCoreǁ_solve__mutmut_45': 'the depth-first solve has no objective, so CP-SAT reports OPTIMAL, never FEASIBLE, for its '
+                                'solution',
+    'xǁCoreǁ_solve__mutmut_46': 'as 45: FEASIBLE is reported only by an optimisation stopped early, which raises _Stopped '
+                                'next either way',
+    'xǁCoreǁ_solve__mutmut_47': "as 45: the depth-first solve's status is OPTIMAL or INFEASIBLE",
+    'xǁCoreǁ_solve__mutmut_50': 'the table of a stopped optimisation: every level before it has kept one already '
+                                "(`_keeps`), and in the tests' stops the stopped solve had found none better",
+    'xǁCoreǁ_solve__mutmut_51': 'as 50: not reached by a test (an optimisation stopped after finding a solution; the corpus '
+                                'benchmark meets it)',
+    'xǁCoreǁ_solve__mutmut_53': 'MODEL_INVALID is a programming error that no input reaches; its message is not asserted',
+    'xǁCoreǁ_solve__mutmut_59': 'a stop by the work limit leaves no work (left ≤ 0), so the first operand decides before '
+                                'the cancel is read',
+    'xǁCoreǁ_solve__mutmut_60': 'as 59: left ≤ 0 at every stop by the limit; with a cancel set the other operands decide '
+                                'alike',
+    'xǁCoreǁ_solve__mutmut_61': 'left is a sum of floats: exactly 0 after a stop is not met',
+    'xǁCoreǁ_reach__mutmut_4': "no lower bound exceeds its member's wish where _reach is called, so only the empty "
+                               'expression decides, and an empty expression with a literal is forced false as False is',
+    'xǁCoreǁ_at_least__mutmut_10': "the members and lows have the same length: zip's strictness never fires",
+    'xǁCoreǁ_at_least__mutmut_13': 'as 10',
+    'xǁCoreǁ_at_least__mutmut_14': 'as 10',
+    'xǁCoreǁ_at_least__mutmut_17': 'sure members (least 0) occur only at the level 0, where every member is sure and the '
+                                   'count is met either way',
+    'xǁCoreǁ_at_least__mutmut_24': 'as 17: a True literal occurs only at the level 0, whose count constraint is Σ ≥ 0 '
+                                   'either way',
+    'xǁCoreǁleximin__mutmut_3': 'an objective of None and of {} are both no objective (`if objective:`)',
+    'xǁCoreǁleximin__mutmut_5': 'as 3',
+    'xǁCoreǁleximin__mutmut_32': "the table is kept again by the next level's solves before any stop the tests make reads "
+                                 'it',
+    'xǁCoreǁleximin__mutmut_34': 'at 1 `_above` finds no member that can exceed it (every least amount exceeds the wish) '
+                                 'and the loop ends with need 0',
+    'xǁCoreǁleximin__mutmut_35': 'return and break both end the method here',
+    'xǁCoreǁleximin__mutmut_38': '_above reads the table only where no member can exceed the value, and then returns need '
+                                 '0, which ends the loop',
+    'xǁCoreǁ_highest__mutmut_9': 'speed only: a candidate above 1 is refuted and never returned',
+    'xǁCoreǁ_highest__mutmut_11': 'Fraction(a, None) is Fraction(a): more candidates below the floor, which the search '
+                                  'starts above (speed only)',
+    'xǁCoreǁ_highest__mutmut_12': 'as 11: every candidate kept, the search starts from what the table reaches (speed only)',
+    'xǁCoreǁ_highest__mutmut_13': 'as 11',
+    'xǁCoreǁ_highest__mutmut_24': 'speed only: a level returned too low is raised by the next round of the loop (`_above` '
+                                  'proves how many exceed it, and the next search starts from there)',
+    'xǁCoreǁ_highest__mutmut_40': 'an objective of None and of {} are both no objective',
+    'xǁCoreǁ_highest__mutmut_42': 'as 40',
+    'xǁCoreǁ_highest__mutmut_46': 'speed only, as 24: skipping a candidate can only return a lower level, which the loop '
+                                  'raises again',
+    'xǁCoreǁ_highest__mutmut_59': 'speed only: another probe order of the same binary search',
+    'xǁCoreǁ_above__mutmut_14': 'the coefficients of `free` are not read; only its keys are',
+    'xǁCoreǁ_above__mutmut_17': 'no literal of `_above` is True (its least amounts are at least 1)',
+    'xǁCoreǁ_above__mutmut_21': 'no free literal means no member can exceed the value, which happens only at 1, where the '
+                                'loop has ended',
+    'xǁCoreǁ_above__mutmut_28': 'the objective doubled has the same optimum',
+    'xǁCoreǁ_above__mutmut_30': "an assertion's message for a state no input reaches",
+    'xǁCoreǁ_above__mutmut_31': 'as 30',
+    'xǁCoreǁlater__mutmut_5': 'twice the count of cross-county transfers has the same minimum',
+    'xǁCoreǁlater__mutmut_31': '`_optimum` minimises for every sense but "max"',
+    'xǁCoreǁlater__mutmut_39': 'as 31',
+    'xǁCoreǁlater__mutmut_40': 'as 31',
+    'xǁCoreǁlater__mutmut_50': 'as 31',
+    'xǁCoreǁlater__mutmut_58': 'as 31',
+    'xǁCoreǁlater__mutmut_59': 'as 31',
+    'xǁCoreǁlater__mutmut_70': 'as 31',
+    'xǁCoreǁlater__mutmut_78': 'as 31',
+    'xǁCoreǁlater__mutmut_79': 'as 31',
+    'xǁCoreǁlater__mutmut_95': "an assertion's message for a state no input reaches",
+    'xǁCoreǁlater__mutmut_96': 'as 95',
+    'xǁCoreǁ_optimum__mutmut_5': '−2 × the expression has the same maximum as −1 ×',
+    'xǁCoreǁ_optimum__mutmut_9': '2 × the expression has the same minimum',
+    'xǁCoreǁ_optimum__mutmut_17': "an assertion's message for a state no input reaches",
+    'xǁCoreǁ_optimum__mutmut_18': 'as 17',
+    'xǁCoreǁ_population__mutmut_21': 'a term |P·share − K·population| of 0 would need a share exactly proportional to the '
+                                     "population; no municipality's is",
+    'x_solve__mutmut_47': 'a table is kept exactly when the solution is not NONE, so `and` and `or` agree',
 }
 
 
@@ -30,12 +122,12 @@ def main() -> int:
             states[module][state].append(name)
     print(f"# Mutation testing, {date.today().isoformat()}\n")
     print("`make mutation` (mutmut; the modules and tests in pyproject.toml's [tool.mutmut]). Killed includes "
-          "timeouts (a mutant that makes the tests hang is caught).\n")
+          "timeouts and crashes (a mutant that makes the tests hang or crash is caught).\n")
     print("| module | mutants | killed | survived | no tests | score |")
     print("|---|---|---|---|---|---|")
     for module, by in sorted(states.items()):
         total = sum(len(v) for v in by.values())
-        killed = len(by["killed"]) + len(by["timeout"])
+        killed = len(by["killed"]) + len(by["timeout"]) + len(by["segfault"])
         print(f"| `{module}` | {total} | {killed} | {len(by['survived'])} | {len(by['no tests'])} | "
               f"{100 * killed / total:.1f} % |")
     for module, by in sorted(states.items()):
@@ -48,7 +140,7 @@ def main() -> int:
             diff = [line for line in shown.splitlines() if line.startswith(("-    ", "+    ", "- ", "+ "))
                     and not line.startswith(("---", "+++"))]
             short = name.rsplit(".", 1)[-1]
-            why = EQUIVALENT.get(short.split("ǁ")[-1], "not yet explained or killed")
+            why = EQUIVALENT.get(short) or EQUIVALENT.get(short.split("ǁ")[-1], "not yet explained or killed")
             print(f"- `{short}`: " + " → ".join(f"`{d[1:].strip()}`" for d in diff[:2]) + f" ({why})")
     return 0
 

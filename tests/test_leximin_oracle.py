@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +27,7 @@ from solver.redistribute.proposal import propose
 from solver.redistribute.targets import build_setup
 from solver.shares import ShareTable
 
+ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 20_000  # the most tables an instance may have for the oracle to enumerate
 
 
@@ -170,6 +173,8 @@ def test_the_examples_of_the_fairness_definition(municipalities, base, offers, r
     out = run_core(municipalities, Instance(offers, rooms, dict(base.units)))
     assert out.termination.value == "optimal"
     assert out.flows == expected
+    assert out.stage_status == dict.fromkeys(["leximin", "volume", "cross_county", "transfers", "population",
+                                              "tie_break"], "optimal")
 
 
 def test_a_giver_larger_than_every_room_gives_what_the_largest_room_takes(municipalities, base):
@@ -215,7 +220,9 @@ def instances(draw, municipalities, base):
     return Instance(givers, receivers, _with_small_shares(municipalities, base, small), partners)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# `make mutation` runs this test once per mutant and asks for fewer examples (ANDELSTAL_ORACLE_EXAMPLES)
+@settings(max_examples=int(os.environ.get("ANDELSTAL_ORACLE_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_the_core_returns_the_best_table_of_every_small_instance(municipalities, base, data):
     check_against_oracle(municipalities, data.draw(instances(municipalities, base)))
@@ -244,3 +251,143 @@ def test_the_checker_recomputes_the_first_level_from_the_table(municipalities, b
     assert check_stages(setup, market, {"leximin": "1/2×1 3/4×1 1×2"}, flows) == []
     assert check_stages(setup, market, {"leximin": "1/2×1 1×3"}, flows) == [
         "market national: stage leximin reported 1/2×1 1×3, the table gives 1/2×1 3/4×1 1×2"]
+
+
+# --- instances where a later level decides, and how the core ends when it cannot finish --------------------
+
+DECISIVE = [  # found by enumeration: the named level tells apart tables equal before it (and, "over", the best
+    # table changes where that level is optimised the wrong way)
+    ("volume", {"2104": 1, "2161": 2}, {"2180": 4, "2309": 1, "2121": 1}),
+    ("volume over the later levels", {"0305": 2, "1981": 6}, {"1983": 4, "0380": 6, "1980": 1}),
+    ("cross_county", {"0561": 5, "0512": 2, "0760": 5}, {"0582": 4, "0781": 4}),
+    ("cross_county over the later levels", {"1230": 4, "1256": 1, "1862": 1, "1260": 6}, {"1284": 1, "1882": 2}),
+    ("population", {"0160": 1, "0128": 2}, {"0125": 5, "0191": 5, "0140": 4}),
+    ("population over the matrix", {"0763": 1, "0760": 4, "2361": 3, "0764": 4}, {"2321": 5}),
+    ("two agreements with one partner", {"0114": 1, "0115": 2, "0117": 4}, {"0120": 10}),
+]
+
+
+@pytest.mark.parametrize("level, offers, rooms", DECISIVE, ids=[d[0] for d in DECISIVE])
+def test_the_later_levels_decide_where_the_first_ties(municipalities, base, level, offers, rooms):
+    partners = (("0114", "0120"), ("0115", "0120")) if level.startswith("two") else ()
+    check_against_oracle(municipalities, Instance(offers, rooms, dict(base.units), partners))
+
+
+def _core(municipalities, base, offers, rooms, policy: Policy | None = None, **options):
+    wishes = [Wish(c, WishKind.GIVE, a, p) for c, (a, p) in offers.items()]
+    wishes += [Wish(c, WishKind.RECEIVE, a) for c, a in rooms.items()]
+    setup = build_setup(municipalities, base, wishes, policy or Policy())
+    return solve(setup, setup.markets[0], SolveOptions(**{"time_limit_s": 60, **options}))
+
+
+def test_without_the_one_receiver_rule_a_giver_serves_two_rooms(municipalities, base):
+    out = _core(municipalities, base, {"0114": (2, None)}, {"0120": 1, "0123": 1}, Policy(one_receiver=False))
+    assert out.flows == {("0114", "0120"): 1, ("0114", "0123"): 1}
+    out = _core(municipalities, base, {"0114": (2, None)}, {"0120": 1, "0123": 1})
+    assert out.flows == {("0114", "0120"): 1}  # the rule on: one room, the first in the matrix order
+
+
+def test_no_transfer_is_smaller_than_the_policys_least(municipalities, base):
+    """A giver of one unit cannot give where the least transfer is two; the giver of three fills the room. Two
+    givers of two into a room of three: without the least transfer 2 and 1 (ratios ½, 1, 1), with it one gives 2."""
+    out = _core(municipalities, base, {"0114": (1, None), "0115": (3, None)}, {"0120": 4}, Policy(min_transfer=2))
+    assert out.flows == {("0115", "0120"): 3}
+    out = _core(municipalities, base, {"0114": (2, None), "0115": (2, None)}, {"0120": 3}, Policy(min_transfer=2))
+    assert list(out.flows.values()) == [2] and out.stage_values["leximin"] == "0×1 2/3×1 1×1"  # level 4 says who
+    out = _core(municipalities, base, {"0114": (2, None), "0115": (2, None)}, {"0120": 3})
+    assert sorted(out.flows.values()) == [1, 2] and out.stage_values["leximin"] == "1/2×1 1×2"
+
+
+def test_a_giver_whose_floor_takes_its_offer_has_no_ratio(municipalities, base):
+    share = base.units["0319"]  # the smallest share; the floor leaves Stockholm's offer whole
+    out = _core(municipalities, base, {"0319": (share, None), "0180": (2, None)}, {"0120": 2},
+                Policy(giver_floor=share))
+    assert out.flows == {("0180", "0120"): 2} and out.stage_values["leximin"] == "1×2"
+
+
+def test_an_agreement_with_a_partner_that_cannot_take_it_is_infeasible(municipalities, base):
+    out = _core(municipalities, base, {"0114": (3, "0120")}, {"0120": 1}, Policy(min_transfer=2))
+    assert (out.termination.value, out.solution.value, out.flows) == ("infeasible", "none", None)
+    assert out.message == "a binding agreement names a partner that cannot take the transfer"
+    out = _core(municipalities, base, {"0114": (3, "0120")}, {"0120": 2})  # a partner with too little room
+    assert (out.termination.value, out.solution.value, out.flows) == ("infeasible", "none", None)
+    assert out.message == "no table keeps the hard rules"
+
+
+def _sample(municipalities, base):
+    import json
+
+    from solver.wishes import read_wishes
+
+    wishes = read_wishes(json.loads((ROOT / "solver" / "data" / "sample_wishes.json").read_text()), municipalities,
+                         base, Policy())
+    return build_setup(municipalities, base, wishes, Policy())
+
+
+def test_a_solve_stopped_at_its_work_limit_says_so_and_counts_its_work(municipalities, base, monkeypatch):
+    """The national sample with a work limit far too small: nothing is proven, no table is claimed, and the
+    work spent is what CP-SAT reports, over as many solves as were made (CP-SAT's calls counted here)."""
+    from ortools.sat.python import cp_model
+
+    calls, spent = [], []
+    original = cp_model.CpSolver.solve
+
+    def counted(self, *args, **kwargs):
+        status = original(self, *args, **kwargs)
+        calls.append(status)
+        spent.append(self.deterministic_time)
+        return status
+
+    monkeypatch.setattr(cp_model.CpSolver, "solve", counted)
+    setup = _sample(municipalities, base)
+    out = solve(setup, setup.markets[0], SolveOptions(time_limit_s=0.02))
+    assert (out.termination.value, out.solution.value, out.flows) == ("time_limit", "none", None)
+    assert out.message == "the work limit was reached; levels proven: none"
+    assert out.stage_status == {} and out.levels == []
+    assert out.solves == len(calls) >= 1 and out.spent == pytest.approx(sum(spent)) and 0 < out.spent <= 0.03
+
+
+@pytest.mark.parametrize("shape, seed, proven", [("small", 1, []),
+                                                  ("tiny-offers", 14, ["leximin", "volume", "cross_county",
+                                                                       "transfers"])])
+def test_a_stop_after_a_table_keeps_it_and_names_the_levels_proven(municipalities, base, shape, seed, proven):
+    """Two corpus rounds stopped at a work limit of 0.5: the table kept reaches the first level where it is
+    proven (the checker recomputes it from the table), and the message names the levels proven."""
+    import sys
+
+    from solver.domain import Scope
+    from solver.wishes import read_wishes
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import corpus
+
+    wishes, fields = corpus.make(shape, seed, list(municipalities), base)
+    assert fields == {}
+    setup = build_setup(municipalities, base, read_wishes({"wishes": wishes}, municipalities, base, Policy()),
+                        Policy(scope=Scope.NATIONAL))
+    market = setup.markets[0]
+    out = solve(setup, market, SolveOptions(time_limit_s=0.5))
+    assert (out.termination.value, out.solution.value) == ("time_limit", "feasible") and out.flows
+    assert list(out.stage_status) == proven
+    assert out.message == f"the work limit was reached; levels proven: {', '.join(proven) or 'none'}"
+    flows = [(g, r, a) for (g, r), a in out.flows.items()]
+    assert check_stages(setup, market, {k: out.stage_values[k] for k in proven if k == "leximin"}, flows) == []
+
+
+@pytest.mark.parametrize("limit", [60, 0.5])
+def test_a_cancelled_solve_says_so(municipalities, base, limit):
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()
+    setup = _sample(municipalities, base)
+    out = solve(setup, setup.markets[0], SolveOptions(time_limit_s=limit, cancel=cancel))
+    assert (out.termination.value, out.solution.value) == ("time_limit", "none")
+    assert out.message == "cancelled; levels proven: none"
+
+
+def test_no_work_left_means_no_solve(municipalities, base):
+    setup = _sample(municipalities, base)
+    out = solve(setup, setup.markets[0], SolveOptions(time_limit_s=0))
+    assert (out.termination.value, out.solution.value, out.solves, out.spent) == ("time_limit", "none", 0, 0)
+    assert out.message == "the work limit was reached; levels proven: none"
