@@ -30,8 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 # mutation testing of the checker, the apportionment and the exact core (not part of make test: about an hour on
-# 2 cores); the
-# report, with every survivor, goes to benchmarks/mutation.md
+# 2 cores); the report, with every survivor and its reason, goes to benchmarks/mutation.md
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet "mutmut>=3.8"
 	rm -rf mutants
