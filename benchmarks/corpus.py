@@ -1,13 +1,17 @@
 """A corpus of seeded rounds over the real 290 municipalities, in named shapes, and the exact core run on it.
 
-Usage: python benchmarks/corpus.py [--seeds 17] [--shapes NAME,...] [--time-limit 5] [--driver] [--out FILE]
+Usage: python benchmarks/corpus.py [--seeds 17] [--shapes NAME,...] [--time-limit 5] [--driver]
+       [--cbc N] [--cbc-limit 60] [--out FILE]
 
 Every round is made from its shape's name and seed alone (random.Random(f"{shape}:{seed}")), so a round can be
 named and made again. For each round the exact core (solver/redistribute/leximin.py) decides every market with
 the work limit (CP-SAT deterministic seconds per market); the report gives, per shape, the share of rounds proven
 at every level, the share with level 1 proven, and p50/p95/max wall time. With --driver the proposal's present
-default (the max-distance driver) runs beside it, for its termination and time. Results are written as JSON with
-the settings and the machine.
+default (the max-distance driver) runs beside it, for its termination and time. With --cbc N the naive weighted
+model of benchmarks/propose.py (every pair, big-M single-receiver binaries, unmet offers + population deviation +
+a cross-county penalty, on PuLP/CBC; it knows nothing of the policy's other rules) runs on the first N seeds of
+each shape, and the report gives the ratio of the core's time to CBC's on those rounds. Results are written as
+JSON with the settings and the machine.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ from solver.redistribute.targets import build_setup  # noqa: E402
 from solver.shares import ShareTable, compute_base_shares  # noqa: E402
 from solver.sweep import machine  # noqa: E402
 from solver.wishes import read_wishes  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from propose import naive_baseline  # noqa: E402
 
 Round = tuple[list[dict[str, Any]], dict[str, Any]]  # wishes (as in a wish file), policy fields
 
@@ -152,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shapes", default="")
     ap.add_argument("--time-limit", type=float, default=5.0)
     ap.add_argument("--driver", action="store_true", help="also run the present default driver")
+    ap.add_argument("--cbc", type=int, default=0, help="run the naive CBC model on the first N seeds of each shape")
+    ap.add_argument("--cbc-limit", type=float, default=60.0, help="CBC's time limit per round (s)")
     ap.add_argument("--out", default="benchmarks/results/corpus.json")
     args = ap.parse_args(argv)
     munis = list(load_municipalities())
@@ -167,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
                    "core": run_core(wishes, fields, munis, base, args.time_limit)}
             if args.driver:
                 row["driver"] = run_driver(wishes, fields, munis, base, args.time_limit)
+            if seed < args.cbc:
+                naive = naive_baseline(munis, base, {"wishes": wishes}, args.cbc_limit)
+                row["cbc"] = {"wall_s": round(naive["seconds"], 4), "status": naive["status"],
+                              "solution": naive["solution"]}
             rows.append(row)
             mine.append(row)
             print(json.dumps(row), flush=True)
@@ -174,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         summary[shape] = {"rounds": len(mine), "proven_every_level": sum(r["core"]["proven"] for r in mine) / len(mine),
                           "level1_proven": sum(r["core"]["level1"] for r in mine) / len(mine),
                           "p50_s": statistics.median(walls), "p95_s": _pct(walls, 0.95), "max_s": max(walls)}
+        paired = [r for r in mine if "cbc" in r]
+        if paired:
+            summary[shape]["cbc_rounds"] = len(paired)
+            summary[shape]["cbc_p50_s"] = statistics.median(r["cbc"]["wall_s"] for r in paired)
+            summary[shape]["core_over_cbc_p50"] = statistics.median(r["core"]["wall_s"] / r["cbc"]["wall_s"]
+                                                                     for r in paired)
+            # PuLP's solution status 1 is a proven optimum (its status text says "Optimal" at a time limit too)
+            summary[shape]["cbc_proven"] = sum(r["cbc"]["solution"] == 1 for r in paired) / len(paired)
         if args.driver:
             summary[shape]["driver_optimal"] = sum(r["driver"]["termination"] == "optimal" for r in mine) / len(mine)
             summary[shape]["driver_p50_s"] = statistics.median(r["driver"]["wall_s"] for r in mine)

@@ -122,7 +122,10 @@ def main() -> int:
             states[module][state].append(name)
     print(f"# Mutation testing, {date.today().isoformat()}\n")
     print("`make mutation` (mutmut; the modules and tests in pyproject.toml's [tool.mutmut]). Killed includes "
-          "timeouts and crashes (a mutant that makes the tests hang or crash is caught).\n")
+          "timeouts and crashes (a mutant that makes the tests hang or crash is caught). Every survivor is listed "
+          "with the reason no test kills it: equivalent (the same answers by another path), speed only, a message "
+          "no input reaches, or, said as such, a path no test reaches yet. How each run was made: "
+          "benchmarks/README.md.\n")
     print("| module | mutants | killed | survived | no tests | score |")
     print("|---|---|---|---|---|---|")
     for module, by in sorted(states.items()):
@@ -141,7 +144,10 @@ def main() -> int:
                     and not line.startswith(("---", "+++"))]
             short = name.rsplit(".", 1)[-1]
             why = EQUIVALENT.get(short) or EQUIVALENT.get(short.split("ǁ")[-1], "not yet explained or killed")
-            print(f"- `{short}`: " + " → ".join(f"`{d[1:].strip()}`" for d in diff[:2]) + f" ({why})")
+            # a statement over several lines: its removed lines, then its added ones, each joined
+            old = " ".join(d[1:].strip() for d in diff if d.startswith("-"))
+            new = " ".join(d[1:].strip() for d in diff if d.startswith("+"))
+            print(f"- `{short}`: `{old}` → `{new}` ({why})")
     return 0
 
 

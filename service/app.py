@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import swagger_ui_bundle
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from service.deps import Anyone
-from service.problems import problem_detail, schema_problems, swedish, unknown_query, wish_rows_problems
+from service.problems import problem_detail, schema_problems, swedish, wish_rows_problems
 from service.routes import proposals, reference, rounds, simulations, sweeps
 from service.runtime import ClientGone, Runtime, TooBusy
 from service.schemas import Problem
@@ -144,7 +144,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # production serves its OpenAPI document to token holders only (openapi_document below), and no docs page
     app = FastAPI(title="andelstal", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   debug=False, docs_url=None, redoc_url=None, openapi_url=None if production else "/openapi.json",
-                  dependencies=[Depends(unknown_query)],
                   # operation ids are the routes' names (`create_round`), which generated clients take as theirs
                   generate_unique_id_function=lambda route: route.name)
     if not production:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.auth import Caller, Role, lookup, stale, touch
 from service.db import AuditRow, reading
+from service.problems import check_query
 from service.runtime import Runtime
 from service.schemas import Error
 
@@ -41,7 +42,7 @@ def db(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Iterator[S
         session.close()
 
 
-async def caller(rt: Annotated[Runtime, Depends(runtime)],
+async def caller(request: Request, rt: Annotated[Runtime, Depends(runtime)],
                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required",
@@ -57,6 +58,7 @@ async def caller(rt: Annotated[Runtime, Depends(runtime)],
                             headers={"WWW-Authenticate": "Bearer"})
     if stale(found):
         await run_in_threadpool(_touch, rt, found.token_id)
+    check_query(request)  # only now: a caller without a token learns nothing of the operation's parameters
     return found
 
 

@@ -160,9 +160,15 @@ def wish_rows_problems(errors: Sequence[dict[str, Any]], body: Any, municipaliti
     return []
 
 
-def unknown_query(request: Request) -> None:
+async def unknown_query(request: Request) -> None:
+    """A dependency for the routes without a token (health, metrics); `check_query` for the rest."""
+    check_query(request)
+
+
+def check_query(request: Request) -> None:
     """Refuse query parameters the operation does not have: a misspelt `?fromat=csv` would otherwise be ignored
-    silently and answer something the caller did not ask for."""
+    silently and answer something the caller did not ask for. Called once the token is accepted (deps.caller), so
+    a caller without one meets 401 and learns nothing of the parameters."""
     route = request.scope.get("route")
     if route is None or not hasattr(route, "dependant"):
         return

@@ -19,11 +19,11 @@ from pydantic import (
     model_validator,
 )
 
-Code = Annotated[str, Field(pattern=r"^\d{4}$", description="municipality code (kommunkod), four digits")]
-CountyCode = Annotated[str, Field(pattern=r"^\d{2}$", description="county code (länskod), two digits")]
+Code = Annotated[str, Field(pattern=r"^[0-9]{4}$", description="municipality code (kommunkod), four digits")]
+CountyCode = Annotated[str, Field(pattern=r"^[0-9]{2}$", description="county code (länskod), two digits")]
 # strict: a boolean, a padded string or an exponent is refused, not read as a number
 Amount = Annotated[float, Field(ge=0, le=1000, strict=True)] | Annotated[
-    str, Field(pattern=r"^(all|\d{1,4}(\.\d{1,2})?)$", description="'all', or per mille as text: 1.05"),
+    str, Field(pattern=r"^(all|[0-9]{1,4}(\.[0-9]{1,2})?)$", description="'all', or per mille as text: 1.05"),
     AfterValidator(lambda s: s if s == "all" else float(s))]
 MAX_WISHES = 290
 # the database keeps naive UTC; answers carry the zone, as RFC 3339 asks
@@ -40,20 +40,10 @@ def whole(least: int, most: int) -> Any:
     """A whole number within bounds (the bounds before the conversion, so the document states them)."""
     return Annotated[int, Field(ge=least, le=most), BeforeValidator(_whole)]
 
-
-Seed = whole(0, 2**31 - 1)
-RowId = whole(1, 2**31 - 1)
-Forecast = whole(0, 1_000_000)
-Year = whole(2000, 2100)
-Years = whole(1, 50)
-Replicates = whole(1, 100_000)
-Count = whole(1, 20)
-Givers = whole(1, 200)
-Receivers = whole(1, 80)
 # per mille by municipality code; a key that is no code is refused by the document too, not only by the model
 ShareMap = Annotated[dict[Code, Annotated[float, Field(ge=0, le=1000)]],
                      WithJsonSchema({"type": "object", "maxProperties": 290, "additionalProperties": False,
-                                     "patternProperties": {r"^\d{4}$": {"type": "number", "minimum": 0,
+                                     "patternProperties": {r"^[0-9]{4}$": {"type": "number", "minimum": 0,
                                                                          "maximum": 1000}}})]
 
 
@@ -78,7 +68,7 @@ class GiveBody(Strict):
 
 # a receiver's amount: a number, never 'all'
 Room = Annotated[float, Field(ge=0, le=1000, strict=True)] | Annotated[
-    str, Field(pattern=r"^\d{1,4}(\.\d{1,2})?$", description="per mille as text: 1.05"), AfterValidator(float)]
+    str, Field(pattern=r"^[0-9]{1,4}(\.[0-9]{1,2})?$", description="per mille as text: 1.05"), AfterValidator(float)]
 
 
 class ReceiveBody(Strict):
@@ -327,8 +317,9 @@ class SimulationParamsIn(Strict):
 
 class SimulationIn(Strict):
     # a stored proposal or a share table, not both (stated in the schema too)
-    model_config = ConfigDict(extra="forbid", strict=True,
-                              json_schema_extra={"not": {"required": ["proposal_id", "shares"]}})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"not": {
+        "required": ["proposal_id", "shares"],
+        "properties": {"proposal_id": {"not": {"type": "null"}}, "shares": {"not": {"type": "null"}}}}})
 
     @model_validator(mode="after")
     def _one_table(self) -> SimulationIn:

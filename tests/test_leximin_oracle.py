@@ -298,11 +298,19 @@ def test_no_transfer_is_smaller_than_the_policys_least(municipalities, base):
     assert sorted(out.flows.values()) == [1, 2] and out.stage_values["leximin"] == "1/2×1 1×2"
 
 
-def test_a_giver_whose_floor_takes_its_offer_has_no_ratio(municipalities, base):
+@pytest.mark.parametrize("partner", [None, "0120"])
+def test_a_giver_whose_floor_takes_its_offer_has_no_ratio(municipalities, base, partner):
+    """Also with an agreement: a bound giver with nothing to give binds nothing."""
     share = base.units["0319"]  # the smallest share; the floor leaves Stockholm's offer whole
-    out = _core(municipalities, base, {"0319": (share, None), "0180": (2, None)}, {"0120": 2},
+    out = _core(municipalities, base, {"0319": (share, partner), "0180": (2, None)}, {"0120": 2},
                 Policy(giver_floor=share))
     assert out.flows == {("0180", "0120"): 2} and out.stage_values["leximin"] == "1×2"
+
+
+def test_a_market_without_a_possible_transfer_leaves_everyone_at_zero(municipalities, base):
+    """No pair can carry the least transfer: the table is empty, and proven so at every level."""
+    out = _core(municipalities, base, {"0114": (1, None)}, {"0120": 1}, Policy(min_transfer=2))
+    assert (out.termination.value, out.flows, out.stage_values["leximin"]) == ("optimal", {}, "0×2")
 
 
 def test_an_agreement_with_a_partner_that_cannot_take_it_is_infeasible(municipalities, base):

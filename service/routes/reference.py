@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from service import schemas
 from service.deps import ERRORS, Anyone, Runtime_, bearer, caller
+from service.problems import unknown_query
 from solver import __version__
 from solver.domain import permille
 from solver.shares import ShareTable
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["reference"])
-plain = APIRouter(tags=["operations"])
+plain = APIRouter(tags=["operations"], dependencies=[Depends(unknown_query)])
 
 
 @router.get("/municipalities", response_model=list[schemas.Municipality],
@@ -62,8 +63,9 @@ def healthz(rt: Runtime_):
 
 @plain.get("/metrics", response_class=Response, responses={
     200: {"content": {"text/plain": {}}}, 401: {"model": schemas.Error, "description": "production: a token is required"}})
-async def metrics(rt: Runtime_, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
+async def metrics(request: Request, rt: Runtime_,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]):
     """Prometheus metrics; in production only for a caller with a token (a scraper sends it as a bearer token)."""
     if rt.settings.production:
-        await caller(rt, credentials)
+        await caller(request, rt, credentials)
     return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -20,7 +20,7 @@ from solver.wishes import parse_wishes
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["rounds"])
 Year = Annotated[int, Path(ge=2000, le=2100, description="the year the round's shares apply to")]
-CodePath = Annotated[str, Path(pattern=r"^\d{4}$", description="municipality code")]
+CodePath = Annotated[str, Path(pattern=r"^[0-9]{4}$", description="municipality code")]
 NOT_FOUND = {404: {"model": schemas.Error, "description": "no such round, municipality or wish"}}
 CLOSED = {409: {"model": schemas.Error, "description": "the round is finalised, or the request conflicts with it"}}
 

@@ -53,8 +53,8 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
         raise InputError([InputProblem(
             "parameters", "replicates", f"the request simulates {work:,} children (replicates × arrivals, with the "
             f"comparison and stress runs); this server allows {limit:,}",
-            sv=f"begäran simulerar {work:,} barn (replikat × ankomster, med jämförelse och stresskörningar); "
-               f"servern tillåter {limit:,}".replace(",", " "))], "request")
+            sv=f"begäran simulerar {_tal(work)} barn (replikat × ankomster, med jämförelse och stresskörningar); "
+               f"servern tillåter {_tal(limit)}")], "request")
     return scenario, params, against, against_params, work
 
 
@@ -112,3 +112,8 @@ def read_simulation(simulation_id: Annotated[int, Path(ge=1, le=2**31 - 1)], ses
     if row is None:
         raise HTTPException(404, f"there is no simulation {simulation_id}")
     return _out(row)
+
+
+def _tal(n: int) -> str:
+    """A whole number as Swedish writes it: thousands apart by a (non-breaking) space."""
+    return f"{n:,}".replace(",", "\u00a0")

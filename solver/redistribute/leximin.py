@@ -172,6 +172,8 @@ class Core:
     def _solve(self, model: _Proto, objective: Expr | None = None, order: list[int] | None = None) -> list[int] | None:
         """Minimise `objective` (or find the first solution of a depth-first search over `order`, largest values
         first): the solution, None where there is none (proven). Raises _Stopped where the work ran out."""
+        if self.options.cancel is not None and self.options.cancel.is_set():
+            raise _Stopped("cancelled")  # seen here, not only by the watcher's poll: no solve starts after a cancel
         if self.left <= 0:
             raise _Stopped("the work limit was reached")
         proto = model.proto
