@@ -75,29 +75,9 @@ def schema_problems(errors: Sequence[dict[str, Any]], body: Any, sv: bool = Fals
     merged_sv: dict[tuple[str, str, str | None], list[str | None]] = {}
     places: dict[tuple[str, str, str | None], list[Any]] = {}
     for e in errors:
-        source = str(next(iter(e.get("loc", ())), "body"))
-        if source in ("query", "path", "header"):  # a parameter: named as it is, nothing of the body to find
-            key = (source, str(e["loc"][1]) if len(e["loc"]) > 1 else source, None)
-            reasons = merged.setdefault(key, [])
-            places.setdefault(key, list(e["loc"]))
-            if e.get("msg", "invalid") not in reasons:
-                reasons.append(e.get("msg", "invalid"))
-                merged_sv.setdefault(key, []).append(_reason_sv(e))
-            continue
-        loc = _in_body(list(e.get("loc", ()))[1:], body, e.get("type") == "missing")
-        if e.get("type") in ("union_tag_invalid", "union_tag_not_found"):  # the field that chooses the kind
-            loc.append(str((e.get("ctx") or {}).get("discriminator", "")).strip("'"))
-        where, field, code = "body", ".".join(str(p) for p in loc) or "body", None
-        for i, part in enumerate(loc):
-            if isinstance(part, int):  # an item of a list: its row, and the field inside it
-                listed = ".".join(str(p) for p in loc[:i])
-                where = f"row {part + 1}" if listed == "wishes" else f"{listed} row {part + 1}"  # as the CLI says
-                field = str(loc[i + 1]) if i + 1 < len(loc) else listed
-                item = _item(body, loc[:i + 1])
-                code = item.get("code") if isinstance(item, dict) and isinstance(item.get("code"), str) else None
-                break
+        where, field, code, place = _place(e, body)
         reasons = merged.setdefault((where, field, code), [])
-        places.setdefault((where, field, code), ["body", *loc])
+        places.setdefault((where, field, code), place)
         reason = e.get("msg", "invalid")
         if reason not in reasons:
             reasons.append(reason)
@@ -110,6 +90,24 @@ def schema_problems(errors: Sequence[dict[str, Any]], body: Any, sv: bool = Fals
         out.append(problem_detail(InputProblem(where, field, "; or ".join(reasons), code=code, sv=reason_sv),
                                   loc=places[key], sv=sv, kind="schema"))
     return out
+
+
+def _place(e: dict[str, Any], body: Any) -> tuple[str, str, str | None, list[Any]]:
+    """Where an error is, as the command line says it (where, field, municipality), and its `loc`."""
+    source = str(next(iter(e.get("loc", ())), "body"))
+    if source in ("query", "path", "header"):  # a parameter: named as it is, nothing of the body to find
+        return source, str(e["loc"][1]) if len(e["loc"]) > 1 else source, None, list(e["loc"])
+    loc = _in_body(list(e.get("loc", ()))[1:], body, e.get("type") == "missing")
+    if e.get("type") in ("union_tag_invalid", "union_tag_not_found"):  # the field that chooses the kind
+        loc.append(str((e.get("ctx") or {}).get("discriminator", "")).strip("'"))
+    for i, part in enumerate(loc):
+        if isinstance(part, int):  # an item of a list: its row, and the field inside it
+            listed = ".".join(str(p) for p in loc[:i])
+            where = f"row {part + 1}" if listed == "wishes" else f"{listed} row {part + 1}"  # as the CLI says
+            item = _item(body, loc[:i + 1])
+            code = item.get("code") if isinstance(item, dict) and isinstance(item.get("code"), str) else None
+            return where, str(loc[i + 1]) if i + 1 < len(loc) else listed, code, ["body", *loc]
+    return "body", ".".join(str(p) for p in loc) or "body", None, ["body", *loc]
 
 
 def _in_body(loc: list[Any], body: Any, missing: bool) -> list[Any]:

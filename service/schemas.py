@@ -15,7 +15,6 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
-    WithJsonSchema,
     model_validator,
 )
 
@@ -40,11 +39,10 @@ def whole(least: int, most: int) -> Any:
     """A whole number within bounds (the bounds before the conversion, so the document states them)."""
     return Annotated[int, Field(ge=least, le=most), BeforeValidator(_whole)]
 
+
 # per mille by municipality code; a key that is no code is refused by the document too, not only by the model
 ShareMap = Annotated[dict[Code, Annotated[float, Field(ge=0, le=1000)]],
-                     WithJsonSchema({"type": "object", "maxProperties": 290, "additionalProperties": False,
-                                     "patternProperties": {r"^[0-9]{4}$": {"type": "number", "minimum": 0,
-                                                                         "maximum": 1000}}})]
+                     Field(max_length=290, json_schema_extra={"additionalProperties": False})]
 
 
 class Strict(BaseModel):
@@ -141,7 +139,7 @@ class WhatIfIn(Strict):
     wishes: list[WishIn] = Field(default_factory=list, max_length=MAX_WISHES)
     policy: PolicyIn = Field(default_factory=PolicyIn)
     shares: ShareMap | None = Field(
-        default=None, max_length=290, description="a base table to use instead of the round's or the default")
+        default=None, description="a base table to use instead of the round's or the default")
     backend: Literal["cpsat", "highs", "cbc"] = "cpsat"
 
 
@@ -153,7 +151,7 @@ class ProposalRequest(Strict):
 class RoundIn(Strict):
     year: whole(2000, 2100)
     shares: ShareMap | None = Field(
-        default=None, max_length=290, description="the base share table of the round; default the illustrative key")
+        default=None, description="the base share table of the round; default the illustrative key")
 
 
 class RoundOut(BaseModel):
@@ -306,7 +304,7 @@ class SimulationParamsIn(Strict):
     arrivals: list[whole(0, 1_000_000)] | None = Field(default=None, min_length=1, max_length=50)
     arrivals_model: Literal["fixed", "poisson"] | None = None
     tie_share: float | None = Field(default=None, ge=0, le=1)
-    tie_boost: ShareMap | None = Field(default=None, max_length=290)
+    tie_boost: ShareMap | None = None
     comparison: Literal["before", "after"] | None = None
     rule: Literal["equalising", "priority"] | None = None
     replicates: whole(1, 100_000) | None = Field(default=None)
@@ -330,9 +328,9 @@ class SimulationIn(Strict):
     proposal_id: whole(1, 2**31 - 1) | None = Field(default=None,
                                     description="simulate a stored proposal (its table, base, transfers and volunteers)")
     shares: ShareMap | None = Field(
-        default=None, max_length=290, description="or a share table; default: today's (illustrative) table")
+        default=None, description="or a share table; default: today's (illustrative) table")
     volunteers: ShareMap | None = Field(
-        default=None, max_length=290, description="room per volunteer in per mille, for the priority rule")
+        default=None, description="room per volunteer in per mille, for the priority rule")
     against: Literal["base", "equalising", "priority"] | None = Field(
         default=None, description="side by side with the base table, or with the other rule")
     parameters: SimulationParamsIn = Field(default_factory=SimulationParamsIn)
