@@ -21,9 +21,11 @@ demo: $(STAMP)
 	$(BIN)/andelstal demo
 
 # the database tests also run on a throwaway PostgreSQL server (scripts/with-postgres); SQLite always
-# mypy checks solver/ first (its settings are in pyproject.toml)
+# mypy checks solver/ first (its settings are in pyproject.toml); the page tests drive Debian's Chromium
+# (scripts/ensure-chromium installs it when missing) and leave screenshots in test-artifacts/pages
 test: $(STAMP)
 	$(BIN)/mypy
+	scripts/ensure-chromium
 	scripts/with-postgres $(BIN)/python -m pytest -n 2
 
 bench: $(STAMP)

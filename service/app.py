@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from service.deps import Anyone
+from service.pages import routes as pages
 from service.problems import problem_detail, schema_problems, swedish, wish_rows_problems
 from service.routes import proposals, reference, rounds, simulations, sweeps
 from service.runtime import ClientGone, Runtime, TooBusy
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(proposals.router)
     app.include_router(simulations.router)
     app.include_router(sweeps.router)
+    pages.install(app)
 
     document = app.openapi
 
@@ -179,7 +181,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/app"):
+            return pages.page_error(request, 404, "; ".join(str(e.get("msg")) for e in exc.errors()))
         # every problem of the body at once, in the command line's form: the schema's, and the solver's own
         # checks of the wish rows the schema let through
         errors = exc.errors()
@@ -192,6 +196,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/app"):  # a page met the API's refusal: a page says it
+            return pages.page_error(request, exc.status_code, str(exc.detail))
         if exc.status_code == 405:
             # Starlette names only the methods of the first route whose path matched; every route of the path counts
             methods = [m for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
@@ -201,7 +207,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(InputError)
-    async def bad_input(request: Request, exc: InputError) -> JSONResponse:
+    async def bad_input(request: Request, exc: InputError) -> Response:
+        if request.url.path.startswith("/app"):
+            sv = pages.language(request) == "sv"
+            return pages.page_error(request, 422, "; ".join(p.reason_sv if sv and p.reason_sv else str(p) for p in exc.problems))
         sv = swedish(request.headers.get("accept-language"))
         return JSONResponse({"detail": [problem_detail(p, sv=sv) for p in exc.problems]}, status_code=422)
 

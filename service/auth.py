@@ -91,6 +91,45 @@ def lookup(session: Session, secret: str, plain: str) -> Caller | None:
     return Caller(row.id, row.name, Role(row.role), row.county_code, row.last_used_at)
 
 
+def active(session: Session, token_id: int) -> Caller | None:
+    """The caller of a token by its id, if it is still active (a page session ends when its token does)."""
+    row = session.scalar(select(Token).where(Token.id == token_id, Token.revoked_at.is_(None),
+                                             or_(Token.expires_at.is_(None), Token.expires_at > now())))
+    return None if row is None else Caller(row.id, row.name, Role(row.role), row.county_code, row.last_used_at)
+
+
+SESSION_HOURS = 8  # a working day: after that the officer enters the token again
+
+
+def session_value(secret: str, token_id: int, at: datetime) -> str:
+    """A page session's cookie: the token's id and an end time, signed with the server secret. The token itself
+    never reaches the cookie, and revoking the token ends every session made with it."""
+    ends = int((at + timedelta(hours=SESSION_HOURS)).timestamp())
+    body = f"{token_id}.{ends}.{secrets.token_urlsafe(12)}"
+    return f"{body}.{_sign(secret, 'session', body)}"
+
+
+def session_token_id(secret: str, value: str, at: datetime) -> int | None:
+    """The token id of a valid, unexpired session cookie; None for anything else."""
+    parts = value.split(".")
+    if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    body = ".".join(parts[:3])
+    if not hmac.compare_digest(parts[3], _sign(secret, "session", body)) or int(parts[1]) <= at.timestamp():
+        return None
+    return int(parts[0])
+
+
+def csrf_value(secret: str, session: str) -> str:
+    """The form token of a session (synchroniser pattern): a form posted from another site cannot know it."""
+    return _sign(secret, "csrf", session)
+
+
+def _sign(secret: str, purpose: str, text: str) -> str:
+    mac = hmac.new(secret.encode(), f"{purpose}:{text}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
 TOUCH_EVERY = timedelta(minutes=1)  # last use is recorded to the minute: a write per request would serialise reads
 
 

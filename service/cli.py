@@ -38,6 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.freeze()
     print(f"andelstal service on http://{args.host}:{args.port} (database {runtime.engine.dialect.name}, "
           f"{settings.environment})", flush=True)
+    print(f"web pages (Swedish; log in with a token): http://{args.host}:{args.port}/app", flush=True)
     if not settings.production:
         print(f"API documentation: http://{args.host}:{args.port}/docs")
         with runtime.sessions.begin() as session:

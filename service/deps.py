@@ -74,14 +74,19 @@ def _lookup(rt: Runtime, token: str) -> Caller | None:
         return lookup(reading(session), rt.settings.secret, token)
 
 
+def require(who: Caller, *roles: Role) -> Caller:
+    """403 unless the caller has one of the roles (the API's dependencies and the pages both check here)."""
+    if who.role not in roles:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"the {who.role.value} role may not do this; allowed: {', '.join(r.value for r in roles)}")
+    return who
+
+
 def allow(*roles: Role):
     """A dependency that lets only the given roles through (403 for the others)."""
 
     async def check(who: Annotated[Caller, Depends(caller)]) -> Caller:
-        if who.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"the {who.role.value} role may not do this; allowed: {', '.join(r.value for r in roles)}")
-        return who
+        return require(who, *roles)
 
     return check
 

@@ -144,6 +144,25 @@ def _scenario(path: str | None, municipalities, label: str, volunteers: dict[str
     return scenario_from_table(table.units, municipalities, label or Path(path).stem, volunteers)
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from solver.compare import compare, summary_lines, write_comparison
+
+    loaded = []
+    for name in (args.a, args.b):
+        try:
+            loaded.append(json.loads(Path(name).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise InputError([InputProblem(name, "file", f"cannot be read as JSON: {exc}",
+                                           sv=f"kan inte läsas som JSON: {exc}")], what="proposal") from None
+    result = compare(loaded[0], loaded[1], load_municipalities(), label_a=args.a, label_b=args.b)
+    if args.out:
+        write_comparison(result, args.out, language=args.language)
+        print(f"wrote {args.out} ({len(result.changed)} municipalities differ)")
+    else:
+        print("\n".join(summary_lines(result, args.language)))
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -244,6 +263,12 @@ def parser(mount: Mount | None = None) -> argparse.ArgumentParser:
     p.add_argument("--backend", default="cpsat", choices=["cpsat", "pulp", "highs", "cbc"])
     p.add_argument("--time-limit", type=float, default=5.0)
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("compare", help="compare two proposals per municipality and per county")
+    p.add_argument("a", help="the first proposal (JSON of `andelstal propose`)")
+    p.add_argument("b", help="the second proposal")
+    p.add_argument("--out", help=".json, .csv (Swedish convention with --language sv) or .xlsx; else a summary")
+    p.add_argument("--language", choices=["sv", "en"], default="sv", help="headers and numbers (default sv)")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("simulate", help="simulate allocations under a share table or a proposal")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--shares", help="a share table (CSV/XLSX code,share_permille); default today's (illustrative)")

@@ -111,6 +111,51 @@ def may_change(rt: Runtime, who: Caller, code: str) -> None:
                                  f"county {who.county_code}")
 
 
+def check_wishes(session: Session, rt: Runtime, found: Round, changes: dict[str, dict[str, Any] | None],
+                 where: str = "body") -> None:
+    """The round's wish set with `changes` applied (code -> new wish row, or None to withdraw) checked as a whole;
+    an InputError names only the problems of the changed municipalities (the others' are not this caller's)."""
+    rows = [r.to_input() for r in session.scalars(select(WishRow).where(WishRow.year == found.year))
+            if r.code not in changes]
+    rows += [row for row in changes.values() if row is not None]
+    for i, row in enumerate(rows, start=1):
+        row["_row"] = i
+    try:
+        parse_wishes(rows, rt.municipalities, rt.base_table(found.base_shares, f"round {found.year}"), Policy())
+    except InputError as exc:
+        mine = [p for p in exc.problems if p.code in changes]
+        if mine:
+            for p in mine:
+                if where:
+                    p.where = where
+            raise InputError(mine, "wish") from None
+
+
+def store_wish(session: Session, rt: Runtime, who: Caller, year: int, code: str, wish: str, amount: str | float,
+               partner: str | None) -> tuple[WishRow, bool]:
+    """Store a checked wish with its audit entry; True when the municipality had none."""
+    stored = "all" if amount == "all" else format_permille(parse_permille(amount))
+    row = session.get(WishRow, (year, code))
+    before = None if row is None else row.to_input()
+    if row is None:
+        row = WishRow(year=year, code=code, wish=wish, amount=stored, partner=partner, updated_by=who.actor)
+        session.add(row)
+    else:
+        row.wish, row.amount, row.partner, row.updated_at, row.updated_by = wish, stored, partner, now(), who.actor
+    session.flush()
+    audit(session, who, "wish.put", year=year, target=f"wish {code}", before=before, after=row.to_input())
+    return row, before is None
+
+
+def withdraw_wish(session: Session, who: Caller, year: int, code: str) -> None:
+    row = session.get(WishRow, (year, code))
+    if row is None:
+        raise HTTPException(404, f"municipality {code} has no wish in the round {year}")
+    before = row.to_input()
+    session.delete(row)
+    audit(session, who, "wish.withdrawn", year=year, target=f"wish {code}", before=before)
+
+
 @router.put("/rounds/{year}/wishes/{code}", response_model=schemas.WishOut, status_code=200,
             responses={**NOT_FOUND, **CLOSED,
                        201: {"model": schemas.WishOut, "description": "the municipality had no wish: it is created"}})
@@ -120,30 +165,11 @@ def put_wish(year: Year, code: CodePath, body: schemas.WishBody, response: Respo
     found = get_round(session, year, lock=True)
     require_open(found)
     amount = "all" if body.amount_permille == "all" else body.amount_permille
-    rows = [r.to_input() for r in session.scalars(select(WishRow).where(WishRow.year == year, WishRow.code != code))]
-    rows.append({"code": code, "wish": body.wish, "amount_permille": amount, "partner": body.partner})
-    for i, row in enumerate(rows, start=1):
-        row["_row"] = i
-    try:
-        parse_wishes(rows, rt.municipalities, rt.base_table(found.base_shares, f"round {year}"), Policy())
-    except InputError as exc:
-        mine = [p for p in exc.problems if p.code == code]
-        if mine:
-            for p in mine:
-                p.where = "body"
-            raise InputError(mine, "wish") from None
-    stored = "all" if amount == "all" else format_permille(parse_permille(amount))
-    row = session.get(WishRow, (year, code))
-    before = None if row is None else row.to_input()
-    if row is None:
-        row = WishRow(year=year, code=code, wish=body.wish, amount=stored, partner=body.partner, updated_by=who.actor)
-        session.add(row)
+    check_wishes(session, rt, found, {code: {"code": code, "wish": body.wish, "amount_permille": amount,
+                                             "partner": body.partner}})
+    row, created = store_wish(session, rt, who, year, code, body.wish, amount, body.partner)
+    if created:
         response.status_code = 201
-    else:
-        row.wish, row.amount, row.partner, row.updated_at, row.updated_by = (body.wish, stored, body.partner, now(),
-                                                                              who.actor)
-    session.flush()
-    audit(session, who, "wish.put", year=year, target=f"wish {code}", before=before, after=row.to_input())
     return wish_out(rt, row)
 
 
@@ -152,12 +178,7 @@ def delete_wish(year: Year, code: CodePath, session: Session_, rt: Runtime_, who
     may_change(rt, who, code)
     found = get_round(session, year, lock=True)
     require_open(found)
-    row = session.get(WishRow, (year, code))
-    if row is None:
-        raise HTTPException(404, f"municipality {code} has no wish in the round {year}")
-    before = row.to_input()
-    session.delete(row)
-    audit(session, who, "wish.withdrawn", year=year, target=f"wish {code}", before=before)
+    withdraw_wish(session, who, year, code)
     return Response(status_code=204)
 
 
