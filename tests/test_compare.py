@@ -44,7 +44,8 @@ def test_compare_writes_every_format_and_agrees_with_both_proposals(tmp_path, ca
     for code in ("2262", "0115", "2260", "1280", "0180"):
         m = lines[code]
         assert (m["share_permille_a"], m["share_permille_b"]) == (sa[code]["proposed_permille"], sb[code]["proposed_permille"])
-        assert round(m["share_change_permille"] * 100) == round((sb[code]["proposed_permille"] - sa[code]["proposed_permille"]) * 100)
+        change = sb[code]["proposed_permille"] - sa[code]["proposed_permille"]
+        assert round(m["share_change_permille"] * 100) == round(change * 100)
         assert (m["children_a"], m["children_b"]) == (sa[code]["expected_children"], sb[code]["expected_children"])
         assert m["compensation_change"] == sb[code]["variable_compensation_sek"] - sa[code]["variable_compensation_sek"]
     assert lines["1280"]["share_change_permille"] > 0 and lines["2262"]["share_change_permille"] > 0

@@ -37,7 +37,8 @@ def test_giver_floor_binds_and_is_explained():
     p = propose(wishes, giver_floor_permille=0.5)
     assert p.shares["2283"] == 50
     assert {"rule": "giver_floor", "lowered_by_permille": 0.5} in p.explanations["2283"]["reasons"]
-    assert "readiness floor" in p.explanations["2283"]["text_en"]
+    assert "keeps a least share for its readiness" in p.explanations["2283"]["text_en"]
+    assert "ska behålla en lägsta andel för sin beredskap" in p.explanations["2283"]["text_sv"]
     assert propose(wishes).shares["2283"] == 0  # without the floor it gives everything
 
 

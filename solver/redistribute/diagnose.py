@@ -14,6 +14,7 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from solver.domain import Municipality, format_permille
+from solver.redistribute.explain import kommun, sv_permille
 from solver.redistribute.problem import GROUPS, MarketProblem
 
 _CODE = re.compile(r"\b\d{4}\b")
@@ -56,6 +57,37 @@ def _name_codes(text: str, municipalities: Mapping[str, Municipality]) -> str:
                      if m.group() in municipalities else m.group(), text)
 
 
+_LOWERED_SV = {"giver_floor": "kommunens lägsta andel för beredskap", "county_floor": "länets lägsta andel för beredskap",
+               "receiver_cap": "taket i förhållande till folkmängden", "largest_room": "den största mottagande kommunens utrymme",
+               "min_transfer": "den minsta tillåtna överföringen", "no_counterpart": "att ingen motsvarande kommun deltog"}
+
+
+def _swedish(group: str, label: str, municipalities: Mapping[str, Municipality], by_code: Mapping[str, Any]) -> str:
+    """A conflicting rule in the report's words (the labels are the model's, in English)."""
+    codes = [c for c in _CODE.findall(label) if c in municipalities]
+    names = [kommun(municipalities[c].name) for c in codes]
+
+    def amount(code: str) -> str:
+        p = by_code.get(code)
+        return "" if p is None else " " + sv_permille(p.effective)
+
+    if group == "offer" and codes:
+        return f"{names[0]} omfördelar högst{amount(codes[0])}"
+    if group == "room" and codes:
+        return f"{names[0]} tar emot högst{amount(codes[0])}"
+    if group == "one_receiver" and codes:
+        return f"{names[0]} omfördelar till en (1) mottagande kommun"
+    if group == "agreement" and len(codes) == 2:
+        return f"överenskommelsen att {names[0]} omfördelar hela sitt belopp till {names[1]}"
+    if group == "link" and len(codes) == 2:
+        return f"en överföring från {names[0]} till {names[1]} är minst den minsta tillåtna överföringen"
+    if group == "county_floor":
+        county = label.rsplit(" ", 1)[-1]
+        name = next((m.county_name for m in municipalities.values() if m.county_code == county), f"län {county}")
+        return f"{name} behåller minst sin lägsta andel för beredskap"
+    return _name_codes(label, municipalities)
+
+
 def diagnose_infeasible(problem: MarketProblem, municipalities: Mapping[str, Municipality]) -> list[dict[str, Any]]:
     """Diagnosis entries for an infeasible market: what conflicts, in words, with the facts behind it."""
     market = problem.market
@@ -65,7 +97,8 @@ def diagnose_infeasible(problem: MarketProblem, municipalities: Mapping[str, Mun
     if not core:
         return [{"kind": "infeasible", "market": market.key, "constraints": [],
                  "text_en": f"No table satisfies every rule in market {market.key}; no smaller conflict was found.",
-                 "text_sv": f"Ingen tabell uppfyller alla regler i marknaden {market.key}; ingen mindre konflikt hittades."}]
+                 "text_sv": f"Ingen tabell uppfyller alla regler i omfördelningen {market.key}, och ingen mindre "
+                            "motsättning hittades."}]
     facts_en, facts_sv = [], []
     for _group, label in core:
         codes = _CODE.findall(label)
@@ -79,16 +112,19 @@ def diagnose_infeasible(problem: MarketProblem, municipalities: Mapping[str, Mun
                 fact += " after " + ", ".join(rule.replace("_", " ") for rule, _ in p.lowered_by)
             if fact not in facts_en:
                 facts_en.append(fact)
-                vad = "erbjudande" if p.gives else "utrymme"
-                facts_sv.append(f"{municipalities[code].name} ({code}) har ett effektivt {vad} på "
-                                f"{format_permille(p.effective).replace('.', ',')} ‰")
+                fact_sv = (f"{kommun(municipalities[code].name)} kan omfördela {sv_permille(p.effective)}" if p.gives
+                           else f"{kommun(municipalities[code].name)} kan ta emot {sv_permille(p.effective)}")
+                if p.lowered_by:
+                    fact_sv += " efter " + " och ".join(_LOWERED_SV.get(rule, rule) for rule, _ in p.lowered_by)
+                facts_sv.append(fact_sv)
     named = [f"{GROUPS[g]}: {_name_codes(label, municipalities)}" for g, label in core]
     items.append({
         "kind": "infeasible",
         "market": market.key,
         "constraints": [{"group": g, "label": label} for g, label in core],
         "text_en": "These rules cannot all hold: " + "; ".join(named) + ". " + ("; ".join(facts_en) + "." if facts_en else ""),
-        "text_sv": "Dessa regler kan inte gälla samtidigt: " + "; ".join(_name_codes(label, municipalities) for _, label in core)
+        "text_sv": "Dessa regler kan inte gälla samtidigt: " + "; ".join(_swedish(g, label, municipalities, by_code)
+                                                                      for g, label in core)
                    + ". " + ("; ".join(facts_sv) + "." if facts_sv else ""),
     })
     return items

@@ -1,12 +1,23 @@
-"""Per-municipality explanations: structured reasons and one plain sentence in Swedish and in English."""
+"""Per-municipality explanations: structured reasons, and a short text in Swedish (the report's words: omfördela,
+mottagande kommun, andel, anvisning) with English as its faithful translation.
+
+One sentence per situation, each a whole sentence with its own verb: what the municipality wished (as stated),
+what lowered the wish and why, whether every wish was cut alike and to what percentage, what it redistributes
+or receives and with whom (the other municipality's county when it is another county), why the amount differs
+from the equal cut (whole hundredths of a per mille, one receiving municipality per giver), how the share
+changes, what that means in expected children and compensation, and that a giver can still be allocated
+children through ties (anknytning) and resettlement (the report, 2.3.2).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from solver.compensation import expected_children, variable_compensation
 from solver.domain import Municipality, format_permille, permille
 from solver.redistribute.targets import (
     COUNTY_FLOOR,
@@ -19,140 +30,220 @@ from solver.redistribute.targets import (
     Participant,
 )
 
-_LOWERED_EN = {
-    GIVER_FLOOR: "the readiness floor a giver keeps",
-    COUNTY_FLOOR: "the county's readiness floor",
-    RECEIVER_CAP: "the cap relative to population",
-    LARGEST_ROOM: "the one-receiver rule (no receiver has room for more)",
-    MIN_TRANSFER: "the smallest transfer allowed",
-    NO_COUNTERPART: "there was no counterpart in its market",
+# why part of a wish could not be met: (Swedish, English), completing "x of it could not be ..., because ..."
+_LOWERED = {
+    GIVER_FLOOR: ("kommunen ska behålla en lägsta andel för sin beredskap",
+                  "the municipality keeps a least share for its readiness"),
+    COUNTY_FLOOR: ("länet ska behålla en lägsta andel för beredskapen i länet",
+                   "the county keeps a least share for its readiness"),
+    RECEIVER_CAP: ("kommunens andel får inte bli för stor i förhållande till folkmängden",
+                   "the municipality's share may not grow too large for its population"),
+    LARGEST_ROOM: ("ingen mottagande kommun har utrymme för mer och varje kommun omfördelar till en (1) mottagande kommun",
+                   "no receiving municipality has room for more and each municipality redistributes to one (1) "
+                   "receiving municipality"),
+    MIN_TRANSFER: ("beloppet är mindre än den minsta tillåtna överföringen",
+                   "the amount is below the smallest transfer allowed"),
 }
-_LOWERED_SV = {
-    GIVER_FLOOR: "den lägsta andel en givare behåller",
-    COUNTY_FLOOR: "länets lägsta andel för beredskap",
-    RECEIVER_CAP: "taket i förhållande till folkmängden",
-    LARGEST_ROOM: "regeln om en mottagare (ingen mottagare har plats för mer)",
-    MIN_TRANSFER: "den minsta tillåtna överföringen",
-    NO_COUNTERPART: "det fanns ingen motpart i dess marknad",
+_NO_COUNTERPART = {
+    True: ("ingen kommun som ville ta emot fanns med i samma omfördelning",
+           "no municipality wishing to receive took part in the same redistribution"),
+    False: ("ingen kommun som ville omfördela fanns med i samma omfördelning",
+            "no municipality wishing to redistribute took part in the same redistribution"),
 }
+VOWELS = set("aeiouyåäöAEIOUYÅÄÖ")
 
 
-def _sv(units: int) -> str:
-    return format_permille(units).replace(".", ",") + " ‰"
+def kommun(name: str) -> str:
+    """The municipality as Swedish writes it: `Vallentuna kommun`, `Linköpings kommun` (the genitive s after a
+    consonant, none after a vowel or s)."""
+    return f"{name} kommun" if name[-1] in VOWELS or name[-1] in "sxz" else f"{name}s kommun"
 
 
-def _en(units: int) -> str:
+def sv_permille(units: int) -> str:
+    return format_permille(units).replace(".", ",").replace("-", "−") + " ‰"
+
+
+def en_permille(units: int) -> str:
     return format_permille(units) + "‰"
 
 
-def _pct(ratio: Fraction) -> str:
-    return f"{round(float(ratio) * 100)}"
+def sv_whole(value: int) -> str:
+    return f"{value:,}".replace(",", "\u00a0")
 
 
-def _names(items: list[tuple[str, int]], names: Mapping[str, Municipality], fmt) -> str:
-    return ", ".join(f"{names[c].name} ({fmt(a)})" for c, a in items)
+def _pct(part: int, whole: int) -> int:
+    return round(Fraction(part, whole) * 100) if whole else 0
+
+
+def _join(items: list[str], conjunction: str) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every explanation of one proposal shares."""
+
+    municipalities: Mapping[str, Municipality]
+    one_receiver: bool
+    forecast: int
+    illustrative: bool
 
 
 @lru_cache(maxsize=4096)
-def _kept(who: str, base: int) -> tuple[str, str]:
-    """The sentences of a municipality without a wish that keeps its share, in English and Swedish: the same for
+def _kept(name: str, base: int) -> tuple[str, str]:
+    """The sentences of a municipality without a wish that keeps its share, in Swedish and English: the same for
     every proposal on the same share table, so a process formats them once (they were a third of the national
     proposal's JSON)."""
-    return (f"{who} had no wish and keeps its share of {_en(base)}.",
-            f"{who} hade inget önskemål och behåller sin andel {_sv(base)}.")
+    return (f"{kommun(name)} hade inget önskemål och behåller sin andel, {sv_permille(base)}.",
+            f"{name} had no wish and keeps its share of {en_permille(base)}.")
 
 
-def explain(code: str, municipalities: Mapping[str, Municipality], base: int, final: int,
-            participant: Participant | None, market: Market | None, flows: list[tuple[str, str, int]],
-            spill: int, one_receiver: bool) -> dict[str, Any]:
+def _other(code: str, mine: Municipality, ctx: Context) -> tuple[str, str]:
+    """The other municipality of a transfer, with its county when that is another county."""
+    m = ctx.municipalities[code]
+    county = f" ({m.county_name})" if m.county_code != mine.county_code else ""
+    return kommun(m.name) + county, m.name + county
+
+
+def _money(ctx: Context, base: int, final: int) -> tuple[str, str]:
+    before, after = expected_children(base, ctx.forecast), expected_children(final, ctx.forecast)
+    pay_before, pay_after = variable_compensation(base, ctx.forecast), variable_compensation(final, ctx.forecast)
+    children_sv = "förväntat barn" if after == 1 else "förväntade barn"
+    children_en = "expected child" if after == 1 else "expected children"
+    return (f"Med en prognos på {sv_whole(ctx.forecast)} barn motsvarar den nya andelen {after} {children_sv} och "
+            f"{sv_whole(pay_after)} kr i rörlig ersättning, mot {before} och {sv_whole(pay_before)} kr före.",
+            f"With a forecast of {ctx.forecast:,} children the new share means {after} {children_en} and "
+            f"SEK {pay_after:,} of variable compensation, against {before} and SEK {pay_before:,} before.")
+
+
+def explain(code: str, ctx: Context, base: int, final: int, participant: Participant | None, market: Market | None,
+            flows: list[tuple[str, str, int]], spill: int) -> dict[str, Any]:
     """`flows` are this municipality's own transfers (giver, receiver, amount)."""
-    m = municipalities[code]
+    m = ctx.municipalities[code]
     if participant is None and not spill:  # most municipalities
-        text_en, text_sv = _kept(f"{m.name} ({code})", base)
+        text_sv, text_en = _kept(m.name, base)
         return {"reasons": [{"rule": "no_wish"}], "text_en": text_en, "text_sv": text_sv}
-    who_en = who_sv = f"{m.name} ({code})"
+    sv: list[str] = []
+    en: list[str] = []
     reasons: list[dict[str, Any]] = []
-    base_en, base_sv = _en(base), _sv(base)
-    change_en = f"its share goes from {base_en} to {_en(final)}."
-    change_sv = f"andelen går från {base_sv} till {_sv(final)}."
     if participant is None:
         reasons.append({"rule": "spill", "permille": permille(spill)})
-        return {"reasons": reasons,
-                "text_en": f"{who_en} had no wish but takes {_en(spill)} of the share that volunteers could not "
-                           f"place, in proportion to its population; {change_en}",
-                "text_sv": f"{who_sv} hade inget önskemål men tar {_sv(spill)} av den andel som frivilliga inte "
-                           f"kunde ta emot, i proportion till folkmängden; {change_sv}"}
-    p = participant
+        sv.append(f"{kommun(m.name)} hade inget önskemål men tar emot {sv_permille(spill)} av den andel som de "
+                  "mottagande kommunerna inte kunde ta emot, i proportion till folkmängden.")
+        en.append(f"{m.name} had no wish but receives {en_permille(spill)} of the share that the receiving "
+                  "municipalities could not take, in proportion to its population.")
+    else:
+        _participant(m, ctx, participant, market, flows, spill, sv, en, reasons)
+    if final == base:
+        sv.append(f"Andelen är oförändrad, {sv_permille(base)}.")
+        en.append(f"Its share is unchanged at {en_permille(base)}.")
+    else:
+        sv.append(f"Andelen ändras från {sv_permille(base)} till {sv_permille(final)}.")
+        en.append(f"Its share changes from {en_permille(base)} to {en_permille(final)}.")
+    money_sv, money_en = _money(ctx, base, final)
+    sv.append(money_sv)
+    en.append(money_en)
+    if participant is not None and participant.gives:
+        sv.append("Kommunen kan ändå anvisas barn som har anknytning till kommunen och barn som vidarebosätts, "
+                  "oavsett andel.")
+        en.append("The municipality can still be allocated children with ties to it, and resettled children, "
+                  "whatever its share.")
+    if ctx.illustrative:
+        sv.append("Grundtabellen är illustrativ och inte Migrationsverkets beslut.")
+        en.append("The base table is illustrative, not the Migration Agency's decision.")
+    return {"reasons": reasons, "text_en": " ".join(en), "text_sv": " ".join(sv)}
+
+
+def _participant(m: Municipality, ctx: Context, p: Participant, market: Market | None, flows: list[tuple[str, str, int]],
+                 spill: int, sv: list[str], en: list[str], reasons: list[dict[str, Any]]) -> None:
     gives = p.gives
-    mine = [(r, a) for g, r, a in flows if g == code] if gives else [(g, a) for g, r, a in flows if r == code]
+    mine = [(r, a) for g, r, a in flows if g == m.code] if gives else [(g, a) for g, r, a in flows if r == m.code]
     moved = sum(a for _, a in mine)
     reasons.append({"rule": "wish", "wish": p.kind, "stated_permille": permille(p.stated),
                     "effective_permille": permille(p.effective)})
-    en: list[str] = []
-    sv: list[str] = []
-    if gives:
-        en.append(f"{who_en} offered to give {_en(p.stated)}")
-        sv.append(f"{who_sv} erbjöd sig att lämna {_sv(p.stated)}")
+    if gives and p.stated == p.base:
+        sv.append(f"{kommun(m.name)} önskade omfördela hela sin andel, {sv_permille(p.stated)}.")
+        en.append(f"{m.name} wished to redistribute all of its share, {en_permille(p.stated)}.")
+    elif gives:
+        sv.append(f"{kommun(m.name)} önskade omfördela {sv_permille(p.stated)} av sin andel.")
+        en.append(f"{m.name} wished to redistribute {en_permille(p.stated)} of its share.")
     else:
-        en.append(f"{who_en} asked to receive up to {_en(p.stated)}")
-        sv.append(f"{who_sv} önskade ta emot upp till {_sv(p.stated)}")
+        sv.append(f"{kommun(m.name)} önskade ta emot upp till {sv_permille(p.stated)}.")
+        en.append(f"{m.name} wished to receive up to {en_permille(p.stated)}.")
     for rule, amount in p.lowered_by:
         reasons.append({"rule": rule, "lowered_by_permille": permille(amount)})
-        en.append(f"{_en(amount)} of it was ruled out by {_LOWERED_EN[rule]}")
-        sv.append(f"{_sv(amount)} av detta uteslöts av {_LOWERED_SV[rule]}")
-    for other, amount in mine:
-        reasons.append({"rule": "transfer", "to" if gives else "from": other, "permille": permille(amount),
-                        "cross_county": municipalities[other].county_code != m.county_code})
-    ratio = Fraction(moved, p.effective) if p.effective else Fraction(0)
-    verb_en, verb_sv = ("gives", "lämnar") if gives else ("receives", "tar emot")
-    to_en, to_sv = ("to", "till") if gives else ("from", "från")
-    if mine:
-        en.append(f"it {verb_en} {_en(moved)} ({_pct(ratio)}% of its wish) {to_en} "
-                  f"{_names(mine, municipalities, _en)}")
-        sv.append(f"den {verb_sv} {_sv(moved)} ({_pct(ratio)} % av önskemålet) {to_sv} "
-                  f"{_names(mine, municipalities, _sv)}")
-    else:
-        en.append(f"it {verb_en} nothing")
-        sv.append(f"den {verb_sv} ingenting")
+        if rule == LARGEST_ROOM and moved < p.capacity:
+            continue  # the largest room did not end up limiting it: the common cut did
+        why_sv, why_en = _NO_COUNTERPART[gives] if rule == NO_COUNTERPART else _LOWERED[rule]
+        verb_sv, verb_en = ("omfördelas", "redistributed") if gives else ("tas emot", "received")
+        sv.append(f"{sv_permille(amount)} av detta kunde inte {verb_sv}, eftersom {why_sv}.")
+        en.append(f"{en_permille(amount)} of it could not be {verb_en}, because {why_en}.")
     if not gives and 0 < p.capacity < p.effective:
         reasons.append({"rule": "offers_limited", "available_permille": permille(p.capacity)})
-        en.append(f"only {_en(p.capacity)} was offered by givers it can receive from")
-        sv.append(f"endast {_sv(p.capacity)} erbjöds av givare som den kan ta emot från")
+        sv.append(f"Kommunerna som den kan ta emot från önskade omfördela sammanlagt {sv_permille(p.capacity)}.")
+        en.append(f"The municipalities it can receive from wished to redistribute {en_permille(p.capacity)} in all.")
     if market is not None and p.target < p.capacity:
         side = market.givers if gives else market.receivers
         wished = sum(q.capacity for q in side)
         reasons.append({"rule": "proportional_cut", "target_permille": permille(p.target),
                         "cut_permille": permille(p.capacity - p.target),
                         "proportion": round(float(Fraction(market.volume, wished)), 6) if wished else 0.0})
+        # fulfilment is taken against the wishes as the rules leave them (docs/fairness.md): the market's one
+        # proportion, the same in every participant's text
+        pct = _pct(market.volume, sum(q.effective for q in side))
         if gives:
-            en.append("offers exceeded the room to receive, so every offer was cut by the same proportion "
-                      f"(its fair part: {_en(p.target)})")
-            sv.append("erbjudandena översteg utrymmet att ta emot, så varje erbjudande minskades i samma "
-                      f"proportion (dess rättvisa del: {_sv(p.target)})")
+            sv.append("Önskemålen om att omfördela var större än de mottagande kommunernas utrymme, så alla minskades "
+                      f"lika, till {pct} procent.")
+            en.append("The wishes to redistribute were larger than the receiving municipalities' room, so all were "
+                      f"reduced alike, to {pct} per cent.")
         else:
-            en.append("the room to receive exceeded the offers, so every wish was cut by the same proportion "
-                      f"(its fair part: {_en(p.target)})")
-            sv.append("utrymmet att ta emot översteg erbjudandena, så varje önskemål minskades i samma "
-                      f"proportion (dess rättvisa del: {_sv(p.target)})")
+            sv.append("De mottagande kommunernas utrymme var större än önskemålen om att omfördela, så alla "
+                      f"minskades lika, till {pct} procent.")
+            en.append("The receiving municipalities' room was larger than the wishes to redistribute, so all were "
+                      f"reduced alike, to {pct} per cent.")
+    for other, amount in mine:
+        reasons.append({"rule": "transfer", "to" if gives else "from": other, "permille": permille(amount),
+                        "cross_county": ctx.municipalities[other].county_code != m.county_code})
+    share = _pct(moved, p.stated)
+    if mine:
+        names_sv = _join([_other(o, m, ctx)[0] for o, _ in mine], "och")
+        names_en = _join([_other(o, m, ctx)[1] for o, _ in mine], "and")
+        if gives:
+            sv.append(f"Kommunen omfördelar {sv_permille(moved)} ({share} procent av önskemålet) till {names_sv}.")
+            en.append(f"It redistributes {en_permille(moved)} ({share} per cent of its wish) to {names_en}.")
+        else:
+            sv.append(f"Kommunen tar emot {sv_permille(moved)} ({share} procent av önskemålet) från {names_sv}.")
+            en.append(f"It receives {en_permille(moved)} ({share} per cent of its wish) from {names_en}.")
+    elif gives:
+        sv.append("Kommunen omfördelar ingenting.")
+        en.append("It redistributes nothing.")
+    else:
+        sv.append("Kommunen tar inte emot något.")
+        en.append("It receives nothing.")
     if moved != p.target:
-        rule = "one_receiver" if one_receiver else "smallest_transfer"
+        rule = "one_receiver" if ctx.one_receiver else "smallest_transfer"
         reasons.append({"rule": rule, "target_permille": permille(p.target), "moved_permille": permille(moved)})
-        if one_receiver:
-            en.append(f"because each giver gives to one receiver only, the amounts could not be split exactly, "
-                      f"so it {verb_en} {_en(moved)} instead of {_en(p.target)}")
-            sv.append(f"eftersom varje givare lämnar till endast en mottagare kunde beloppen inte delas exakt, "
-                      f"så den {verb_sv} {_sv(moved)} i stället för {_sv(p.target)}")
+        if ctx.one_receiver:
+            sv.append(f"Det blev {sv_permille(moved)} och inte {sv_permille(p.target)}, "
+                      "eftersom varje kommun som omfördelar lämnar till en (1) mottagande kommun och andelar bara delas "
+                      "i hundradelar av promille; därför kan kommuner med lika önskemål få olika belopp.")
+            en.append(f"It came to {en_permille(moved)}, not {en_permille(p.target)}, "
+                      "because each redistributing municipality gives to one (1) receiving municipality and shares "
+                      "are divided in hundredths of a per mille only; so municipalities with equal wishes can get "
+                      "different amounts.")
         else:
-            en.append(f"the smallest transfer allowed kept it at {_en(moved)} instead of {_en(p.target)}")
-            sv.append(f"den minsta tillåtna överföringen höll den vid {_sv(moved)} i stället för {_sv(p.target)}")
+            sv.append(f"Det blev {sv_permille(moved)} och inte {sv_permille(p.target)}, eftersom den minsta "
+                      "tillåtna överföringen inte medgav mer.")
+            en.append(f"It came to {en_permille(moved)}, not {en_permille(p.target)}, because the smallest "
+                      "transfer allowed did not permit more.")
     if spill < 0:
         reasons.append({"rule": "spill", "permille": permille(spill)})
-        en.append(f"the {_en(-spill)} no volunteer could take is spread over the municipalities without a wish")
-        sv.append(f"de {_sv(-spill)} som ingen frivillig kunde ta emot fördelas på kommunerna utan önskemål")
+        sv.append(f"De {sv_permille(-spill)} som ingen mottagande kommun kunde ta emot fördelas på kommunerna utan "
+                  "önskemål.")
+        en.append(f"The {en_permille(-spill)} that no receiving municipality could take is spread over the "
+                  "municipalities without a wish.")
     if p.partner is not None:
         reasons.append({"rule": "agreement", "partner": p.partner})
-        en.append(f"its agreement with {municipalities[p.partner].name} fixed the receiver")
-        sv.append(f"dess överenskommelse med {municipalities[p.partner].name} bestämde mottagaren")
-    return {"reasons": reasons,
-            "text_en": "; ".join(en) + f"; {change_en}",
-            "text_sv": "; ".join(sv) + f"; {change_sv}"}
+        partner = ctx.municipalities[p.partner].name
+        sv.append(f"Kommunen har en överenskommelse med {kommun(partner)}, som därför är mottagande kommun.")
+        en.append(f"It has an agreement with {partner}, which is therefore the receiving municipality.")

@@ -20,7 +20,7 @@ from solver.policy import parse_policy, read_policy
 from solver.redistribute.backend import SolutionStatus, SolveOptions, Termination
 from solver.redistribute.check import CheckFailed, check, check_stages, objective_terms
 from solver.redistribute.diagnose import diagnose_infeasible
-from solver.redistribute.explain import explain
+from solver.redistribute.explain import Context, explain
 from solver.redistribute.solve import MarketResult, solve_market, worst_solution, worst_termination
 from solver.redistribute.targets import Setup, build_setup
 from solver.shares import ShareTable, compute_base_shares, read_share_table, validate_share_rows
@@ -195,18 +195,20 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
             else:
                 diagnosis.append({"kind": res.termination.value, "market": res.market.key, "constraints": [],
                                   "text_en": f"No table was found for market {res.market.key}: {res.message}",
-                                  "text_sv": f"Ingen tabell hittades för marknaden {res.market.key}: {res.message}"})
+                                  "text_sv": f"Ingen tabell hittades för omfördelningen {res.market.key}."})
             continue
         own[res.market.key] = res.flows()
         flows += own[res.market.key]
         if res.termination is Termination.TIME_LIMIT:
             proven = ", ".join(k for k, v in res.stage_status.items() if v == "optimal") or "none"
+            proven_sv = ", ".join(STAGES_SV.get(k, k) for k, v in res.stage_status.items() if v == "optimal") or "inga"
             diagnosis.append({
                 "kind": "time_limit", "market": res.market.key, "constraints": [],
                 "text_en": f"Market {res.market.key}: the table keeps every rule, but the solver's work limit was "
                            f"reached ({res.message}); stages proven optimal: {proven}.",
-                "text_sv": f"Marknaden {res.market.key}: tabellen följer alla regler, men lösarens arbetsgräns nåddes "
-                           f"({res.message}); steg bevisat optimala: {proven}.",
+                "text_sv": f"Omfördelningen {res.market.key}: tabellen följer alla regler, men beräkningen nådde sin "
+                           "arbetsgräns innan den var bevisat bäst. Nivåer som är bevisat bäst: "
+                           f"{proven_sv}.",
             })
     shares = dict(setup.base.units)
     spill: dict[str, int] = {}
@@ -272,12 +274,19 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
         for flow in flows:
             flows_of.setdefault(flow[0], []).append(flow)
             flows_of.setdefault(flow[1], []).append(flow)
-        return {m.code: explain(m.code, setup.municipalities, setup.base[m.code], shares[m.code],
-                                setup.participants.get(m.code), market_of.get(m.code), flows_of.get(m.code, []),
-                                spill.get(m.code, 0), setup.policy.one_receiver) for m in munis}
+        context = Context(setup.municipalities, setup.policy.one_receiver, setup.policy.forecast,
+                          setup.base.illustrative)
+        return {m.code: explain(m.code, context, setup.base[m.code], shares[m.code], setup.participants.get(m.code),
+                                market_of.get(m.code), flows_of.get(m.code, []), spill.get(m.code, 0)) for m in munis}
 
     return Proposal(munis, setup.base, setup.policy, wishes, setup, shares, transfers, spill, termination,
                     solution, objective, solver_info, diagnosis, explanations)
+
+
+# the levels' names in the report's words, for the Swedish diagnosis (both the exact order and the staged driver)
+STAGES_SV = {"leximin": "måluppfyllelse", "volume": "volym", "cross_county": "överföringar mellan län",
+             "transfers": "antal överföringar", "population": "fördelning efter folkmängd", "tie_break": "fast ordning",
+             "max_deviation": "största avvikelse", "volume_simplicity": "volym och enkelhet", "tie_order": "fast ordning"}
 
 
 def _fraction(text: str) -> float:
