@@ -17,6 +17,9 @@ COPY service ./service
 RUN pip install ".[postgres]" && andelstal shares --out /tmp/check.csv
 
 FROM ${BASE} AS runtime
+# Pango and a font for the decision document's PDF (WeasyPrint)
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+        libharfbuzz-subset0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin andelstal \
     && mkdir -p /srv/var && chown -R andelstal /srv
 COPY --from=build /opt/venv /opt/venv

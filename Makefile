@@ -11,6 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
+	scripts/ensure-system-packages
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -182,8 +182,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        if request.url.path.startswith("/app"):
-            return pages.page_error(request, 404, "; ".join(str(e.get("msg")) for e in exc.errors()))
+        if pages.is_page(request):
+            return pages.page_error(request, 422, "; ".join(str(e.get("msg")) for e in exc.errors()))
         # every problem of the body at once, in the command line's form: the schema's, and the solver's own
         # checks of the wish rows the schema let through
         errors = exc.errors()
@@ -196,26 +196,30 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith("/app"):  # a page met the API's refusal: a page says it
-            return pages.page_error(request, exc.status_code, str(exc.detail))
         if exc.status_code == 405:
             # Starlette names only the methods of the first route whose path matched; every route of the path counts
             methods = [m for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
                        if any(route.matches({**request.scope, "method": m})[0] is Match.FULL for route in app.routes)]
+            if pages.is_page(request):
+                return pages.page_error(request, 405, ", ".join(methods), {"Allow": ", ".join(methods)})
             return JSONResponse({"detail": f"{request.method} is not allowed here; allowed: {', '.join(methods)}"},
                                 status_code=405, headers={"Allow": ", ".join(methods)})
+        if pages.is_page(request):  # a page met the API's refusal: a page says it
+            return pages.page_error(request, exc.status_code, str(exc.detail))
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(InputError)
     async def bad_input(request: Request, exc: InputError) -> Response:
-        if request.url.path.startswith("/app"):
+        if pages.is_page(request):
             sv = pages.language(request) == "sv"
             return pages.page_error(request, 422, "; ".join(p.reason_sv if sv and p.reason_sv else str(p) for p in exc.problems))
         sv = swedish(request.headers.get("accept-language"))
         return JSONResponse({"detail": [problem_detail(p, sv=sv) for p in exc.problems]}, status_code=422)
 
     @app.exception_handler(TooBusy)
-    async def busy(request: Request, exc: TooBusy) -> JSONResponse:
+    async def busy(request: Request, exc: TooBusy) -> Response:
+        if pages.is_page(request):
+            return pages.page_error(request, 429, str(exc), {"Retry-After": str(exc.retry_after)})
         return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(ClientGone)
@@ -223,7 +227,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return Response(status_code=499)  # nobody reads it: the connection is closed
 
     @app.exception_handler(IntegrityError)
-    async def conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+    async def conflict(request: Request, exc: IntegrityError) -> Response:
+        if pages.is_page(request):
+            return pages.page_error(request, 409, "")
         # two requests created the same thing at once (PostgreSQL's unique index decided): the loser changed nothing
         return JSONResponse({"detail": "a concurrent request changed the same data first; nothing was changed by "
                                        "this one (read it again, then retry if still needed)"}, status_code=409)

@@ -19,7 +19,7 @@ from enum import Enum
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from service.db import Token, now
+from service.db import PageSession, Token, now
 
 PREFIX = "andel_"
 
@@ -101,28 +101,46 @@ def active(session: Session, token_id: int) -> Caller | None:
 SESSION_HOURS = 8  # a working day: after that the officer enters the token again
 
 
-def session_value(secret: str, token_id: int, at: datetime) -> str:
-    """A page session's cookie: the token's id and an end time, signed with the server secret. The token itself
-    never reaches the cookie, and revoking the token ends every session made with it."""
-    ends = int((at + timedelta(hours=SESSION_HOURS)).timestamp())
-    body = f"{token_id}.{ends}.{secrets.token_urlsafe(12)}"
-    return f"{body}.{_sign(secret, 'session', body)}"
+def open_session(session: Session, secret: str, token_id: int) -> str:
+    """A page session for a token; its cookie value (the session's id and its signature, never the token)."""
+    row = PageSession(id=secrets.token_hex(16), token_id=token_id, expires_at=now() + timedelta(hours=SESSION_HOURS))
+    session.add(row)
+    return f"{row.id}.{_sign(secret, 'session', row.id)}"
 
 
-def session_token_id(secret: str, value: str, at: datetime) -> int | None:
-    """The token id of a valid, unexpired session cookie; None for anything else."""
-    parts = value.split(".")
-    if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
+def _session_id(secret: str, value: str) -> str | None:
+    ident, _, signature = value.partition(".")
+    if not ident or not same(signature, _sign(secret, "session", ident)):
         return None
-    body = ".".join(parts[:3])
-    if not hmac.compare_digest(parts[3], _sign(secret, "session", body)) or int(parts[1]) <= at.timestamp():
+    return ident
+
+
+def session_caller(session: Session, secret: str, value: str) -> Caller | None:
+    """The caller of a page session cookie: signed, not ended, not expired, and its token still active."""
+    ident = _session_id(secret, value)
+    if ident is None:
         return None
-    return int(parts[0])
+    row = session.get(PageSession, ident)
+    if row is None or row.ended_at is not None or row.expires_at <= now():
+        return None
+    return active(session, row.token_id)
+
+
+def end_session(session: Session, secret: str, value: str) -> None:
+    ident = _session_id(secret, value)
+    row = None if ident is None else session.get(PageSession, ident)
+    if row is not None and row.ended_at is None:
+        row.ended_at = now()
 
 
 def csrf_value(secret: str, session: str) -> str:
     """The form token of a session (synchroniser pattern): a form posted from another site cannot know it."""
     return _sign(secret, "csrf", session)
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of two texts, any characters (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def _sign(secret: str, purpose: str, text: str) -> str:

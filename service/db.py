@@ -40,6 +40,17 @@ class Token(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)  # kept to the minute (auth.touch)
 
 
+class PageSession(Base):
+    """A login on the web pages; the cookie carries its id, signed, and never the token."""
+
+    __tablename__ = "page_sessions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)  # logout
+
+
 class Round(Base):
     __tablename__ = "rounds"
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

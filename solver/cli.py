@@ -43,7 +43,8 @@ def cmd_shares(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         if out.suffix.lower() == ".xlsx":
-            rows = [line.split(",") for line in text.strip().splitlines()]
+            rows: list[list[object]] = [["code", "name", "county_code", "share_permille"]]
+            rows += [[m.code, m.name, m.county_code, table.units[m.code] / 100] for m in municipalities]  # numbers
             write_xlsx(out, {"shares": rows, "note": [["note"], [table.note]]})
         elif out.suffix.lower() == ".json":
             out.write_text(json.dumps({"illustrative": True, "note": table.note, "key": _key(args).describe(),
@@ -111,7 +112,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
     proposal = propose(args.wishes, shares=args.shares, policy=_policy(args), backend=args.backend)
     if args.out:
-        write_proposal(proposal, args.out, timing=not args.no_timing)
+        write_proposal(proposal, args.out, timing=not args.no_timing, language=args.language, csv_convention=args.csv)
         print(f"wrote {args.out}")
     print(_summary(proposal))
     return 0 if proposal.feasible else EXIT_NO_TABLE
@@ -163,6 +164,38 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from solver.decision import decision_html, decision_pdf
+
+    try:
+        data = json.loads(Path(args.proposal).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError([InputProblem(args.proposal, "file", f"cannot be read as JSON: {exc}",
+                                       sv=f"kan inte läsas som JSON: {exc}")], what="proposal") from None
+    out = Path(args.out)
+    if out.suffix.lower() == ".html":
+        out.write_text(decision_html(data, load_municipalities(), args.title or ""), encoding="utf-8")
+    elif out.suffix.lower() == ".pdf":
+        out.write_bytes(decision_pdf(data, load_municipalities(), args.title or ""))
+    else:
+        raise InputError([InputProblem(args.out, "out", "must end in .pdf or .html", sv="ska sluta på .pdf eller .html")],
+                         what="output")
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from solver.template import wish_form
+
+    municipalities = load_municipalities()
+    base = read_share_table(args.shares, municipalities) if args.shares else compute_base_shares(municipalities)
+    if Path(args.out).suffix.lower() != ".xlsx":
+        raise InputError([InputProblem(args.out, "out", "must end in .xlsx", sv="ska sluta på .xlsx")], what="output")
+    count = wish_form(municipalities, base, args.county.zfill(2), args.out)
+    print(f"wrote {args.out} (the wish form of county {args.county.zfill(2)}, {count} municipalities)")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -200,7 +233,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     write_result(result, args.out)
     print(f"wrote {args.out}")
     if args.plots:
-        for path in plots(result, args.plots, result.get("other")):
+        for path in plots(result, args.plots, result.get("other"), language=args.language):
             print(f"wrote {path}")
     n = result["national"]
     print(f"{result['scenario']}: {n['children_mean']} children a year on average, equalising share "
@@ -258,11 +291,25 @@ def parser(mount: Mount | None = None) -> argparse.ArgumentParser:
     p.add_argument("--backend", default="cpsat", choices=["cpsat", "pulp", "highs", "cbc"])
     p.add_argument("--out", help=".json (full proposal), .csv (share table) or .xlsx (all sheets)")
     p.add_argument("--no-timing", action="store_true", help="leave wall times out, for byte-identical files")
+    p.add_argument("--language", choices=["sv", "en"],
+                   help="headers and texts of .csv/.xlsx (default: Swedish for .xlsx, machine columns for .csv)")
+    p.add_argument("--csv", choices=["plain", "sv"], default="plain",
+                   help="sv: semicolons, decimal comma and a BOM, as Swedish Excel opens it")
     p.set_defaults(func=cmd_propose)
     p = sub.add_parser("demo", help="print a national proposal for the shipped sample wishes")
     p.add_argument("--backend", default="cpsat", choices=["cpsat", "pulp", "highs", "cbc"])
     p.add_argument("--time-limit", type=float, default=5.0)
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("report", help="write the decision document (beslutsunderlag) of a proposal, in Swedish")
+    p.add_argument("--proposal", required=True, help="a proposal JSON of `andelstal propose`")
+    p.add_argument("--out", required=True, help="beslutsunderlag.pdf (or .html)")
+    p.add_argument("--title", help="a line for the title, e.g. the round: 2027")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("template", help="write a county's wish form (XLSX with drop-downs) that propose reads back")
+    p.add_argument("--county", required=True, help="the county code, e.g. 22")
+    p.add_argument("--shares", help="the round's share table (CSV/XLSX); default the illustrative key")
+    p.add_argument("--out", required=True, help="an .xlsx file, e.g. önskemål.xlsx")
+    p.set_defaults(func=cmd_template)
     p = sub.add_parser("compare", help="compare two proposals per municipality and per county")
     p.add_argument("a", help="the first proposal (JSON of `andelstal propose`)")
     p.add_argument("b", help="the second proposal")
@@ -289,6 +336,7 @@ def parser(mount: Mount | None = None) -> argparse.ArgumentParser:
     p.add_argument("--label", help="the scenario's name in the output")
     p.add_argument("--out", required=True, help=".json, .csv or .xlsx")
     p.add_argument("--plots", help="a directory for PNG plots")
+    p.add_argument("--language", choices=["sv", "en"], default="sv", help="the plots' words (default sv)")
     p.set_defaults(func=cmd_simulate)
     p = sub.add_parser("sweep", help="propose (and simulate) every point of a grid of policies; resumable")
     p.add_argument("--grid", required=True, help="a grid file (TOML); see examples/sweep-small.toml")

@@ -67,7 +67,7 @@ class InputError(ValueError):
         return {"error": f"invalid {self.what}", "problems": [p.to_dict() for p in self.problems]}
 
 
-_PERMILLE_RE = re.compile(r"^\s*\d+(\.\d+)?\s*$")
+_PERMILLE_RE = re.compile(r"^\s*[0-9]+(\.[0-9]+)?\s*$")  # ASCII digits only: "٣" is not 3
 
 
 def parse_permille(value: Any) -> int:

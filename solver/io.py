@@ -19,29 +19,66 @@ def _clean_key(key: Any) -> str:
 
 def read_rows(path: str | Path, *, list_key: str | None = None) -> list[dict[str, Any]]:
     """Rows of a CSV, XLSX or JSON file as dicts with a `_row` number for error messages."""
+    return read_table(path, list_key=list_key)[0]
+
+
+def read_table(path: str | Path, *, list_key: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Rows of a CSV, XLSX or JSON file and how the file was read (for error messages: a CSV's encoding and
+    separator are detected, so a problem says what was assumed)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError([InputProblem(str(path), "file", "does not exist")], what="file")
+        raise InputError([InputProblem(str(path), "file", "does not exist", sv="finns inte")], what="file")
     suffix = path.suffix.lower()
+    how = path.name
     if suffix == ".csv":
-        rows = rows_from_csv(path.read_text(encoding="utf-8-sig"))
+        text, encoding = read_text(path)
+        separator = sniff_separator(text)
+        rows = rows_from_csv(text, separator)
+        how = f"{path.name}, read as {encoding} with {SEPARATORS[separator]} between columns"
     elif suffix == ".xlsx":
         rows = _rows_from_xlsx(path)
     elif suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError([InputProblem(str(path), "file", f"is not valid JSON: {exc}")], what="file") from None
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError([InputProblem(str(path), "file", f"is not valid JSON: {exc}",
+                                           sv=f"är inte giltig JSON: {exc}")], what="file") from None
         rows = rows_from_json(data, list_key=list_key, source=str(path))
     else:
-        raise InputError([InputProblem(str(path), "file", "must end in .csv, .xlsx or .json")], what="file")
+        raise InputError([InputProblem(str(path), "file", "must end in .csv, .xlsx or .json",
+                                       sv="ska sluta på .csv, .xlsx eller .json")], what="file")
     if len(rows) > MAX_ROWS:
-        raise InputError([InputProblem(str(path), "file", f"has {len(rows)} rows; at most {MAX_ROWS}")], what="file")
-    return rows
+        raise InputError([InputProblem(str(path), "file", f"has {len(rows)} rows; at most {MAX_ROWS}",
+                                       sv=f"har {len(rows)} rader; högst {MAX_ROWS}")], what="file")
+    return rows, how
 
 
-def rows_from_csv(text: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
+SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs"}
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """A text file's text and encoding: UTF-8 (with or without a byte-order mark) or, when it is not valid
+    UTF-8, Windows-1252, which Excel in Swedish writes for "CSV (semikolonavgränsad)"."""
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="replace"), "UTF-8"
+    try:
+        return raw.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace"), "Windows-1252"
+
+
+def sniff_separator(text: str) -> str:
+    """The separator of a CSV text, read off its first line (Swedish Excel writes semicolons, with a decimal
+    comma inside the numbers)."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {sep: first.count(sep) for sep in SEPARATORS}
+    best = max(counts, key=lambda sep: (counts[sep], sep == ";"))
+    return best if counts[best] else ","
+
+
+def rows_from_csv(text: str, separator: str = ",") -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text), delimiter=separator)
     rows = []
     for number, raw in enumerate(reader, start=2):
         row = {_clean_key(k): (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k is not None}
@@ -89,13 +126,32 @@ def _rows_from_xlsx(path: Path) -> list[dict[str, Any]]:
 
 
 def write_xlsx(path: str | Path | BinaryIO, sheets: dict[str, list[list[Any]]]) -> None:
-    """A workbook with one sheet per entry (to a path or a binary stream); the first row of each is its header."""
+    """A workbook with one sheet per entry (to a path or a binary stream); the first row of each is its header.
+
+    Made to be read in a Swedish office: numbers stay numbers (floats shown with two decimals), the header is
+    bold and frozen, every sheet has filters and columns wide enough for their text."""
     from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook()
     workbook.remove(workbook.active)
     for title, rows in sheets.items():
         sheet = workbook.create_sheet(title=title[:31])
+        widths: dict[int, int] = {}
         for row in rows:
             sheet.append(row)
+            for i, value in enumerate(row, start=1):
+                widths[i] = max(widths.get(i, 0), len(f"{value:.2f}" if isinstance(value, float) else str(value or "")))
+        for cells in sheet.iter_rows(min_row=2):
+            for cell in cells:
+                if isinstance(cell.value, float):
+                    cell.number_format = "0.00"
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for i, width in widths.items():
+            sheet.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 80)
+        if rows:
+            sheet.freeze_panes = "A2"
+            sheet.auto_filter.ref = sheet.dimensions
     workbook.save(path)

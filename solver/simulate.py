@@ -620,9 +620,29 @@ def write_result(result: Mapping[str, Any], path) -> None:
         raise InputError([InputProblem(str(path), "out", "must end in .json, .csv or .xlsx")], what="output")
 
 
-def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None = None) -> list[str]:
-    """PNG plots: expected allocations per municipality (against `other` when given, e.g. today's table), and
-    the distribution of the chance of a year without any allocation. Returns the files written."""
+PLOT_WORDS = {
+    "sv": {"changed": "Förväntade anvisningar per år för kommuner vars andel ändras",
+           "largest": "Förväntade anvisningar per år, de 25 största kommunerna",
+           "per_year": "förväntade anvisningar per år", "band": "5–95 percentil",
+           "counties": "Förväntade anvisningar per år och län", "none": "Hur sannolikt är ett år helt utan anvisning?",
+           "chance": "sannolikhet för ett år utan anvisning (procent)", "count": "antal kommuner",
+           "settings": "{rule} anvisning, {years} år, {arrivals} barn/år, {replicates} upprepningar, frö {seed}",
+           "equalising": "utjämnande", "priority": "prioriterad"},
+    "en": {"changed": "Expected allocations per year, municipalities whose share changes",
+           "largest": "Expected allocations per year, the 25 largest municipalities",
+           "per_year": "expected allocations per year", "band": "5th–95th percentile",
+           "counties": "Expected allocations per year by county", "none": "How likely is a year without any allocation?",
+           "chance": "chance of a year without any allocation (per cent)", "count": "municipalities",
+           "settings": "{rule} rule, {years} years, {arrivals} children/year, {replicates} replicates, seed {seed}",
+           "equalising": "equalising", "priority": "priority"},
+}
+
+
+def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None = None,
+          language: str = "sv", kind: str = "png") -> list[str]:
+    """PNG plots for officials, with the run's settings in a subtitle: expected allocations of the municipalities
+    whose share changes (against `other`, e.g. today's table), by name, with their 5–95 percentile band; the same
+    per county; and how many municipalities risk a year without any allocation. Returns the files written."""
     from pathlib import Path
 
     import matplotlib
@@ -630,41 +650,85 @@ def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    matplotlib.rcParams["svg.fonttype"] = "none"  # an SVG keeps its words as text
+    words = PLOT_WORDS[language]
+    if other is not None and language == "sv":  # the command line's names of the compared tables, in Swedish
+        other = {**other, "scenario": {"base table": "grundtabellen"}.get(other["scenario"], other["scenario"])}
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rows = result["municipalities"]
-    order = sorted(range(len(rows)), key=lambda i: -rows[i]["allocations_mean"])
+    params = result["parameters"]
+    arrivals = sorted(set(params["arrivals"]))
+    settings = words["settings"].format(rule=words.get(params["rule"], params["rule"]), years=params["years"],
+                                        arrivals="–".join(str(a) for a in (arrivals[0], arrivals[-1]))
+                                        if len(arrivals) > 1 else arrivals[0],
+                                        replicates=params["replicates"], seed=params["seed"])
+    before = {r["code"]: r for r in other["municipalities"]} if other is not None else {}
+    changed = [r for r in rows if r["code"] in before and r["share_permille"] != before[r["code"]]["share_permille"]]
+    shown = sorted(changed or sorted(rows, key=lambda r: -r["allocations_mean"])[:25],
+                   key=lambda r: r["allocations_mean"])
     written = []
-    fig, ax = plt.subplots(figsize=(12, 5))
-    x = np.arange(len(rows))
+
+    def save(fig: Any, name: str, title: str) -> None:
+        fig.suptitle(title, fontsize=12, x=0.01, ha="left")
+        fig.text(0.01, 0.005, f"{result['scenario']}: {settings}", fontsize=8, color="#444444")
+        fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+        written.append(str(directory / name.replace(".png", f".{kind}")))
+        fig.savefig(written[-1], dpi=110)
+        plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.32 * len(shown)))
+    y = np.arange(len(shown))
+    mean = np.array([r["allocations_mean"] for r in shown])
+    band = np.array([[r["allocations_mean"] - r["allocations_p5"] for r in shown],
+                     [r["allocations_p95"] - r["allocations_mean"] for r in shown]]).clip(min=0)
+    if before:
+        ax.barh(y + 0.2, [before[r["code"]]["allocations_mean"] for r in shown], height=0.38, color="#b0b0b0",
+                label=other["scenario"] if other is not None else "")
+    ax.barh(y - 0.2 if before else y, mean, height=0.38 if before else 0.6, color="#1f5fa8", xerr=band,
+            error_kw={"ecolor": "#333333", "capsize": 2, "lw": 0.8}, label=f"{result['scenario']} ({words['band']})")
+    ax.set_yticks(y, [r["name"] for r in shown], fontsize=8)
+    ax.set_xlabel(words["per_year"])
+    ax.legend(loc="lower right", fontsize=8)
+    save(fig, "allocations.png", words["changed"] if changed else words["largest"])
+
+    counties: dict[str, list[float]] = {}
+    for r in rows:
+        counties.setdefault(r["county_code"], []).append(r["allocations_mean"])
+    names = {r["county_code"]: r["county_code"] for r in rows}
+    try:
+        from solver.data import load_municipalities
+
+        names = {m.county_code: m.county_name for m in load_municipalities()}
+    except Exception:  # a result from another data set: codes it is
+        pass
+    order = sorted(counties, key=lambda c: sum(counties[c]))
+    fig, ax = plt.subplots(figsize=(9, 7))
+    y = np.arange(len(order))
+    if before:
+        other_sum: dict[str, float] = {}
+        for r in before.values():
+            other_sum[r["county_code"]] = other_sum.get(r["county_code"], 0.0) + r["allocations_mean"]
+        ax.barh(y + 0.2, [other_sum.get(c, 0.0) for c in order], height=0.38, color="#b0b0b0",
+                label=other["scenario"] if other is not None else "")
+    ax.barh(y - 0.2 if before else y, [sum(counties[c]) for c in order], height=0.38 if before else 0.6,
+            color="#1f5fa8", label=result["scenario"])
+    ax.set_yticks(y, [names.get(c, c) for c in order], fontsize=8)
+    ax.set_xlabel(words["per_year"])
+    ax.legend(loc="lower right", fontsize=8)
+    save(fig, "counties.png", words["counties"])
+
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    bins = [i * 5 for i in range(21)]
     if other is not None:
-        before = {r["code"]: r["allocations_mean"] for r in other["municipalities"]}
-        ax.bar(x, [before[rows[i]["code"]] for i in order], width=1.0, color="#bbbbbb", label=other["scenario"])
-    ax.plot(x, [rows[i]["allocations_mean"] for i in order], color="#1f5fa8", lw=1.5, label=result["scenario"])
-    ax.set_xlabel("municipalities, by expected allocations")
-    ax.set_ylabel("expected allocations per year")
-    ax.set_title("Expected allocations per municipality")
-    ax.legend()
-    for i in order[:8]:
-        ax.annotate(rows[i]["name"], (order.index(i), rows[i]["allocations_mean"]), fontsize=7, rotation=30)
-    fig.tight_layout()
-    written.append(str(directory / "allocations.png"))
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    bins = [i / 20 for i in range(21)]
-    if other is not None:
-        ax.hist([r["prob_no_allocation"] for r in other["municipalities"]], bins=bins, alpha=0.5, color="#888888",
-                label=other["scenario"])
-    ax.hist([r["prob_no_allocation"] for r in rows], bins=bins, alpha=0.6, color="#1f5fa8", label=result["scenario"])
-    ax.set_xlabel("chance of a year without any allocation")
-    ax.set_ylabel("municipalities")
-    ax.set_title("Years without allocation")
-    ax.legend()
-    fig.tight_layout()
-    written.append(str(directory / "years_without_allocation.png"))
-    fig.savefig(written[-1], dpi=110)
-    plt.close(fig)
+        ax.hist([100 * r["prob_no_allocation"] for r in other["municipalities"]], bins=bins, alpha=0.5,
+                color="#888888", label=other["scenario"])
+    ax.hist([100 * r["prob_no_allocation"] for r in rows], bins=bins, alpha=0.6, color="#1f5fa8",
+            label=result["scenario"])
+    ax.set_xlabel(words["chance"])
+    ax.set_ylabel(words["count"])
+    ax.legend(fontsize=8)
+    save(fig, "years_without_allocation.png", words["none"])
     return written
 
 

@@ -18,10 +18,43 @@ from solver.domain import (
     parse_permille,
     permille_reason_sv,
 )
-from solver.io import read_rows
+from solver.io import read_table
 from solver.shares import ShareTable
 
-WISH_FIELDS = {"code", "wish", "amount_permille", "partner", "name", "comment", "_row"}
+WISH_FIELDS = {"code", "wish", "amount_permille", "partner", "name", "county", "share", "comment", "_row"}
+# the columns of the Swedish wish form (`andelstal template`), as the reader's lower-cased headers
+SWEDISH_COLUMNS = {"kod": "code", "kommunkod": "code", "kommun": "name", "län": "county", "andelstal (‰)": "share",
+                   "önskemål": "wish", "promille": "amount_permille", "mottagande kommun": "partner",
+                   "kommentar": "comment"}
+# the form's choices; a row that says "Inget önskemål" is no wish at all
+WISH_WORDS = {"omfördela bort": "give", "omfördela": "give", "ta emot": "receive"}
+NO_WISH = {"inget önskemål", "none"}
+
+
+def resolve(text: str, municipalities: Sequence[Municipality]) -> tuple[str | None, str | None]:
+    """A municipality named by its code, `code name`, or its name as written in Swedish (`Ånge`, `Ånge kommun`,
+    `Linköpings kommun`, `Stockholms stad`): (code, None); else (None, a suggestion `2260 Ånge`, or None)."""
+    import difflib
+    import re
+
+    by_code = {m.code: m for m in municipalities}
+    by_name = {m.name.casefold(): m for m in municipalities}
+
+    def named(words: str) -> Municipality | None:
+        words = re.sub(r"\s+(kommun|stad)$", "", words.strip(), flags=re.IGNORECASE).casefold()
+        return by_name.get(words) or (by_name.get(words[:-1]) if words.endswith("s") else None)
+
+    text = text.strip()
+    head, _, rest = text.partition(" ")
+    if head in by_code:
+        if not rest or named(rest) is by_code[head]:
+            return head, None
+        return None, f"{head} {by_code[head].name}"  # a code and another municipality's name: ask, do not guess
+    found = named(text)
+    if found is not None:
+        return found.code, None
+    close = difflib.get_close_matches(text.casefold(), list(by_name), n=1, cutoff=0.6)
+    return None, (f"{by_name[close[0]].code} {by_name[close[0]].name}" if close else None)
 
 
 def _text(value: Any) -> str:
@@ -51,6 +84,7 @@ def parse_wishes(
     parsed: list[Wish] = []
     first_row: dict[str, tuple[int, WishKind]] = {}
     for row in rows:
+        row = {SWEDISH_COLUMNS.get(k, k): v for k, v in row.items()}
         where = f"row {row.get('_row', '?')}"
         for name in sorted(set(row) - WISH_FIELDS):
             problems.append(InputProblem(where, name, "unknown column; expected code, wish, amount_permille, partner",
@@ -60,10 +94,18 @@ def parse_wishes(
             problems.append(InputProblem(where, "code", "is missing", sv="saknas"))
             continue
         if code not in by_code:
-            problems.append(InputProblem(where, "code", "is not one of the 290 municipality codes", code=code,
-                                         sv="är inte en av de 290 kommunkoderna"))
-            continue
+            found, hint = resolve(code, municipalities)
+            if found is None:
+                problems.append(InputProblem(
+                    where, "code", f"{code!r} is not a municipality code or name" + (f"; did you mean {hint}?" if hint else ""),
+                    code=code if code.isdigit() else None,
+                    sv=f"{code!r} är varken en kommunkod eller ett kommunnamn" + (f"; menade du {hint}?" if hint else "")))
+                continue
+            code = found
         kind_text = _text(row.get("wish")).lower()
+        if kind_text in NO_WISH:
+            continue
+        kind_text = WISH_WORDS.get(kind_text, kind_text)
         try:
             kind = WishKind(kind_text)
         except ValueError:
@@ -82,6 +124,8 @@ def parse_wishes(
         first_row[code] = (number, kind)
         amount = _amount(row.get("amount_permille"), kind, code, where, base, problems)
         partner = _code(row.get("partner")) or None
+        if partner is not None and partner not in by_code:
+            partner = resolve(partner, municipalities)[0] or partner  # a name; an unknown one is reported below
         parsed.append(Wish(code=code, kind=kind, amount=amount, partner=partner, row=number))
     receivers = {w.code for w in parsed if w.kind is WishKind.RECEIVE}
     for wish in parsed:
@@ -115,7 +159,7 @@ def parse_wishes(
 
 def _amount(value: Any, kind: WishKind, code: str, where: str, base: ShareTable,
             problems: list[InputProblem]) -> int | None:
-    if isinstance(value, str) and value.strip().lower() == "all":
+    if isinstance(value, str) and value.strip().lower() in ("all", "alla"):
         if kind is WishKind.RECEIVE:
             problems.append(InputProblem(where, "amount_permille", "'all' is only for a giver; a receiver names the most "
                                          "it will take", code=code, sv="'all' gäller bara en kommun som omfördelar; en "
@@ -144,7 +188,16 @@ def read_wishes(source: str | Path | Sequence[Mapping[str, Any]] | Mapping[str, 
                 municipalities: Sequence[Municipality], base: ShareTable, policy: Policy) -> list[Wish]:
     """Wishes from a file path (CSV, XLSX, JSON), a JSON-like mapping or a list of rows."""
     if isinstance(source, str | Path):
-        rows = read_rows(source, list_key="wishes")
+        rows, how = read_table(source, list_key="wishes")
+        if not rows and Path(source).suffix.lower() != ".json":
+            raise InputError([InputProblem(how, "file", "has no wishes (it is empty or has only a header); for a "
+                                           'round without wishes pass a JSON file with {"wishes": []}',
+                                           sv="innehåller inga önskemål (den är tom eller har bara rubriker); för en "
+                                              'omgång utan önskemål, ange en JSON-fil med {"wishes": []}')], "wishes")
+        try:
+            return parse_wishes(rows, municipalities, base, policy)
+        except InputError as exc:
+            raise InputError(exc.problems, f"wishes ({how})") from None
     elif isinstance(source, Mapping):
         from solver.io import rows_from_json
 

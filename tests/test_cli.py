@@ -31,8 +31,8 @@ def test_propose_writes_json_csv_and_xlsx(tmp_path, capsys):
     csv_lines = (tmp_path / "p.csv").read_text(encoding="utf-8").splitlines()
     assert csv_lines[0].startswith("code,name,county_code") and len(csv_lines) == 291
     book = load_workbook(tmp_path / "p.xlsx")
-    assert {"shares", "transfers", "explanations", "wishes", "policy"} <= set(book.sheetnames)
-    assert book["transfers"].max_row == 1 + len(data["transfers"])
+    assert ["Andelstal", "Överföringar", "Önskemål", "Inställningar", "Status"] == book.sheetnames
+    assert book["Överföringar"].max_row == 1 + len(data["transfers"])
     assert "2262 → 2260" in capsys.readouterr().out
 
 

@@ -20,9 +20,11 @@ def _generate(server, folder: Path):
     (folder / "openapi.json").write_bytes(httpx.get(f"{server.url}/openapi.json", timeout=60).content)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # its ruff pass
+    # the generator knows no PDF; a client author tells it a PDF is bytes (its documented override)
+    (folder / "config.json").write_text('{"content_type_overrides": {"application/pdf": "application/octet-stream"}}')
     done = subprocess.run([str(bin_dir / "openapi-python-client"), "generate", "--path", "openapi.json", "--meta",
-                           "none", "--output-path", "andelstal_client"], cwd=folder, env=env, capture_output=True,
-                          text=True)
+                           "none", "--output-path", "andelstal_client", "--config", "config.json"], cwd=folder,
+                          env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Warning" not in done.stdout + done.stderr, done.stdout + done.stderr  # nothing of the document skipped
     for name in [m for m in sys.modules if m == "andelstal_client" or m.startswith("andelstal_client.")]:
@@ -40,6 +42,7 @@ def test_a_generated_client_plays_a_whole_round(server, tmp_path):
     from andelstal_client.api.proposals import (
         create_proposal,
         export_proposal,
+        proposal_report,
         read_audit,
         read_job,
         read_proposal,
@@ -104,6 +107,8 @@ def test_a_generated_client_plays_a_whole_round(server, tmp_path):
     assert proposal.id == state.proposal_id and proposal.proposal.transfers
     csv = export_proposal.sync_detailed(state.proposal_id, client=viewer, format_=ExportProposalFormat.CSV)
     assert csv.status_code == 200 and csv.content.startswith(b"code")
+    pdf = proposal_report.sync_detailed(state.proposal_id, client=viewer)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
     refused = finalise.sync_detailed(2038, client=viewer, body=FinaliseIn(proposal_id=state.proposal_id))
     assert refused.status_code == 403

@@ -85,6 +85,7 @@ def _routes(svc, proposal_id, job_id, simulation_id=1, sweep_id=1):
         ("GET", f"/v1/proposals/{proposal_id}", None, everyone, {200}, None),
         ("GET", f"/v1/proposals/{proposal_id}/export?format=csv", None, everyone, {200}, None),
         ("GET", f"/v1/proposals/{proposal_id}/export?format=xlsx", None, everyone, {200}, None),
+        ("GET", f"/v1/proposals/{proposal_id}/report.pdf", None, everyone, {200}, None),
         ("GET", f"/v1/jobs/{job_id}", None, {"agency"}, {200}, None),
         ("DELETE", f"/v1/jobs/{job_id}", None, {"agency"}, {200}, None),
         ("POST", "/v1/rounds/2099/finalise", {"proposal_id": proposal_id}, {"agency"}, {404}, None),
@@ -194,12 +195,16 @@ def test_full_round_end_to_end(service):
     xlsx = c.get(f"/v1/proposals/{proposal_id}/export?format=xlsx", headers=service.as_("county22"))
     assert xlsx.status_code == 200
     book = load_workbook(io.BytesIO(xlsx.content), read_only=True)
-    assert {"shares", "transfers", "explanations", "wishes", "policy", "status"} <= set(book.sheetnames)
-    rows = list(book["shares"].iter_rows(values_only=True))
-    assert rows[0][:2] == ("code", "name") and len(rows) == 291
+    assert ["Andelstal", "Överföringar", "Önskemål", "Inställningar", "Status"] == book.sheetnames
+    rows = list(book["Andelstal"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("Kod", "Kommun", "Län") and len(rows) == 291
     assert sum(round(r[5] * 100) for r in rows[1:]) == 100_000
-    transfers = list(book["transfers"].iter_rows(values_only=True))[1:]
-    assert [(t[0], t[1], t[2]) for t in transfers] == [(t["giver"], t["receiver"], t["permille"])
+    english = c.get(f"/v1/proposals/{proposal_id}/export?format=xlsx&language=en", headers=agency)
+    assert load_workbook(io.BytesIO(english.content), read_only=True).sheetnames[0] == "Shares"
+    swedish = c.get(f"/v1/proposals/{proposal_id}/export?format=csv&language=sv&convention=sv", headers=agency)
+    assert swedish.content.startswith(b"\xef\xbb\xbfKod;Kommun;L")
+    transfers = list(book["Överföringar"].iter_rows(values_only=True))[1:]
+    assert [(t[0], t[3], t[6]) for t in transfers] == [(t["giver"], t["receiver"], t["permille"])
                                                        for t in data["transfers"]]
     csv_text = c.get(f"/v1/proposals/{proposal_id}/export?format=csv", headers=agency).text
     assert csv_text.splitlines()[0].startswith("code,name,county_code")

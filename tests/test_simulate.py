@@ -209,3 +209,26 @@ def _wishes(tmp_path):
     path.write_text(json.dumps({"wishes": [{"code": "2262", "wish": "give", "amount_permille": "all"},
                                            {"code": "2260", "wish": "receive", "amount_permille": 3}]}))
     return path
+
+
+def test_plots_speak_swedish_name_municipalities_and_show_the_run(tmp_path):
+    from solver.simulate import plots
+
+    proposal = tmp_path / "p.json"
+    assert main(["propose", "--wishes", str(_wishes(tmp_path)), "--out", str(proposal)]) == 0
+    out = tmp_path / "sim.json"
+    assert main(["simulate", "--proposal", str(proposal), "--against", "base", "--replicates", "30", "--seed", "7",
+                 "--out", str(out)]) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    files = plots(result, tmp_path / "svg", result["other"], language="sv", kind="svg")
+    assert [f.rsplit("/", 1)[1] for f in files] == ["allocations.svg", "counties.svg", "years_without_allocation.svg"]
+    texts = [open(f, encoding="utf-8").read() for f in files]
+    assert "Förväntade anvisningar per år för kommuner vars andel ändras" in texts[0]
+    assert "Ånge" in texts[0] and "Timrå" in texts[0]  # the municipalities whose share changed, by name
+    assert "5–95 percentil" in texts[0] and "grundtabellen" in texts[0]
+    assert "Västernorrlands län" in texts[1]
+    assert "sannolikhet för ett år utan anvisning (procent)" in texts[2]
+    settings = f"utjämnande anvisning, {result['parameters']['years']} år"
+    assert all(settings in t and "30 upprepningar, frö 7" in t for t in texts)
+    english = plots(result, tmp_path / "en", result["other"], language="en", kind="svg")
+    assert "Expected allocations per year" in open(english[0], encoding="utf-8").read()

@@ -4,18 +4,17 @@ another way to call them, with a session cookie instead of a bearer token and a 
 
 from __future__ import annotations
 
-import difflib
-import hmac
+import io
 import json
 import re
 import secrets
-from datetime import UTC, datetime
+import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -23,14 +22,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service import schemas
-from service.auth import Caller, Role, active, csrf_value, lookup, session_token_id, session_value
-from service.db import AuditRow, ProposalRow, Round, WishRow
+from service.auth import Caller, Role, csrf_value, end_session, lookup, open_session, same, session_caller, stale, touch
+from service.db import AuditRow, ProposalRow, Round, WishRow, now
 from service.deps import Runtime_, Session_, require
 from service.pages import text
 from service.routes import proposals, rounds
+from service.routes.proposals import JobId, ProposalId
+from service.routes.rounds import Year
 from service.runtime import Runtime, SolveRequest
-from solver.compare import compare
+from solver.compare import compare, comparison_csv, sheets
 from solver.domain import InputError, format_permille, parse_permille
+from solver.io import read_table, write_xlsx
+from solver.wishes import SWEDISH_COLUMNS, WISH_WORDS, resolve
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -64,23 +67,30 @@ def render(request: Request, name: str, who: Caller | None = None, status: int =
                "whole": partial(text.whole, lang), "moment": text.moment, "who": who, "Role": Role,
                "csrf": csrf_value(rt.settings.secret, cookie) if cookie else "", "path": request.url.path,
                "here": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""), **values}
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    # pages hold wishes and proposals: never cached, never framed, forms post only here
+    response.headers.update({"Cache-Control": "no-store", "Content-Security-Policy":
+                             "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"})
+    return response
 
 
-async def page_caller(request: Request, rt: Runtime_) -> Caller:
-    """The caller of the session cookie (its token still active), else the login page."""
+def page_caller(request: Request, rt: Runtime_) -> Caller:
+    """The caller of the session cookie (not ended, its token still active), else the login page. Use is
+    recorded on the token as over the API."""
     value = request.cookies.get(SESSION)
-    token_id = None if value is None else session_token_id(rt.settings.secret, value, datetime.now(UTC))
-    if token_id is None:
+    if not value:
         raise LoginRequired
-    with rt.sessions() as session:
-        who = active(session, token_id)
+    with rt.sessions.begin() as session:
+        who = session_caller(session, rt.settings.secret, value[:200])
+        if who is not None and stale(who):
+            touch(session, who.token_id)
     if who is None:
         raise LoginRequired
     return who
 
 
 Who = Annotated[Caller, Depends(page_caller)]
+ProposalQuery = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 
 async def form(request: Request) -> dict[str, str]:
@@ -88,7 +98,7 @@ async def form(request: Request) -> dict[str, str]:
     data = await request.form()
     rt: Runtime = request.app.state.runtime
     sent, cookie = str(data.get("csrf", "")), request.cookies.get(SESSION, "")
-    if not cookie or not hmac.compare_digest(sent, csrf_value(rt.settings.secret, cookie)):
+    if not cookie or not same(sent, csrf_value(rt.settings.secret, cookie)):
         raise Refused(403, text.word(language(request), "csrf"))
     return {k: str(v) for k, v in data.items()}
 
@@ -114,16 +124,17 @@ def login_page(request: Request, failed: bool = False) -> HTMLResponse:
 async def login(request: Request, rt: Runtime_) -> Response:
     data = await request.form()
     nonce = request.cookies.get(LOGIN, "")
-    if not nonce or not hmac.compare_digest(str(data.get("nonce", "")), nonce):  # a login form of this browser only
+    if not nonce or not same(str(data.get("nonce", "")), nonce):  # a login form of this browser only
         raise Refused(403, text.word(language(request), "csrf"))
     token = str(data.get("token", "")).strip()[:200]
-    with rt.sessions() as session:
+    with rt.sessions.begin() as session:
         who = lookup(session, rt.settings.secret, token) if token else None
-    if who is None:
+        cookie = None if who is None else open_session(session, rt.settings.secret, who.token_id)
+    if cookie is None:
         return render(request, "login.html", nonce=nonce, failed=True, status=401)
     response = see("/app")
-    response.set_cookie(SESSION, session_value(rt.settings.secret, who.token_id, datetime.now(UTC)), httponly=True,
-                        samesite="strict", secure=_secure(request), path="/", max_age=8 * 3600)
+    response.set_cookie(SESSION, cookie, httponly=True, samesite="strict", secure=_secure(request), path="/",
+                        max_age=8 * 3600)
     response.delete_cookie(LOGIN, path="/app")
     return response
 
@@ -133,7 +144,9 @@ def _secure(request: Request) -> bool:
 
 
 @router.post("/logout")
-def logout(data: Form) -> Response:
+def logout(request: Request, data: Form, rt: Runtime_) -> Response:
+    with rt.sessions.begin() as session:  # ended on the server: a copy of the cookie is worth nothing after this
+        end_session(session, rt.settings.secret, request.cookies.get(SESSION, ""))
     response = see("/app/login")
     response.delete_cookie(SESSION, path="/")
     return response
@@ -160,13 +173,19 @@ def _open_round(session: Session) -> Round | None:
     return next((r for r in found if r.state != "finalised"), found[0] if found else None)
 
 
-def _county_of(who: Caller, asked: str | None, rt: Runtime) -> str:
+def _county_of(who: Caller, asked: str | None, rt: Runtime, lang: str) -> str:
+    names = dict(_counties(rt))
     if who.role is Role.COUNTY:
         if asked and asked != who.county_code:
-            raise Refused(403, f"{who.county_code}≠{asked}")
+            raise Refused(403, f"Din åtkomstnyckel gäller {names.get(who.county_code or '', who.county_code)}, inte "
+                               f"{names.get(asked, asked)}." if lang == "sv" else
+                          f"Your key is for {names.get(who.county_code or '', who.county_code)}, not {names.get(asked, asked)}.")
         return who.county_code or ""
-    codes = sorted({m.county_code for m in rt.municipalities})
-    return asked if asked in codes else codes[0]
+    if asked is None:
+        return min(names)
+    if asked not in names:
+        raise Refused(404, f"Det finns inget län med koden {asked!r}." if lang == "sv" else f"There is no county {asked!r}.")
+    return asked
 
 
 def _stored(session: Session, year: int) -> dict[str, WishRow]:
@@ -182,11 +201,17 @@ def _rows(rt: Runtime, county: str, found: Round | None, stored: dict[str, WishR
             continue
         row = stored.get(m.code)
         value = {"wish": row.wish if row else "none", "amount": _sv_amount(row.amount) if row else "",
-                 "partner": row.partner or "" if row else ""}
+                 "partner": row.partner or "" if row else "", "was": _canonical(row)}
         if edits is not None and m.code in edits:
             value = edits[m.code]
         rows.append({"m": m, "base": base[m.code], **value})
     return rows
+
+
+def _canonical(row: WishRow | None) -> str:
+    """A stored wish as the form remembers it (hidden beside its row): a save changes only the rows the officer
+    changed, and refuses a row that someone else changed since the page was shown."""
+    return "none||" if row is None else f"{row.wish}|{row.amount}|{row.partner or ''}"
 
 
 def _sv_amount(amount: str) -> str:
@@ -196,7 +221,7 @@ def _sv_amount(amount: str) -> str:
 @router.get("/county")
 def county_page(request: Request, who: Who, session: Session_, rt: Runtime_, county: str | None = None,
                 saved: int | None = None) -> HTMLResponse:
-    code = _county_of(who, county, rt)
+    code = _county_of(who, county, rt, language(request))
     found = _open_round(session)
     stored = _stored(session, found.year) if found else {}
     return render(request, "county.html", who, county=code, found=found, rows=_rows(rt, code, found, stored),
@@ -212,63 +237,65 @@ def _datalist(rt: Runtime) -> dict[str, Any]:
 
 
 def _partner(value: str, rt: Runtime, lang: str) -> str:
-    """A municipality named by code, `code name` or name ("Ånge kommun" too); ValueError with a suggestion when
-    the name is not exactly one municipality's."""
-    value = value.strip()
-    by_code = {m.code: m for m in rt.municipalities}
-    head = value.split(" ", 1)[0]
-    if head in by_code:
-        return head
-    name = re.sub(r"\s+(kommun|stad)$", "", value, flags=re.IGNORECASE).casefold()
-    named = [m for m in rt.municipalities if m.name.casefold() == name]
-    if len(named) == 1:
-        return named[0].code
-    names = {m.name.casefold(): m for m in rt.municipalities}
-    close = [names[n] for n in difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)]
-    hint = "" if not close else (f" Menade du {close[0].code} {close[0].name}?" if lang == "sv" else
-                                 f" Did you mean {close[0].code} {close[0].name}?")
-    raise ValueError(("är ingen kommun." if lang == "sv" else "is not a municipality.") + hint)
+    """A municipality named by code, `code name` or name (the solver's `resolve`); ValueError with a suggestion."""
+    code, hint = resolve(value, rt.municipalities)
+    if code is not None:
+        return code
+    ask = "" if not hint else (f" Menade du {hint}?" if lang == "sv" else f" Did you mean {hint}?")
+    raise ValueError(("är ingen kommun." if lang == "sv" else "is not a municipality.") + ask)
 
 
 def _read_edits(data: dict[str, str], rows: list[dict[str, Any]], stored: dict[str, WishRow], rt: Runtime, lang: str
                 ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, Any] | None], dict[str, dict[str, str]]]:
     """The form's rows as shown (edits), the changed wishes in the solver's form (code -> row, None to withdraw)
-    and the problems per municipality and field."""
+    and the problems per municipality and field. A row counts as changed when it differs from what the page
+    showed (its hidden `was_`), not from the database: a row the form did not send is unchanged."""
     edits: dict[str, dict[str, str]] = {}
     changes: dict[str, dict[str, Any] | None] = {}
     errors: dict[str, dict[str, str]] = {}
     for row in rows:
         code = row["m"].code
-        wish = data.get(f"wish_{code}", "none")
+        if f"wish_{code}" not in data:
+            continue
+        wish = data[f"wish_{code}"]
         amount, partner = data.get(f"amount_{code}", "").strip(), data.get(f"partner_{code}", "").strip()
-        edits[code] = {"wish": wish, "amount": amount, "partner": partner}
+        was = data.get(f"was_{code}", row["was"])
+        edits[code] = {"wish": wish, "amount": amount, "partner": partner, "was": was}
         if wish not in ("none", "give", "receive"):
             errors.setdefault(code, {})["wish"] = "okänt val" if lang == "sv" else "unknown choice"
             continue
-        if wish == "none":
-            if row["wish"] != "none":
-                changes[code] = None
+        new: dict[str, Any] | None = None
+        canonical = "none||"
+        if wish != "none":
+            new = {"code": code, "wish": wish, "partner": None}
+            if amount.casefold() in ("alla", "all"):
+                new["amount_permille"] = "all"
+            else:
+                try:
+                    new["amount_permille"] = parse_permille(amount.replace(",", ".")) / 100
+                except ValueError:
+                    errors.setdefault(code, {})["amount"] = (
+                        f"”{amount}” är inget promilletal; skriv t.ex. 1,05" if lang == "sv" else
+                        f"“{amount}” is not a per mille amount; write e.g. 1.05")
+            if partner:
+                try:
+                    new["partner"] = _partner(partner, rt, lang)
+                except ValueError as exc:
+                    errors.setdefault(code, {})["partner"] = f"”{partner}” {exc}"
+            if code in errors:
+                continue
+            units = new["amount_permille"]
+            canonical = f"{wish}|{'all' if units == 'all' else format_permille(round(units * 100))}|{new['partner'] or ''}"
+        if canonical == was:
             continue
-        new: dict[str, Any] = {"code": code, "wish": wish, "partner": None}
-        if amount.casefold() in ("alla", "all"):
-            new["amount_permille"] = "all"
-        else:
-            try:
-                new["amount_permille"] = parse_permille(amount.replace(",", ".")) / 100
-            except ValueError:
-                errors.setdefault(code, {})["amount"] = (
-                    f"”{amount}” är inget promilletal; skriv t.ex. 1,05" if lang == "sv" else
-                    f"“{amount}” is not a per mille amount; write e.g. 1.05")
-        if partner:
-            try:
-                new["partner"] = _partner(partner, rt, lang)
-            except ValueError as exc:
-                errors.setdefault(code, {})["partner"] = f"”{partner}” {exc}"
-        old = stored.get(code)
-        if code not in errors and (old is None or (old.wish, old.amount, old.partner) != (
-                wish, "all" if new["amount_permille"] == "all" else format_permille(round(new["amount_permille"] * 100)),
-                new["partner"])):
-            changes[code] = new
+        now_stored = _canonical(stored.get(code))
+        if now_stored != was:
+            by = stored[code].updated_by if code in stored else ""
+            errors.setdefault(code, {})["conflict"] = (
+                f"Önskemålet ändrades {('av ' + by + ' ') if by else ''}medan du skrev. Ladda om sidan." if lang == "sv"
+                else f"The wish was changed {('by ' + by + ' ') if by else ''}while you wrote. Reload the page.")
+            continue
+        changes[code] = new
     return edits, changes, errors
 
 
@@ -279,10 +306,13 @@ FIELDS = {"amount_permille": "amount", "partner": "partner", "wish": "wish"}
 async def county_action(request: Request, who: Who, data: Form, session: Session_, rt: Runtime_) -> Response:
     lang = language(request)
     require(who, Role.AGENCY, Role.COUNTY)
-    code = _county_of(who, data.get("county"), rt)
+    code = _county_of(who, data.get("county"), rt, lang)
     found = _open_round(session)
     if found is None:
         raise Refused(409, text.word(lang, "no_round"))
+    if data.get("action") != "try":  # a save locks the round first, as the API does, then checks
+        found = rounds.get_round(session, found.year, lock=True)
+        rounds.require_open(found)
     stored = _stored(session, found.year)
     rows = _rows(rt, code, found, stored)
     edits, changes, errors = _read_edits(data, rows, stored, rt, lang)
@@ -295,8 +325,9 @@ async def county_action(request: Request, who: Who, data: Form, session: Session
                     p.reason_sv if lang == "sv" and p.reason_sv else p.reason)
     shown = _rows(rt, code, found, stored, edits)
     if errors:
-        return render(request, "county.html", who, status=422, county=code, found=found, rows=shown, errors=errors,
-                      counties=_counties(rt), saved=None, result=None, **_datalist(rt))
+        conflict = any("conflict" in e for e in errors.values())
+        return render(request, "county.html", who, status=409 if conflict else 422, county=code, found=found, rows=shown,
+                      errors=errors, counties=_counties(rt), saved=None, result=None, **_datalist(rt))
     if data.get("action") == "try":
         wishes = [r.to_input() for c, r in sorted(stored.items()) if c not in changes]
         wishes += [w for w in changes.values() if w is not None]
@@ -310,8 +341,6 @@ async def county_action(request: Request, who: Who, data: Form, session: Session
                       counties=_counties(rt), saved=None, result=_view(result, code, rt), **_datalist(rt))
     for changed in changes:
         rounds.may_change(rt, who, changed)
-    locked = rounds.get_round(session, found.year, lock=True)
-    rounds.require_open(locked)
     for changed, wish in changes.items():
         if wish is None:
             rounds.withdraw_wish(session, who, found.year, changed)
@@ -320,6 +349,50 @@ async def county_action(request: Request, who: Who, data: Form, session: Session
                               wish["partner"])
     query = {"saved": len(changes)} | ({"county": code} if who.role is Role.AGENCY else {})
     return see(f"/app/county?{urlencode(query)}")
+
+
+@router.post("/county/form")
+async def read_form(request: Request, who: Who, session: Session_, rt: Runtime_) -> Response:
+    """A filled wish form (`andelstal template`, or any wish CSV/XLSX) read into the page's rows: shown for
+    the officer to check, stored only by Spara önskemål."""
+    lang = language(request)
+    data = await request.form()
+    cookie = request.cookies.get(SESSION, "")
+    if not cookie or not same(str(data.get("csrf", "")), csrf_value(rt.settings.secret, cookie)):
+        raise Refused(403, text.word(lang, "csrf"))
+    require(who, Role.AGENCY, Role.COUNTY)
+    code = _county_of(who, str(data.get("county") or "") or None, rt, lang)
+    found = _open_round(session)
+    if found is None:
+        raise Refused(409, text.word(lang, "no_round"))
+    upload = data.get("blankett")
+    suffix = Path(getattr(upload, "filename", "") or "").suffix.lower()
+    if upload is None or isinstance(upload, str) or suffix not in (".xlsx", ".csv"):
+        raise Refused(422, "Välj en blankett (.xlsx eller .csv)." if lang == "sv" else "Choose a form (.xlsx or .csv).")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"blankett{suffix}"
+        path.write_bytes(await upload.read())
+        rows = read_table(path)[0]
+    stored = _stored(session, found.year)
+    shown = _rows(rt, code, found, stored)
+    mine = {r["m"].code: r for r in shown}
+    problems: list[str] = []
+    for row in rows:
+        row = {SWEDISH_COLUMNS.get(k, k): v for k, v in row.items()}
+        target, _ = resolve(str(row.get("code") or ""), rt.municipalities)
+        if target is None or target not in mine:
+            problems.append(f"rad {row.get('_row')}: {row.get('code')!r} är ingen kommun i länet" if lang == "sv" else
+                            f"row {row.get('_row')}: {row.get('code')!r} is not a municipality of the county")
+            continue
+        wish = WISH_WORDS.get(str(row.get("wish") or "").strip().lower(), str(row.get("wish") or "").strip().lower())
+        amount = row.get("amount_permille")
+        mine[target].update(wish=wish if wish in ("give", "receive") else "none",
+                            amount=(f"{amount:.2f}".replace(".", ",") if isinstance(amount, float | int) else
+                                    str(amount or "")),
+                            partner=str(row.get("partner") or ""))
+    return render(request, "county.html", who, status=422 if problems else 200, county=code, found=found, rows=shown,
+                  errors={}, counties=_counties(rt), saved=None, result=None, loaded=not problems, problems=problems,
+                  **_datalist(rt))
 
 
 def _view(data: dict[str, Any], county: str | None, rt: Runtime) -> dict[str, Any]:
@@ -355,7 +428,9 @@ def rounds_page(request: Request, who: Who, session: Session_) -> HTMLResponse:
 def create_round(request: Request, who: Who, data: Form, session: Session_, rt: Runtime_) -> Response:
     require(who, Role.AGENCY)
     try:
-        year = int(data.get("year", ""))
+        if not re.fullmatch(r"[0-9]{4}", data.get("year", "").strip()):
+            raise ValueError("year")
+        year = int(data["year"])
         body = schemas.RoundIn(year=year)
     except ValueError:
         raise Refused(422, "Ange ett år mellan 2000 och 2100." if language(request) == "sv" else
@@ -365,7 +440,7 @@ def create_round(request: Request, who: Who, data: Form, session: Session_, rt: 
 
 
 @router.get("/rounds/{year}")
-def round_page(request: Request, year: int, who: Who, session: Session_, rt: Runtime_) -> HTMLResponse:
+def round_page(request: Request, year: Year, who: Who, session: Session_, rt: Runtime_) -> HTMLResponse:
     found = rounds.get_round(session, year)
     names = dict(_counties(rt))
     county_of = {m.code: m.county_code for m in rt.municipalities}
@@ -380,54 +455,82 @@ def round_page(request: Request, year: int, who: Who, session: Session_, rt: Run
 
 
 @router.post("/rounds/{year}/proposals")
-def compute(year: int, who: Who, data: Form, session: Session_, rt: Runtime_) -> Response:
+def compute(year: Year, who: Who, data: Form, session: Session_, rt: Runtime_) -> Response:
     require(who, Role.AGENCY)
     answer = proposals.create_proposal(year, schemas.ProposalRequest(), rt, session, who)
     return see(f"/app/jobs/{json.loads(answer.body)['id']}")
 
 
 @router.get("/jobs/{job_id}")
-def job_page(request: Request, job_id: str, who: Who, session: Session_) -> HTMLResponse:
+def job_page(request: Request, job_id: JobId, who: Who, session: Session_) -> HTMLResponse:
     job = proposals.get_job(session, job_id, who)
-    return render(request, "job.html", who, job=job, waiting=job.state in ("queued", "running"))
+    ended = job.finished_at or now()
+    return render(request, "job.html", who, job=job, waiting=job.state in ("queued", "running"),
+                  seconds=max(0, round((ended - job.created_at).total_seconds())))
 
 
 @router.post("/jobs/{job_id}/cancel")
-def cancel(job_id: str, who: Who, data: Form, session: Session_, rt: Runtime_) -> Response:
+def cancel(job_id: JobId, who: Who, data: Form, session: Session_, rt: Runtime_) -> Response:
     proposals.cancel_job(job_id, rt, session, who)
     return see(f"/app/jobs/{job_id}")
 
 
 @router.get("/proposals/{proposal_id}")
-def proposal_page(request: Request, proposal_id: int, who: Who, session: Session_, rt: Runtime_) -> HTMLResponse:
+def proposal_page(request: Request, proposal_id: ProposalId, who: Who, session: Session_, rt: Runtime_) -> HTMLResponse:
     row = proposals.get_proposal(session, proposal_id)
     found = session.get(Round, row.year)
     return render(request, "proposal.html", who, row=row, found=found, result=_view(row.result, None, rt))
 
 
 @router.get("/proposals/{proposal_id}/export")
-def export(proposal_id: int, who: Who, session: Session_, format: str = "csv") -> Response:
+def export(request: Request, proposal_id: ProposalId, who: Who, session: Session_, format: str = "csv") -> Response:
     if format not in ("csv", "xlsx"):
         raise Refused(404, format)
-    return proposals.export_proposal(proposal_id, session, who, format)  # type: ignore[arg-type]
+    lang = language(request)  # the page's language, and Swedish Excel's CSV for a Swedish reader
+    return proposals.export_proposal(proposal_id, session, who, format, lang,  # type: ignore[arg-type]
+                                     "sv" if lang == "sv" else "plain")
+
+
+@router.get("/proposals/{proposal_id}/report.pdf")
+def report(proposal_id: ProposalId, who: Who, session: Session_, rt: Runtime_) -> Response:
+    return proposals.proposal_report(proposal_id, session, rt, who)
 
 
 @router.get("/compare")
-def compare_page(request: Request, a: int, b: int, who: Who, session: Session_, rt: Runtime_) -> HTMLResponse:
+def compare_page(request: Request, a: ProposalQuery, b: ProposalQuery, who: Who, session: Session_, rt: Runtime_) -> HTMLResponse:
     first, second = proposals.get_proposal(session, a), proposals.get_proposal(session, b)
     result = compare(first.result, second.result, rt.municipalities, label_a=str(a), label_b=str(b))
     return render(request, "compare.html", who, a=first, b=second, result=result)
 
 
+@router.get("/compare/export")
+def compare_export(request: Request, a: ProposalQuery, b: ProposalQuery, who: Who, session: Session_, rt: Runtime_,
+                   format: str = "xlsx") -> Response:
+    first, second = proposals.get_proposal(session, a), proposals.get_proposal(session, b)
+    result = compare(first.result, second.result, rt.municipalities, label_a=str(a), label_b=str(b))
+    lang = language(request)
+    name = f"jamforelse-{a}-{b}.{format}" if lang == "sv" else f"comparison-{a}-{b}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "csv":
+        body = comparison_csv(result, lang)
+        return Response(("\ufeff" + body if lang == "sv" else body).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                        headers=headers)
+    if format != "xlsx":
+        raise Refused(404, format)
+    out = io.BytesIO()
+    write_xlsx(out, sheets(result, lang))
+    return Response(out.getvalue(), media_type=proposals.XLSX, headers=headers)
+
+
 @router.get("/rounds/{year}/finalise")
-def finalise_page(request: Request, year: int, proposal: int, who: Who, session: Session_) -> HTMLResponse:
+def finalise_page(request: Request, year: Year, proposal: ProposalQuery, who: Who, session: Session_) -> HTMLResponse:
     require(who, Role.AGENCY)
     found = rounds.get_round(session, year)
     return render(request, "finalise.html", who, found=found, row=proposals.get_proposal(session, proposal))
 
 
 @router.post("/rounds/{year}/finalise")
-def finalise(year: int, who: Who, data: Form, session: Session_) -> Response:
+def finalise(year: Year, who: Who, data: Form, session: Session_) -> Response:
     require(who, Role.AGENCY)
     try:
         body = schemas.FinaliseIn(proposal_id=int(data.get("proposal", "")))
@@ -437,20 +540,29 @@ def finalise(year: int, who: Who, data: Form, session: Session_) -> Response:
     return see(f"/app/rounds/{year}")
 
 
+AUDIT_PAGE = 100
+
+
 @router.get("/audit")
 def audit_page(request: Request, who: Who, session: Session_, year: str = "", action: str = "",
-               actor: str = "") -> HTMLResponse:
+               actor: str = "", before: ProposalQuery | None = None) -> HTMLResponse:
     require(who, Role.AGENCY)
-    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(500)
-    if year.isdigit():
+    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(AUDIT_PAGE)
+    if before is not None:
+        query = query.where(AuditRow.id < before)
+    if re.fullmatch(r"[0-9]{4}", year):
         query = query.where(AuditRow.year == int(year))
     if action:
         query = query.where(AuditRow.action == action)
     if actor:
         query = query.where(func.lower(AuditRow.actor).contains(actor.lower()))
     actions = session.scalars(select(AuditRow.action).distinct().order_by(AuditRow.action)).all()
-    return render(request, "audit.html", who, entries=session.scalars(query).all(), actions=actions,
-                  year=year, action=action, actor=actor)
+    entries = session.scalars(query).all()
+    older = None
+    if len(entries) == AUDIT_PAGE:
+        older = "/app/audit?" + urlencode({"year": year, "action": action, "actor": actor, "before": entries[-1].id})
+    return render(request, "audit.html", who, entries=entries, actions=actions, year=year, action=action,
+                  actor=actor, older=older)
 
 
 def install(app: FastAPI) -> None:
@@ -471,9 +583,28 @@ def install(app: FastAPI) -> None:
         return render(request, "error.html", status=exc.status, message=exc.message)
 
 
-def page_error(request: Request, status: int, detail: str) -> HTMLResponse:
-    """An API refusal (HTTPException) met on a page, shown as a page in the caller's language."""
-    lang = language(request)
-    lead = {403: "forbidden", 404: "not_found", 409: "conflict"}.get(status)
-    message = text.word(lang, lead) if lead else ""
-    return render(request, "error.html", status=status, message=message, detail=detail)
+def is_page(request: Request) -> bool:
+    return request.url.path == "/app" or request.url.path.startswith("/app/")
+
+
+STATUS_WORDS = {
+    400: ("Begäran kunde inte läsas.", "The request could not be read."),
+    401: ("Logga in för att fortsätta.", "Log in to continue."),
+    403: ("Din behörighet räcker inte för detta.", "Your role does not allow this."),
+    404: ("Finns inte.", "Not found."),
+    405: ("Det går inte att göra så här.", "That cannot be done here."),
+    409: ("Det gick inte: läget har ändrats.", "That was not possible: the state has changed."),
+    413: ("Det som skickades är för stort.", "What was sent is too large."),
+    422: ("Uppgifterna är inte giltiga.", "The details are not valid."),
+    429: ("Det pågår redan så många beräkningar som din nyckel får ha. Försök igen om en stund.",
+          "Your key already has as many computations running as it may. Try again shortly."),
+}
+
+
+def page_error(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """An API refusal (HTTPException, InputError, 429) met on a page, shown as a page in the caller's language."""
+    sv, en = STATUS_WORDS.get(status, ("Det gick inte.", "That was not possible."))
+    response = render(request, "error.html", status=status, message=sv if language(request) == "sv" else en,
+                      detail=detail)
+    response.headers.update(headers or {})
+    return response

@@ -140,13 +140,31 @@ def read_proposal(proposal_id: ProposalId, session: Session_, who: Anyone):
 @router.get("/proposals/{proposal_id}/export", response_class=Response, responses={
     **NOT_FOUND, 200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the share table (CSV) or every sheet"}})
 def export_proposal(proposal_id: ProposalId, session: Session_, who: Anyone,
-                    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv"):
+                    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
+                    language: Annotated[Literal["sv", "en"] | None, Query(
+                        description="headers and texts; default: machine columns for CSV, Swedish for XLSX")] = None,
+                    convention: Annotated[Literal["plain", "sv"], Query(
+                        description="CSV only; sv: semicolons, decimal comma and a BOM, as Swedish Excel opens it")] = "plain"):
     row = get_proposal(session, proposal_id)
     name = f"andelstal-{row.year}-proposal-{row.id}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "csv":
-        return Response(shares_csv(row.result), media_type="text/csv; charset=utf-8", headers=headers)
-    return Response(xlsx_bytes(row.result), media_type=XLSX, headers=headers)
+        text = shares_csv(row.result, language or "en", convention)
+        body = ("\ufeff" + text) if convention == "sv" else text
+        return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(xlsx_bytes(row.result, language or "sv"), media_type=XLSX, headers=headers)
+
+
+@router.get("/proposals/{proposal_id}/report.pdf", response_class=Response, responses={
+    **NOT_FOUND, 200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                       "description": "the decision document (beslutsunderlag), in Swedish"}})
+def proposal_report(proposal_id: ProposalId, session: Session_, rt: Runtime_, who: Anyone):
+    from solver.decision import decision_pdf
+
+    row = get_proposal(session, proposal_id)
+    pdf = decision_pdf(row.result, rt.municipalities, f"omgång {row.year}, förslag {row.id}")
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="beslutsunderlag-{row.year}-{row.id}.pdf"'})
 
 
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
