@@ -17,18 +17,40 @@ from solver.domain import TOTAL_UNITS, InputError, InputProblem, Municipality
 from solver.redistribute.explain import kommun, sv_permille, sv_whole
 
 METHOD = [
-    "Varje kommun som vill omfördela bort en del av sin andel, och varje kommun som vill ta emot mer, får ett "
-    "önskemål i promille. Förslaget följer reglerna i rapporten: en kommun som omfördelar lämnar till en (1) "
-    "mottagande kommun, ingen kommun både omfördelar och tar emot, ingen omfördelar mer än den önskat och ingen tar "
-    "emot mer än den önskat. Summan av alla andelar är alltid 1 000 promille.",
+    "Varje kommun som vill omfördela bort en del av sin andel, och varje kommun som vill ta emot mer, anger ett "
+    "önskemål i promille. Förslaget följer reglerna i rapporten: ingen kommun både omfördelar och tar emot, ingen "
+    "omfördelar mer än den önskat och ingen tar emot mer än den önskat. Summan av alla andelar är alltid 1 000 "
+    "promille.",
     "Önskemålen behandlas proportionerligt och likvärdigt: varje kommuns måluppfyllelse är hur stor del av "
     "önskemålet som uppfylls. Förslaget höjer först den lägsta måluppfyllelsen så långt det går, sedan den näst "
     "lägsta, och så vidare. Därefter omfördelas så mycket som möjligt, med så få överföringar mellan län och så få "
     "överföringar som möjligt, och andelarna hålls så nära befolkningens fördelning som möjligt. Det som ändå är "
     "lika avgörs av en fast ordning efter kommunkod, så att samma önskemål alltid ger samma förslag.",
-    "Överenskommelser som redan finns mellan två kommuner gäller i sin helhet. Alla kommuner kan fortfarande "
-    "anvisas barn som har anknytning till kommunen och barn som vidarebosätts, oavsett andel.",
+    "Alla kommuner kan fortfarande anvisas barn som har anknytning till kommunen och barn som vidarebosätts, "
+    "oavsett andel.",
 ]
+
+
+def _policy_sentences(policy: dict[str, Any]) -> list[str]:
+    """The rules this proposal was made under, in words: the method text follows the policy, not the defaults."""
+    out = ["En kommun som omfördelar lämnar till en (1) mottagande kommun." if policy.get("one_receiver", True) else
+           "En kommun som omfördelar får lämna till flera mottagande kommuner (regeln om en mottagande kommun är "
+           "avstängd)."]
+    out.append("Överenskommelser som redan finns mellan två kommuner gäller i sin helhet."
+               if policy.get("binding_agreements", True) else
+               "En överenskommelse begränsar bara vilken kommun som kan ta emot; beloppet följer ordningen ovan.")
+    if policy.get("scope") == "county":
+        out.append("Varje län omfördelar för sig; ingen andel går mellan län.")
+    if policy.get("giver_floor_permille"):
+        out.append(f"En kommun som omfördelar behåller minst {policy['giver_floor_permille']:.2f} ‰.".replace(".", ",", 1))
+    if policy.get("county_floor") is not None:
+        out.append(f"Varje län behåller minst {round(100 * policy['county_floor'])} procent av sin andel efter folkmängd.")
+    if policy.get("receiver_cap") is not None:
+        out.append(f"En mottagande kommuns andel blir högst {policy['receiver_cap']:g} gånger dess andel efter "
+                   "folkmängd.".replace(".", ",", 1))
+    if policy.get("spill"):
+        out.append("Det som ingen mottagande kommun kan ta emot fördelas på kommunerna utan önskemål efter folkmängd.")
+    return out
 
 CSS = """
 @page { size: A4; margin: 18mm 16mm; @bottom-right { content: "Sida " counter(page) " av " counter(pages); font-size: 8pt; } }
@@ -105,7 +127,8 @@ def decision_html(data: dict[str, Any], municipalities: Sequence[Municipality], 
     if status["solution"] == "none":
         parts.append("<p><strong>Inget förslag: ingen tabell uppfyller alla regler.</strong></p>")
         parts += [f"<p>{escape(d['text_sv'])}</p>" for d in data["diagnosis"]]
-    parts.append("<h2>Metoden</h2>" + "".join(f"<p>{escape(p)}</p>" for p in METHOD))
+    parts.append("<h2>Metoden</h2>" + "".join(f"<p>{escape(p)}</p>" for p in METHOD)
+                 + "<p>" + escape(" ".join(_policy_sentences(data["policy"]))) + "</p>")
     parts.append("<h2>Sammanfattning för hela landet</h2><table>"
                  f"<tr><td>Önskemål om att omfördela</td><td class=n>{sv_permille(offered)}</td></tr>"
                  f"<tr><td>Önskemål om att ta emot</td><td class=n>{sv_permille(room)}</td></tr>"
@@ -115,7 +138,7 @@ def decision_html(data: dict[str, Any], municipalities: Sequence[Municipality], 
                  f"<tr><td>Måluppfyllelse för att ta emot</td><td class=n>"
                  f"{round(100 * moved / room) if room else 100} procent</td></tr>"
                  f"<tr><td>Överföringar (varav mellan län)</td><td class=n>{len(transfers)} ({cross})</td></tr>"
-                 f"<tr><td>Avvikelse från befolkningens fördelning</td><td class=n>"
+                 f"<tr><td>Avvikelse från befolkningens fördelning (de deltagande kommunerna)</td><td class=n>"
                  f"{data['objective']['terms']['population_deviation_permille']:.2f} ‰".replace(".", ",") + "</td></tr>"
                  "</table>")
     parts.append(
@@ -127,7 +150,9 @@ def decision_html(data: dict[str, Any], municipalities: Sequence[Municipality], 
         f"{'mer' if money['gap'] >= 0 else 'mindre'} än det nationella beloppet. En kommun med liten andel kan "
         "då förlora eller få ett helt barns ersättning på en hundradels promille. Båda beloppen visas per kommun "
         "nedan.</p>")
-    parts.append(f"<p class=note>Status: {'bevisat bäst' if proven else 'inte bevisat bäst inom arbetsgränsen'}. "
+    state = ("ingen tabell uppfyller reglerna" if status["solution"] == "none" else
+             "bevisat bäst" if proven else "inte bevisat bäst inom arbetsgränsen")
+    parts.append(f"<p class=note>Status: {state}. "
                  + ("Grundtabellen är illustrativ och inte Migrationsverkets beslut." if data["base"]["illustrative"]
                     else "") + "</p>")
     parts.append("<h2>Per län</h2>" + _county_table(rows, county_names, forecast))
@@ -143,8 +168,8 @@ def decision_html(data: dict[str, Any], municipalities: Sequence[Municipality], 
         parts.append(f"<h3>{escape(county_name)}</h3><table><tr><th>Kommun</th><th>Önskemål</th><th>Andel före</th>"
                      f"<th>Andel efter</th><th>Förändring</th></tr>{lines}</table>")
     for r in rows:
-        if not r["wish"] and not r["delta_permille"]:
-            continue
+        if not r["wish"]:
+            continue  # a page per municipality that took part (those given spill are in the county sections)
         m = names[r["code"]]
         mine = [t for t in transfers if r["code"] in (t["giver"], t["receiver"])]
         lines = "".join(

@@ -33,8 +33,12 @@ def read_table(path: str | Path, *, list_key: str | None = None) -> tuple[list[d
     if suffix == ".csv":
         text, encoding = read_text(path)
         separator = sniff_separator(text)
-        rows = rows_from_csv(text, separator)
         how = f"{path.name}, read as {encoding} with {SEPARATORS[separator]} between columns"
+        try:
+            rows = rows_from_csv(text, separator)
+        except csv.Error as exc:
+            raise InputError([InputProblem(how, "file", f"is not a readable CSV file: {exc}",
+                                           sv=f"är ingen läsbar CSV-fil: {exc}")], what="file") from None
     elif suffix == ".xlsx":
         rows = _rows_from_xlsx(path)
     elif suffix == ".json":
@@ -60,6 +64,8 @@ def read_text(path: Path) -> tuple[str, str]:
     """A text file's text and encoding: UTF-8 (with or without a byte-order mark) or, when it is not valid
     UTF-8, Windows-1252, which Excel in Swedish writes for "CSV (semikolonavgränsad)"."""
     raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
+        return raw.decode("utf-16", errors="replace"), "UTF-16"
     if raw.startswith(b"\xef\xbb\xbf"):
         return raw[3:].decode("utf-8", errors="replace"), "UTF-8"
     try:
@@ -78,10 +84,14 @@ def sniff_separator(text: str) -> str:
 
 
 def rows_from_csv(text: str, separator: str = ",") -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text), delimiter=separator)
+    """Rows of a CSV text. Line ends of any kind (Excel for Mac writes a bare CR). A row with more values than the
+    header keeps them under `_extra` (a decimal comma in a comma-separated file), for the reader to refuse."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    reader = csv.DictReader(io.StringIO(text), delimiter=separator, restkey="_extra")
     rows = []
     for number, raw in enumerate(reader, start=2):
-        row = {_clean_key(k): (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k is not None}
+        row = {(k if k == "_extra" else _clean_key(k)): (v.strip() if isinstance(v, str) else v)
+               for k, v in raw.items() if k is not None}
         if not any(v not in (None, "") for v in row.values()):
             continue
         row["_row"] = number

@@ -89,13 +89,16 @@ def proposal_sheets(data: dict[str, Any], language: str = "sv") -> dict[str, lis
         + [[w["code"], names[w["code"]], WISHES[language][w["wish"]],
             ("alla" if sv else "all") if w["amount_permille"] == "all" else w["amount_permille"],
             f"{w['partner']} {names[w['partner']]}" if w["partner"] else ""] for w in data["wishes"]],
-        policy: [["Inställning", "Värde"] if sv else ["Setting", "Value"]]
+        policy: [["Inställning (fält i policyfilen)", "Värde"] if sv else ["Setting (policy file field)", "Value"]]
         + [[k, json.dumps(v) if isinstance(v, dict) else v] for k, v in data["policy"].items()],
-        status: [["Uppgift", "Värde"] if sv else ["Field", "Value"],
-                 ["termination", data["status"]["termination"]], ["solution", data["status"]["solution"]],
-                 ["backend", data["solver"]["backend"]], ["version", data["solver"]["version"]],
-                 ["base shares", data["base"]["source"]], ["illustrative base", data["base"]["illustrative"]],
-                 ["note", data["base"]["note"]]]
+        status: [["Uppgift", "Värde"] if sv else ["Field", "Value"]]
+        + [[label[0] if sv else label[1], value] for label, value in (
+            (("avslut", "termination"), data["status"]["termination"]),
+            (("lösning", "solution"), data["status"]["solution"]),
+            (("lösare", "backend"), data["solver"]["backend"]), (("version", "version"), data["solver"]["version"]),
+            (("grundtabell", "base shares"), data["base"]["source"]),
+            (("illustrativ grundtabell", "illustrative base"), (yes if data["base"]["illustrative"] else no)),
+            (("anmärkning", "note"), data["base"]["note"]))]
         + [["diagnos" if sv else "diagnosis", d["text_sv" if sv else "text_en"]] for d in data["diagnosis"]],
     }
 

@@ -622,6 +622,7 @@ def write_result(result: Mapping[str, Any], path) -> None:
 
 PLOT_WORDS = {
     "sv": {"changed": "Förväntade anvisningar per år för kommuner vars andel ändras",
+           "change": "Förändring av förväntade anvisningar per år", "change_axis": "förändring, barn per år",
            "largest": "Förväntade anvisningar per år, de 25 största kommunerna",
            "per_year": "förväntade anvisningar per år", "band": "5–95 percentil",
            "counties": "Förväntade anvisningar per år och län", "none": "Hur sannolikt är ett år helt utan anvisning?",
@@ -629,6 +630,7 @@ PLOT_WORDS = {
            "settings": "{rule} anvisning, {years} år, {arrivals} barn/år, {replicates} upprepningar, frö {seed}",
            "equalising": "utjämnande", "priority": "prioriterad"},
     "en": {"changed": "Expected allocations per year, municipalities whose share changes",
+           "change": "Change in expected allocations per year", "change_axis": "change, children per year",
            "largest": "Expected allocations per year, the 25 largest municipalities",
            "per_year": "expected allocations per year", "band": "5th–95th percentile",
            "counties": "Expected allocations per year by county", "none": "How likely is a year without any allocation?",
@@ -665,8 +667,8 @@ def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None 
                                         replicates=params["replicates"], seed=params["seed"])
     before = {r["code"]: r for r in other["municipalities"]} if other is not None else {}
     changed = [r for r in rows if r["code"] in before and r["share_permille"] != before[r["code"]]["share_permille"]]
-    shown = sorted(changed or sorted(rows, key=lambda r: -r["allocations_mean"])[:25],
-                   key=lambda r: r["allocations_mean"])
+    shown = sorted(sorted(changed, key=lambda r: -r["allocations_mean"])[:40] if changed else
+                   sorted(rows, key=lambda r: -r["allocations_mean"])[:25], key=lambda r: r["allocations_mean"])
     written = []
 
     def save(fig: Any, name: str, title: str) -> None:
@@ -676,6 +678,18 @@ def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None 
         written.append(str(directory / name.replace(".png", f".{kind}")))
         fig.savefig(written[-1], dpi=110)
         plt.close(fig)
+
+    if changed:  # the change itself, by name: the largest 40 either way
+        moved = sorted(changed, key=lambda r: -abs(r["allocations_mean"] - before[r["code"]]["allocations_mean"]))[:40]
+        moved.sort(key=lambda r: r["allocations_mean"] - before[r["code"]]["allocations_mean"])
+        delta = [r["allocations_mean"] - before[r["code"]]["allocations_mean"] for r in moved]
+        fig, ax = plt.subplots(figsize=(9, 1.2 + 0.3 * len(moved)))
+        y = np.arange(len(moved))
+        ax.barh(y, delta, color=["#a4262c" if d < 0 else "#1b6e3a" for d in delta])
+        ax.axvline(0, color="#222222", lw=0.8)
+        ax.set_yticks(y, [r["name"] for r in moved], fontsize=8)
+        ax.set_xlabel(words["change_axis"])
+        save(fig, "change.png", words["change"])
 
     fig, ax = plt.subplots(figsize=(9, 1.2 + 0.32 * len(shown)))
     y = np.arange(len(shown))
@@ -689,7 +703,7 @@ def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None 
             error_kw={"ecolor": "#333333", "capsize": 2, "lw": 0.8}, label=f"{result['scenario']} ({words['band']})")
     ax.set_yticks(y, [r["name"] for r in shown], fontsize=8)
     ax.set_xlabel(words["per_year"])
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08 - 1.5 / (1.2 + 0.32 * len(shown))), ncol=2, fontsize=8)
     save(fig, "allocations.png", words["changed"] if changed else words["largest"])
 
     counties: dict[str, list[float]] = {}

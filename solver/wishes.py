@@ -86,6 +86,15 @@ def parse_wishes(
     for row in rows:
         row = {SWEDISH_COLUMNS.get(k, k): v for k, v in row.items()}
         where = f"row {row.get('_row', '?')}"
+        if row.get("_extra"):
+            problems.append(InputProblem(where, "*", "has more values than the header has columns (a decimal comma in "
+                                         "a comma-separated file? write 1.05, or separate with semicolons)",
+                                         sv="har fler värden än rubrikraden har kolumner (decimalkomma i en "
+                                            "kommaseparerad fil? skriv 1.05 eller använd semikolon)"))
+            continue
+        wish_text, amount_text = _text(row.get("wish")).lower(), _text(row.get("amount_permille"))
+        if not wish_text and not amount_text and not _text(row.get("partner")):
+            continue  # a row of the wish form left as it was, or cleared
         for name in sorted(set(row) - WISH_FIELDS):
             problems.append(InputProblem(where, name, "unknown column; expected code, wish, amount_permille, partner",
                                          sv="okänd kolumn; förväntade code, wish, amount_permille, partner"))
@@ -102,8 +111,18 @@ def parse_wishes(
                     sv=f"{code!r} är varken en kommunkod eller ett kommunnamn" + (f"; menade du {hint}?" if hint else "")))
                 continue
             code = found
+        named = _text(row.get("name"))
+        if named and resolve(named, municipalities)[0] not in (code, None):
+            problems.append(InputProblem(where, "name", f"{named!r} is not the name of {code} "
+                                         f"({by_code[code].name}); which one is meant?", code=code,
+                                         sv=f"{named!r} är inte namnet på {code} ({by_code[code].name}); vilken "
+                                            "kommun avses?"))
+            continue
         kind_text = _text(row.get("wish")).lower()
         if kind_text in NO_WISH:
+            if amount_text:
+                problems.append(InputProblem(where, "amount_permille", f"has an amount ({amount_text}) but no wish",
+                                             code=code, sv=f"har ett belopp ({amount_text}) men inget önskemål"))
             continue
         kind_text = WISH_WORDS.get(kind_text, kind_text)
         try:

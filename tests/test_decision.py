@@ -6,11 +6,11 @@ from __future__ import annotations
 import io
 import json
 import re
+from decimal import Decimal
 
 from pypdf import PdfReader
 
 from solver.cli import main
-from solver.compensation import VARIABLE_SEK_PER_EXPECTED_CHILD
 
 
 def _text(pdf: bytes) -> tuple[str, int]:
@@ -39,7 +39,8 @@ def test_the_decision_document_of_a_proposal(tmp_path, capsys):
     flat = _flat(text)
     assert "Beslutsunderlag: omfördelning av andelstal – 2027" in flat
     assert "Metoden" in flat and "proportionerligt och likvärdigt" in flat
-    assert pages == 1 + 3 or pages >= 4  # the summary, then one page per participating municipality
+    assert flat.count("Rörlig ersättning, andel av det nationella beloppet") == 3  # a page per participant
+    assert "En kommun som omfördelar lämnar till en (1) mottagande kommun." in flat  # the policy, in words
     for r in data["shares"]:
         if r["wish"]:
             assert _flat(r["explanation"]["text_sv"])[:60] in flat  # each explanation, as written
@@ -47,9 +48,10 @@ def test_the_decision_document_of_a_proposal(tmp_path, capsys):
     assert "Stockholms län Kommun Önskemål Andel före Andel efter Förändring Vallentuna kommun omfördela bort" in flat
     for county in ("Stockholms län", "Östergötlands län", "Västernorrlands län"):
         assert county in flat
-    # both readings of the compensation, with the national amount computed here from the forecast
-    pot = VARIABLE_SEK_PER_EXPECTED_CHILD * 500
-    rounded = sum(VARIABLE_SEK_PER_EXPECTED_CHILD * r["expected_children"] for r in data["shares"])
+    # both readings of the compensation, computed here from the shares and the report's rule (2.5): each
+    # municipality's children rounded half up, times 9 450 kr; and 9 450 kr times the forecast
+    pot = 9_450 * 500
+    rounded = sum(9_450 * int(Decimal(str(r["proposed_permille"])) * 500 / 1000 + Decimal("0.5")) for r in data["shares"])
     assert f"= {pot:,} kr".replace(",", " ") in flat
     assert f"blir summan {rounded:,} kr".replace(",", " ") in flat
     assert f"{abs(rounded - pot):,} kr {'mer' if rounded >= pot else 'mindre'}".replace(",", " ") in flat

@@ -71,7 +71,7 @@ def test_no_wish_no_counterpart_and_an_unchanged_share():
     assert en(p, "0114") == "Upplands Väsby had no wish and keeps its share of 4.52‰."
     assert sv(p, "2262").startswith(
         "Timrå kommun önskade omfördela 1,00 ‰ av sin andel. 1,00 ‰ av detta kunde inte omfördelas, eftersom ingen "
-        "kommun som ville ta emot fanns med i samma omfördelning. Kommunen omfördelar ingenting. Andelen är "
+        "mottagande kommun kunde ta emot något från kommunen. Kommunen omfördelar ingenting. Andelen är "
         "oförändrad, 1,24 ‰.")
 
 
@@ -94,6 +94,49 @@ def test_equal_wishes_that_get_different_amounts_are_told_why():
     assert all("en (1) mottagande kommun" in sv(p, c) for c in told)
 
 
+def test_without_the_one_receiver_rule_the_total_room_is_named():
+    p = propose({"wishes": [{"code": "0115", "wish": "give", "amount_permille": 3.0},
+                            {"code": "0580", "wish": "receive", "amount_permille": 1.0},
+                            {"code": "0581", "wish": "receive", "amount_permille": 1.0}]}, one_receiver=False)
+    assert sv(p, "0115").startswith(
+        "Vallentuna kommun önskade omfördela 3,00 ‰ av sin andel. 1,00 ‰ av detta kunde inte omfördelas, eftersom de "
+        "mottagande kommunerna inte har utrymme för mer. Kommunen omfördelar 2,00 ‰ (67 procent av önskemålet) till "
+        "Linköpings kommun (Östergötlands län) och Norrköpings kommun (Östergötlands län).")
+    assert "en (1)" not in sv(p, "0115")
+
+
+def test_spill_is_told_as_one_account():
+    p = propose({"wishes": [{"code": "0115", "wish": "give", "amount_permille": 3.0},
+                            {"code": "0580", "wish": "receive", "amount_permille": 1.0}]}, spill=True)
+    assert sv(p, "0115").startswith(
+        "Vallentuna kommun önskade omfördela 3,00 ‰ av sin andel. Kommunen omfördelar 1,00 ‰ till Linköpings kommun "
+        "(Östergötlands län). De 2,00 ‰ som ingen mottagande kommun kunde ta emot fördelas på kommunerna utan "
+        "önskemål efter folkmängd, så kommunen lämnar sammanlagt 3,00 ‰ (100 procent av önskemålet). Andelen ändras "
+        "från 3,41 ‰ till 0,41 ‰.")
+    taker = next(c for c, u in p.spill.items() if u > 0)
+    assert "hade inget önskemål men tar emot" in sv(p, taker)
+
+
+def test_a_receiver_is_told_what_could_be_given_and_why_nothing_came():
+    p = propose({"wishes": [{"code": "2262", "wish": "give", "amount_permille": 0.1},
+                            {"code": "0580", "wish": "receive", "amount_permille": 1.0}]}, min_transfer_permille=0.2)
+    assert sv(p, "0580").startswith(
+        "Linköpings kommun önskade ta emot upp till 1,00 ‰. 1,00 ‰ av detta kunde inte tas emot, eftersom ingen kommun "
+        "som omfördelar kunde lämna något till kommunen. Kommunen tar inte emot något. Andelen är oförändrad, 15,30 ‰.")
+    assert "0,10 ‰ av detta kunde inte omfördelas, eftersom beloppet är mindre än den minsta tillåtna överföringen" in (
+        sv(p, "2262"))
+
+
+def test_a_round_without_a_table_says_so_to_every_participant():
+    p = propose({"wishes": [{"code": "2262", "wish": "give", "amount_permille": 1.05, "partner": "2260"},
+                            {"code": "2260", "wish": "receive", "amount_permille": 0.5}]})
+    for code in ("2262", "2260"):
+        assert "Ingen tabell uppfyller alla regler i omfördelningen (diagnosen säger varför), så ingenting " \
+               "omfördelas. Andelen är oförändrad" in sv(p, code)
+        assert "en (1)" not in sv(p, code) and "överenskommelse" not in sv(p, code)
+    assert p.diagnosis[0]["text_sv"].startswith("Regeln kan inte uppfyllas: överenskommelsen att Timrå kommun")
+
+
 def test_the_diagnosis_is_in_swedish_words():
     p = propose({"wishes": [{"code": "2262", "wish": "give", "amount_permille": 1.05, "partner": "2260"},
                             {"code": "2260", "wish": "receive", "amount_permille": 0.5}]})
@@ -106,7 +149,8 @@ def test_the_diagnosis_is_in_swedish_words():
 # words that give English away in a Swedish text (county and municipality names are Swedish anyway)
 ENGLISH = {"the", "of", "and", "to", "its", "it", "share", "gives", "gave", "receives", "wish", "wished", "because",
            "offered", "offer", "room", "market", "giver", "receiver", "agreement", "floor", "target", "fair", "part",
-           "stage", "stages", "proven", "none", "optimal", "limit", "rule", "rules", "no", "from", "with", "children"}
+           "stage", "stages", "proven", "none", "optimal", "limit", "rule", "rules", "no", "from", "with", "children",
+           "national", "county", "time_limit", "work"}
 # avoided vocabulary (issue #23): not the agency's or the report's words
 AVOIDED = {"givare", "mottagare", "erbjudande", "erbjudandena", "marknad", "marknaden", "frivillig", "frivilliga",
            "rättvisa", "effektivt", "effektiv"}

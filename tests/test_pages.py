@@ -486,3 +486,25 @@ def test_a_filled_wish_form_is_read_into_the_page_and_saved(site, visit, tmp_pat
         stored = {w["code"]: (w["wish"], w["amount_permille"], w["partner"]) for w in
                   http.get("/v1/rounds/2031/wishes").json()}
     assert stored == {"2262": ("give", 0.75, "2260"), "2260": ("receive", 1.5, None)}
+
+
+def test_the_agency_can_cancel_a_running_computation(site, visit):
+    from solver.sweep import generated_wishes
+
+    agency = site.token()
+    with api(site, agency) as http:
+        http.post("/v1/rounds", json={"year": 2034}).raise_for_status()
+        # a national round of 80 givers and 25 receivers: its proposal takes seconds of solver work, not milliseconds
+        for w in generated_wishes(3, givers=80, receivers=25):
+            body = {"wish": w["wish"], "amount_permille": str(w["amount_permille"])}
+            http.put(f"/v1/rounds/2034/wishes/{w['code']}", json=body).raise_for_status()
+    v = visit()
+    v.login(agency)
+    v.go("/app/rounds/2034")
+    v.page.get_by_role("button", name="Beräkna förslag").click()
+    v.page.wait_for_url(re.compile(r"/app/jobs/"))
+    v.page.get_by_role("button", name="Avbryt").click()
+    v.page.locator("#job-state", has_text="avbruten").wait_for(timeout=120_000)
+    with api(site, agency) as http:
+        assert http.get("/v1/rounds/2034/proposals").json() == []  # nothing stored
+        assert any(e["action"] == "job.cancelled" for e in http.get("/v1/audit", params={"year": 2034}).json())

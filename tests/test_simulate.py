@@ -221,7 +221,11 @@ def test_plots_speak_swedish_name_municipalities_and_show_the_run(tmp_path):
                  "--out", str(out)]) == 0
     result = json.loads(out.read_text(encoding="utf-8"))
     files = plots(result, tmp_path / "svg", result["other"], language="sv", kind="svg")
-    assert [f.rsplit("/", 1)[1] for f in files] == ["allocations.svg", "counties.svg", "years_without_allocation.svg"]
+    assert [f.rsplit("/", 1)[1] for f in files] == ["change.svg", "allocations.svg", "counties.svg",
+                                                     "years_without_allocation.svg"]
+    change = open(files.pop(0), encoding="utf-8").read()
+    assert "Förändring av förväntade anvisningar per år" in change and "Ånge" in change and "Timrå" in change
+    assert change.count("<text") < 200  # a bar per municipality whose share changed, not 290
     texts = [open(f, encoding="utf-8").read() for f in files]
     assert "Förväntade anvisningar per år för kommuner vars andel ändras" in texts[0]
     assert "Ånge" in texts[0] and "Timrå" in texts[0]  # the municipalities whose share changed, by name
@@ -229,6 +233,6 @@ def test_plots_speak_swedish_name_municipalities_and_show_the_run(tmp_path):
     assert "Västernorrlands län" in texts[1]
     assert "sannolikhet för ett år utan anvisning (procent)" in texts[2]
     settings = f"utjämnande anvisning, {result['parameters']['years']} år"
-    assert all(settings in t and "30 upprepningar, frö 7" in t for t in texts)
+    assert all(settings in t and "30 upprepningar, frö 7" in t for t in texts + [change])
     english = plots(result, tmp_path / "en", result["other"], language="en", kind="svg")
-    assert "Expected allocations per year" in open(english[0], encoding="utf-8").read()
+    assert "Change in expected allocations per year" in open(english[0], encoding="utf-8").read()

@@ -133,3 +133,27 @@ def test_outputs_have_swedish_headers_names_and_numbers(tmp_path):
     assert main(["shares", "--out", str(tmp_path / "s.xlsx")]) == 0
     first = list(load_workbook(tmp_path / "s.xlsx")["shares"].iter_rows(min_row=2, max_row=2, values_only=True))[0]
     assert isinstance(first[3], float)  # a number, not the text "4.52"
+
+
+def test_what_would_be_misread_is_refused_or_read_right(tmp_path, capsys):
+    comma = tmp_path / "komma.csv"
+    comma.write_text("code,wish,amount_permille\n0115,give,1,5\n0580,receive,2\n", encoding="utf-8")
+    assert main(["check", "--wishes", str(comma)]) == 2  # an unquoted decimal comma: never read as 1
+    assert "more values than the header has columns (a decimal comma" in capsys.readouterr().err
+    mismatch = tmp_path / "fel-namn.csv"
+    mismatch.write_text("Kod;Kommun;Önskemål;Promille\n0114;Vallentuna;Omfördela bort;1,00\n", encoding="utf-8")
+    assert main(["check", "--wishes", str(mismatch)]) == 2
+    assert "'Vallentuna' is not the name of 0114 (Upplands Väsby)" in capsys.readouterr().err
+    mac = tmp_path / "mac.csv"  # Excel for Mac: a bare CR ends each line
+    mac.write_bytes("Kod;Önskemål;Promille\r2262;Omfördela bort;1,05\r2260;Ta emot;2\r".encode("cp1252"))
+    unicode_text = tmp_path / "unicode.csv"  # Excel's "Unicode text": UTF-16 with a byte-order mark
+    unicode_text.write_bytes("Kod;Önskemål;Promille\n2262;Omfördela bort;1,05\n2260;Ta emot;2\n".encode("utf-16"))
+    cleared = tmp_path / "rensad.csv"  # a form row whose cells were cleared is no wish
+    cleared.write_text("Kod;Önskemål;Promille\n2262;Omfördela bort;1,05\n2260;Ta emot;2\n2283;;\n", encoding="utf-8")
+    for path in (mac, unicode_text, cleared):
+        assert _proposal(tmp_path, path)[0] == {"2262": ("2260", 1.05)}, path.name
+    assert main(["check", "--wishes", str(unicode_text)]) == 0
+    stray = tmp_path / "belopp.csv"
+    stray.write_text("Kod;Önskemål;Promille\n2262;Inget önskemål;1,05\n", encoding="utf-8")
+    assert main(["check", "--wishes", str(stray)]) == 2
+    assert "has an amount (1,05) but no wish" in capsys.readouterr().err

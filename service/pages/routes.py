@@ -372,17 +372,26 @@ async def read_form(request: Request, who: Who, session: Session_, rt: Runtime_)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"blankett{suffix}"
         path.write_bytes(await upload.read())
-        rows = read_table(path)[0]
+        try:
+            rows, how = read_table(path)
+        except InputError as exc:
+            raise Refused(422, "; ".join(p.message_sv or p.message if lang == "sv" else p.message
+                                         for p in exc.problems)) from None
     stored = _stored(session, found.year)
     shown = _rows(rt, code, found, stored)
     mine = {r["m"].code: r for r in shown}
     problems: list[str] = []
+    if not rows:
+        problems.append(f"{how}: inga rader att läsa in" if lang == "sv" else f"{how}: no rows to read")
     for row in rows:
         row = {SWEDISH_COLUMNS.get(k, k): v for k, v in row.items()}
-        target, _ = resolve(str(row.get("code") or ""), rt.municipalities)
+        given = str(row.get("code") or "").strip()
+        given = given.zfill(4) if given.isdigit() else given  # a spreadsheet ate the leading zero
+        target, hint = resolve(given, rt.municipalities)
         if target is None or target not in mine:
-            problems.append(f"rad {row.get('_row')}: {row.get('code')!r} är ingen kommun i länet" if lang == "sv" else
-                            f"row {row.get('_row')}: {row.get('code')!r} is not a municipality of the county")
+            ask = f" (menade du {hint}?)" if hint and lang == "sv" else (f" (did you mean {hint}?)" if hint else "")
+            problems.append(f"{how}, rad {row.get('_row')}: {given!r} är ingen kommun i länet{ask}" if lang == "sv"
+                            else f"{how}, row {row.get('_row')}: {given!r} is not a municipality of the county{ask}")
             continue
         wish = WISH_WORDS.get(str(row.get("wish") or "").strip().lower(), str(row.get("wish") or "").strip().lower())
         amount = row.get("amount_permille")

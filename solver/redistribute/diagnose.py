@@ -14,7 +14,7 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from solver.domain import Municipality, format_permille
-from solver.redistribute.explain import kommun, sv_permille
+from solver.redistribute.explain import kommun, market_sv, sv_permille
 from solver.redistribute.problem import GROUPS, MarketProblem
 
 _CODE = re.compile(r"\b\d{4}\b")
@@ -97,7 +97,7 @@ def diagnose_infeasible(problem: MarketProblem, municipalities: Mapping[str, Mun
     if not core:
         return [{"kind": "infeasible", "market": market.key, "constraints": [],
                  "text_en": f"No table satisfies every rule in market {market.key}; no smaller conflict was found.",
-                 "text_sv": f"Ingen tabell uppfyller alla regler i omfördelningen {market.key}, och ingen mindre "
+                 "text_sv": f"Ingen tabell uppfyller alla regler i {market_sv(market.key, municipalities)}, och ingen mindre "
                             "motsättning hittades."}]
     facts_en, facts_sv = [], []
     for _group, label in core:
@@ -114,8 +114,9 @@ def diagnose_infeasible(problem: MarketProblem, municipalities: Mapping[str, Mun
                 facts_en.append(fact)
                 fact_sv = (f"{kommun(municipalities[code].name)} kan omfördela {sv_permille(p.effective)}" if p.gives
                            else f"{kommun(municipalities[code].name)} kan ta emot {sv_permille(p.effective)}")
-                if p.lowered_by:
-                    fact_sv += " efter " + " och ".join(_LOWERED_SV.get(rule, rule) for rule, _ in p.lowered_by)
+                floors = [rule for rule, _ in p.lowered_by if rule in ("giver_floor", "county_floor", "receiver_cap")]
+                if floors:  # what the effective amount is after; the limits of reach come later
+                    fact_sv += " efter " + " och ".join(_LOWERED_SV[rule] for rule in floors)
                 facts_sv.append(fact_sv)
     named = [f"{GROUPS[g]}: {_name_codes(label, municipalities)}" for g, label in core]
     items.append({
@@ -123,7 +124,8 @@ def diagnose_infeasible(problem: MarketProblem, municipalities: Mapping[str, Mun
         "market": market.key,
         "constraints": [{"group": g, "label": label} for g, label in core],
         "text_en": "These rules cannot all hold: " + "; ".join(named) + ". " + ("; ".join(facts_en) + "." if facts_en else ""),
-        "text_sv": "Dessa regler kan inte gälla samtidigt: " + "; ".join(_swedish(g, label, municipalities, by_code)
+        "text_sv": ("Regeln kan inte uppfyllas: " if len(core) == 1 else "Dessa regler kan inte gälla samtidigt: ")
+                   + "; ".join(_swedish(g, label, municipalities, by_code)
                                                                       for g, label in core)
                    + ". " + ("; ".join(facts_sv) + "." if facts_sv else ""),
     })

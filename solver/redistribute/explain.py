@@ -36,20 +36,23 @@ _LOWERED = {
                   "the municipality keeps a least share for its readiness"),
     COUNTY_FLOOR: ("länet ska behålla en lägsta andel för beredskapen i länet",
                    "the county keeps a least share for its readiness"),
-    RECEIVER_CAP: ("kommunens andel får inte bli för stor i förhållande till folkmängden",
+    RECEIVER_CAP: ("kommunens andel inte får bli för stor i förhållande till folkmängden",
                    "the municipality's share may not grow too large for its population"),
-    LARGEST_ROOM: ("ingen mottagande kommun har utrymme för mer och varje kommun omfördelar till en (1) mottagande kommun",
-                   "no receiving municipality has room for more and each municipality redistributes to one (1) "
+    LARGEST_ROOM: ("ingen enskild mottagande kommun har utrymme för mer, och en kommun omfördelar till en (1) "
+                   "mottagande kommun",
+                   "no single receiving municipality has room for more, and a municipality redistributes to one (1) "
                    "receiving municipality"),
     MIN_TRANSFER: ("beloppet är mindre än den minsta tillåtna överföringen",
                    "the amount is below the smallest transfer allowed"),
 }
+# true whatever the cause (no counterpart at all, or floors, agreements, the smallest transfer left none)
 _NO_COUNTERPART = {
-    True: ("ingen kommun som ville ta emot fanns med i samma omfördelning",
-           "no municipality wishing to receive took part in the same redistribution"),
-    False: ("ingen kommun som ville omfördela fanns med i samma omfördelning",
-            "no municipality wishing to redistribute took part in the same redistribution"),
+    True: ("ingen mottagande kommun kunde ta emot något från kommunen",
+           "no receiving municipality could receive anything from it"),
+    False: ("ingen kommun som omfördelar kunde lämna något till kommunen",
+            "no redistributing municipality could give anything to it"),
 }
+_ALL_ROOM = ("de mottagande kommunerna inte har utrymme för mer", "the receiving municipalities have no room for more")
 VOWELS = set("aeiouyåäöAEIOUYÅÄÖ")
 
 
@@ -57,6 +60,12 @@ def kommun(name: str) -> str:
     """The municipality as Swedish writes it: `Vallentuna kommun`, `Linköpings kommun` (the genitive s after a
     consonant, none after a vowel or s)."""
     return f"{name} kommun" if name[-1] in VOWELS or name[-1] in "sxz" else f"{name}s kommun"
+
+
+def market_sv(key: str, municipalities: Mapping[str, Municipality]) -> str:
+    """A market's name in Swedish: `den nationella omfördelningen`, `omfördelningen i Stockholms län`."""
+    county = next((m.county_name for m in municipalities.values() if m.county_code == key), None)
+    return f"omfördelningen i {county}" if county else "den nationella omfördelningen"
 
 
 def sv_permille(units: int) -> str:
@@ -87,6 +96,7 @@ class Context:
     one_receiver: bool
     forecast: int
     illustrative: bool
+    feasible: bool = True  # False: no table keeps the rules, and nothing moves
 
 
 @lru_cache(maxsize=4096)
@@ -110,6 +120,11 @@ def _money(ctx: Context, base: int, final: int) -> tuple[str, str]:
     pay_before, pay_after = variable_compensation(base, ctx.forecast), variable_compensation(final, ctx.forecast)
     children_sv = "förväntat barn" if after == 1 else "förväntade barn"
     children_en = "expected child" if after == 1 else "expected children"
+    if base == final:
+        return (f"Med en prognos på {sv_whole(ctx.forecast)} barn motsvarar andelen {after} {children_sv} och "
+                f"{sv_whole(pay_after)} kr i rörlig ersättning.",
+                f"With a forecast of {ctx.forecast:,} children the share means {after} {children_en} and "
+                f"SEK {pay_after:,} of variable compensation.")
     return (f"Med en prognos på {sv_whole(ctx.forecast)} barn motsvarar den nya andelen {after} {children_sv} och "
             f"{sv_whole(pay_after)} kr i rörlig ersättning, mot {before} och {sv_whole(pay_before)} kr före.",
             f"With a forecast of {ctx.forecast:,} children the new share means {after} {children_en} and "
@@ -170,18 +185,26 @@ def _participant(m: Municipality, ctx: Context, p: Participant, market: Market |
     else:
         sv.append(f"{kommun(m.name)} önskade ta emot upp till {sv_permille(p.stated)}.")
         en.append(f"{m.name} wished to receive up to {en_permille(p.stated)}.")
+    if not ctx.feasible:
+        sv.append("Ingen tabell uppfyller alla regler i omfördelningen (diagnosen säger varför), så ingenting "
+                  "omfördelas.")
+        en.append("No table keeps every rule of the redistribution (the diagnosis says why), so nothing moves.")
+        return
     for rule, amount in p.lowered_by:
         reasons.append({"rule": rule, "lowered_by_permille": permille(amount)})
+        if rule in (LARGEST_ROOM, NO_COUNTERPART) and spill < 0:
+            continue  # what no receiving municipality could take goes to the spill: said below
         if rule == LARGEST_ROOM and moved < p.capacity:
             continue  # the largest room did not end up limiting it: the common cut did
-        why_sv, why_en = _NO_COUNTERPART[gives] if rule == NO_COUNTERPART else _LOWERED[rule]
+        why_sv, why_en = (_NO_COUNTERPART[gives] if rule == NO_COUNTERPART else
+                          _LOWERED[rule] if rule != LARGEST_ROOM or ctx.one_receiver else _ALL_ROOM)
         verb_sv, verb_en = ("omfördelas", "redistributed") if gives else ("tas emot", "received")
         sv.append(f"{sv_permille(amount)} av detta kunde inte {verb_sv}, eftersom {why_sv}.")
         en.append(f"{en_permille(amount)} of it could not be {verb_en}, because {why_en}.")
     if not gives and 0 < p.capacity < p.effective:
         reasons.append({"rule": "offers_limited", "available_permille": permille(p.capacity)})
-        sv.append(f"Kommunerna som den kan ta emot från önskade omfördela sammanlagt {sv_permille(p.capacity)}.")
-        en.append(f"The municipalities it can receive from wished to redistribute {en_permille(p.capacity)} in all.")
+        sv.append(f"Kommunerna som den kan ta emot från kunde omfördela sammanlagt {sv_permille(p.capacity)}.")
+        en.append(f"The municipalities it can receive from could redistribute {en_permille(p.capacity)} in all.")
     if market is not None and p.target < p.capacity:
         side = market.givers if gives else market.receivers
         wished = sum(q.capacity for q in side)
@@ -191,21 +214,39 @@ def _participant(m: Municipality, ctx: Context, p: Participant, market: Market |
         # fulfilment is taken against the wishes as the rules leave them (docs/fairness.md): the market's one
         # proportion, the same in every participant's text
         pct = _pct(market.volume, sum(q.effective for q in side))
+        # where rules lowered some wishes, the common proportion is of what could move, not of what was asked
+        lowered = any(q.effective < q.stated for q in side)
+        of_sv = (" av det som kunde omfördelas" if gives else " av det som kunde tas emot") if lowered else ""
+        of_en = (" of what could be redistributed" if gives else " of what could be received") if lowered else ""
         if gives:
             sv.append("Önskemålen om att omfördela var större än de mottagande kommunernas utrymme, så alla minskades "
-                      f"lika, till {pct} procent.")
+                      f"lika, till {pct} procent{of_sv}.")
             en.append("The wishes to redistribute were larger than the receiving municipalities' room, so all were "
-                      f"reduced alike, to {pct} per cent.")
+                      f"reduced alike, to {pct} per cent{of_en}.")
         else:
             sv.append("De mottagande kommunernas utrymme var större än önskemålen om att omfördela, så alla "
-                      f"minskades lika, till {pct} procent.")
+                      f"minskades lika, till {pct} procent{of_sv}.")
             en.append("The receiving municipalities' room was larger than the wishes to redistribute, so all were "
-                      f"reduced alike, to {pct} per cent.")
+                      f"reduced alike, to {pct} per cent{of_en}.")
     for other, amount in mine:
         reasons.append({"rule": "transfer", "to" if gives else "from": other, "permille": permille(amount),
                         "cross_county": ctx.municipalities[other].county_code != m.county_code})
     share = _pct(moved, p.stated)
-    if mine:
+    if spill < 0:  # the rest of its offer goes to the municipalities without a wish
+        names_sv = _join([_other(o, m, ctx)[0] for o, _ in mine], "och") if mine else ""
+        names_en = _join([_other(o, m, ctx)[1] for o, _ in mine], "and") if mine else ""
+        total = moved - spill
+        if mine:
+            sv.append(f"Kommunen omfördelar {sv_permille(moved)} till {names_sv}.")
+            en.append(f"It redistributes {en_permille(moved)} to {names_en}.")
+        reasons.append({"rule": "spill", "permille": permille(spill)})
+        sv.append(f"De {sv_permille(-spill)} som ingen mottagande kommun kunde ta emot fördelas på kommunerna utan "
+                  f"önskemål efter folkmängd, så kommunen lämnar sammanlagt {sv_permille(total)} "
+                  f"({_pct(total, p.stated)} procent av önskemålet).")
+        en.append(f"The {en_permille(-spill)} that no receiving municipality could take is spread over the "
+                  f"municipalities without a wish by population, so it gives {en_permille(total)} in all "
+                  f"({_pct(total, p.stated)} per cent of its wish).")
+    elif mine:
         names_sv = _join([_other(o, m, ctx)[0] for o, _ in mine], "och")
         names_en = _join([_other(o, m, ctx)[1] for o, _ in mine], "and")
         if gives:
@@ -220,7 +261,7 @@ def _participant(m: Municipality, ctx: Context, p: Participant, market: Market |
     else:
         sv.append("Kommunen tar inte emot något.")
         en.append("It receives nothing.")
-    if moved != p.target:
+    if moved != p.target and spill >= 0:
         rule = "one_receiver" if ctx.one_receiver else "smallest_transfer"
         reasons.append({"rule": rule, "target_permille": permille(p.target), "moved_permille": permille(moved)})
         if ctx.one_receiver:
@@ -236,12 +277,6 @@ def _participant(m: Municipality, ctx: Context, p: Participant, market: Market |
                       "tillåtna överföringen inte medgav mer.")
             en.append(f"It came to {en_permille(moved)}, not {en_permille(p.target)}, because the smallest "
                       "transfer allowed did not permit more.")
-    if spill < 0:
-        reasons.append({"rule": "spill", "permille": permille(spill)})
-        sv.append(f"De {sv_permille(-spill)} som ingen mottagande kommun kunde ta emot fördelas på kommunerna utan "
-                  "önskemål.")
-        en.append(f"The {en_permille(-spill)} that no receiving municipality could take is spread over the "
-                  "municipalities without a wish.")
     if p.partner is not None:
         reasons.append({"rule": "agreement", "partner": p.partner})
         partner = ctx.municipalities[p.partner].name

@@ -20,7 +20,7 @@ from solver.policy import parse_policy, read_policy
 from solver.redistribute.backend import SolutionStatus, SolveOptions, Termination
 from solver.redistribute.check import CheckFailed, check, check_stages, objective_terms
 from solver.redistribute.diagnose import diagnose_infeasible
-from solver.redistribute.explain import Context, explain
+from solver.redistribute.explain import Context, explain, market_sv
 from solver.redistribute.solve import MarketResult, solve_market, worst_solution, worst_termination
 from solver.redistribute.targets import Setup, build_setup
 from solver.shares import ShareTable, compute_base_shares, read_share_table, validate_share_rows
@@ -195,7 +195,7 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
             else:
                 diagnosis.append({"kind": res.termination.value, "market": res.market.key, "constraints": [],
                                   "text_en": f"No table was found for market {res.market.key}: {res.message}",
-                                  "text_sv": f"Ingen tabell hittades för omfördelningen {res.market.key}."})
+                                  "text_sv": f"Ingen tabell hittades för {market_sv(res.market.key, setup.municipalities)}."})
             continue
         own[res.market.key] = res.flows()
         flows += own[res.market.key]
@@ -206,7 +206,8 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
                 "kind": "time_limit", "market": res.market.key, "constraints": [],
                 "text_en": f"Market {res.market.key}: the table keeps every rule, but the solver's work limit was "
                            f"reached ({res.message}); stages proven optimal: {proven}.",
-                "text_sv": f"Omfördelningen {res.market.key}: tabellen följer alla regler, men beräkningen nådde sin "
+                "text_sv": f"{market_sv(res.market.key, setup.municipalities).capitalize()}: tabellen följer alla regler, "
+                           "men beräkningen nådde sin "
                            "arbetsgräns innan den var bevisat bäst. Nivåer som är bevisat bäst: "
                            f"{proven_sv}.",
             })
@@ -275,7 +276,7 @@ def assemble(setup: Setup, wishes: list[Wish], results: list[MarketResult], back
             flows_of.setdefault(flow[0], []).append(flow)
             flows_of.setdefault(flow[1], []).append(flow)
         context = Context(setup.municipalities, setup.policy.one_receiver, setup.policy.forecast,
-                          setup.base.illustrative)
+                          setup.base.illustrative, feasible=solution is not SolutionStatus.NONE)
         return {m.code: explain(m.code, context, setup.base[m.code], shares[m.code], setup.participants.get(m.code),
                                 market_of.get(m.code), flows_of.get(m.code, []), spill.get(m.code, 0)) for m in munis}
 
