@@ -155,8 +155,11 @@ def parse_wishes(
             problems.append(InputProblem(where, "partner", "only a giver names a partner", code=wish.code,
                                          sv="bara en kommun som omfördelar anger en mottagande kommun"))
         elif wish.partner not in by_code:
-            problems.append(InputProblem(where, "partner", f"{wish.partner!r} is not a municipality code", code=wish.code,
-                                         sv=f"{wish.partner!r} är ingen kommunkod"))
+            hint = resolve(wish.partner, municipalities)[1]
+            problems.append(InputProblem(where, "partner", f"{wish.partner!r} is not a municipality code or name"
+                                         + (f"; did you mean {hint}?" if hint else ""), code=wish.code,
+                                         sv=f"{wish.partner!r} är varken en kommunkod eller ett kommunnamn"
+                                            + (f"; menade du {hint}?" if hint else "")))
         elif wish.partner == wish.code:
             problems.append(InputProblem(where, "partner", "a municipality cannot give to itself", code=wish.code,
                                          sv="en kommun kan inte omfördela till sig själv"))

@@ -157,3 +157,7 @@ def test_what_would_be_misread_is_refused_or_read_right(tmp_path, capsys):
     stray.write_text("Kod;Önskemål;Promille\n2262;Inget önskemål;1,05\n", encoding="utf-8")
     assert main(["check", "--wishes", str(stray)]) == 2
     assert "has an amount (1,05) but no wish" in capsys.readouterr().err
+    stray.write_text("Kod;Önskemål;Promille;Mottagande kommun\n2262;Omfördela bort;1,05;Ångee\n2260;Ta emot;2;\n",
+                     encoding="utf-8")
+    assert main(["check", "--wishes", str(stray)]) == 2
+    assert "'Ångee' is not a municipality code or name; did you mean 2260 Ånge?" in capsys.readouterr().err
