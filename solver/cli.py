@@ -206,7 +206,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     codes = {m.code for m in municipalities}
     raw: dict = {"rule": args.rule, "years": args.years, "arrivals_model": args.arrivals_model,
                  "tie_share": args.tie_share, "comparison": args.comparison, "replicates": args.replicates,
-                 "seed": args.seed}
+                 "seed": args.seed, "history_children": args.history_children, "redistribution": args.redistribution}
     if args.arrivals is not None:
         try:
             raw["arrivals"] = [int(a) if a.strip().lstrip("-").isdigit() else a for a in args.arrivals.split(",")]
@@ -245,18 +245,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from solver.sweep import load_grid, pareto, run_sweep
+    from solver.sweep import fronts, load_grid, run_sweep
 
     grid = load_grid(args.grid)
     print(f"sweep: {len(grid.points)} points ({len(grid.wish_sets)} wish set(s)) into {args.out}", flush=True)
     rows = run_sweep(grid, args.out, workers=args.workers, dask=args.dask, progress=not args.quiet)
     failed = sum(1 for r in rows if r["solution"] == "none")
-    front = pareto(rows)
-    print(f"wrote {args.out}/results.csv, results.parquet, pareto.csv and pareto.png: {len(rows)} points, "
-          f"{failed} without a table, {len(front)} on the Pareto front")
+    front = fronts(rows)
+    unproven = sum(1 for r in rows if r["termination"] != "optimal")
+    print(f"wrote {args.out}/results.csv, results.parquet, pareto.csv, unproven.csv and pareto.png: {len(rows)} points, "
+          f"{failed} without a table, {unproven} not proven (left out of the front), {len(front)} on the Pareto fronts")
     for r in front:
-        print(f"  fulfilment {r['wish_fulfilment']:.4f}, population deviation {r['population_deviation_permille']:.3f}‰, "
-              f"cross-county {r['cross_county_transfers']:.0f}: {r['policy']} ({r['wish_set']})")
+        print(f"  {r['scope']}: fulfilment {r['wish_fulfilment']:.4f}, population deviation "
+              f"{r['population_deviation_permille']:.3f}‰, cross-county {r['cross_county_transfers']:.0f}: {r['policy']} "
+              f"({r['wish_set']})")
     return 0
 
 
@@ -329,7 +331,13 @@ def parser(mount: Mount | None = None) -> argparse.ArgumentParser:
     p.add_argument("--arrivals-model", choices=["fixed", "poisson"])
     p.add_argument("--tie-share", type=float)
     p.add_argument("--comparison", choices=["before", "after"], help="before: Adams' sequence; after: D'Hondt's")
-    p.add_argument("--start", help="CSV code,allocations: allocations counted toward fulfilment so far")
+    p.add_argument("--start", "--history", dest="start",
+                   help="CSV code,allocations: each municipality's allocations since 2016, counted toward fulfilment "
+                        "(default: every municipality on target, --history-children behind the country)")
+    p.add_argument("--history-children", type=int,
+                   help="the allocations since 2016 assumed behind the country when no --history is given (4390)")
+    p.add_argument("--redistribution", choices=["once", "yearly"],
+                   help="once (default): the proposal holds the first year, the base table after; yearly: every year")
     p.add_argument("--replicates", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--stress", help="factors of raised arrivals, e.g. 2,5,10")

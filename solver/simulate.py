@@ -46,6 +46,8 @@ MAX_YEARS = 50
 MAX_ARRIVALS = 1_000_000
 MAX_REPLICATE_YEARS = 200_000  # the counts of every replicate-year are kept: 290 × 4 bytes each
 MAX_CHILDREN = 500_000_000  # children simulated in all (about 3 minutes on one core)
+HISTORY_CHILDREN = 4_390  # the assumed allocations since 2016: ten years at the 2025 volume (about 439)
+CREDIT = 100_000  # a child in credit units: the year-end accounting moves fractions of a child
 
 
 @dataclass(frozen=True)
@@ -61,16 +63,32 @@ class SimulationParams:
     seed: int = 0
     mean_stay_days: float = 365.0  # days of care paid per allocated child
     tie_children_in_agency_housing: float = 0.0  # share of tie children the per-day payment does not cover
+    # the forecast the variable compensation and the volunteers' capacity follow (report 2.5, 4.2); default the
+    # arrivals. Stress raises the arrivals, never the forecast.
+    forecast: tuple[int, ...] | None = None
+    # a redistribution is valid one calendar year (report 2.3.2): "once" applies the proposal in the first year and
+    # the base table after it; "yearly" makes the same round every year
+    redistribution: str = "once"
+    # where fulfilment starts: every municipality on target with this many allocations since 2016 behind the
+    # country (an assumption: the published yearly volumes of 2016-2024 are not in the project's sources), unless a
+    # start file gives each municipality's own allocations
+    history_children: int = HISTORY_CHILDREN
 
     def arrivals_by_year(self) -> list[int]:
         return [self.arrivals[min(y, len(self.arrivals) - 1)] for y in range(self.years)]
+
+    def forecast_by_year(self) -> list[int]:
+        source = self.forecast or self.arrivals
+        return [source[min(y, len(source) - 1)] for y in range(self.years)]
 
     def to_dict(self) -> dict[str, Any]:
         return {"years": self.years, "arrivals": list(self.arrivals_by_year()), "arrivals_model": self.arrivals_model,
                 "tie_share": self.tie_share, "tie_boost": dict(self.tie_boost), "comparison": self.comparison,
                 "rule": self.rule, "replicates": self.replicates, "seed": self.seed,
                 "mean_stay_days": self.mean_stay_days,
-                "tie_children_in_agency_housing": self.tie_children_in_agency_housing}
+                "tie_children_in_agency_housing": self.tie_children_in_agency_housing,
+                "forecast": self.forecast_by_year(), "redistribution": self.redistribution,
+                "history_children": self.history_children}
 
 
 def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> SimulationParams:
@@ -149,6 +167,8 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
         seed=integer("seed", 0, 0, 2**31 - 1),
         mean_stay_days=float(number("mean_stay_days", 365.0, 0.0, 10_000.0)),
         tie_children_in_agency_housing=float(number("tie_children_in_agency_housing", 0.0, 0.0, 1.0)),
+        redistribution=choice("redistribution", "once", ("once", "yearly")),
+        history_children=integer("history_children", HISTORY_CHILDREN, 0, 10_000_000),
     )
     if not problems and params.replicates * params.years > MAX_REPLICATE_YEARS:
         problems.append(InputProblem("parameters", "replicates", f"replicates × years is {params.replicates * params.years:,}; "
@@ -223,8 +243,8 @@ def _before(i: int, j: int, counts: np.ndarray, shares: np.ndarray, extra: int) 
         return False
     if shares[j] == 0:
         return True
-    left = (counts[i] + extra) * shares[j]
-    right = (counts[j] + extra) * shares[i]
+    left = (counts[i] + extra * CREDIT) * shares[j]
+    right = (counts[j] + extra * CREDIT) * shares[i]
     if left != right:
         return left < right
     if shares[i] != shares[j]:
@@ -250,9 +270,13 @@ def _lowest(keys: np.ndarray, counts: np.ndarray, shares: np.ndarray, extra: int
 
 
 @njit(cache=True)
-def _kernel(shares, tie_cumulative, arrivals, poisson, tie_share, extra, priority, volunteers, rooms,
-            start, replicates, seed):
-    n = shares.shape[0]
+def _kernel(shares_by_year, tie_cumulative, arrivals, poisson, tie_share, extra, priority, volunteers, rooms,
+            start, replicates, seed, moves, move_years):
+    """Counts of fulfilment are in credit units (CREDIT per child). At each year end where the proposal applied, an
+    equalising child of a receiving municipality is credited to it only in proportion to its own base share, the
+    rest to its givers in proportion to what they gave (report 2.3.2): moves[k] = (giver, receiver, units,
+    receiver's proposed share), move_years[y] whether the proposal applied in year y."""
+    n = shares_by_year.shape[1]
     years = arrivals.shape[0]
     np.random.seed(seed)
     allocations = np.zeros((replicates, years, n), np.int32)
@@ -265,15 +289,17 @@ def _kernel(shares, tie_cumulative, arrivals, poisson, tie_share, extra, priorit
     for v in volunteers:
         is_volunteer[v] = True
     inverse = np.zeros(n, np.float64)
-    for i in range(n):
-        inverse[i] = 1.0 / shares[i] if shares[i] > 0 else 0.0
     keys = np.empty(n, np.float64)
+    own_equalising = np.zeros(n, np.int64)
     tie_total = tie_cumulative[n - 1]
     for rep in range(replicates):
         counts = start.copy()
-        for i in range(n):
-            keys[i] = (counts[i] + extra) * inverse[i] if shares[i] > 0 else np.inf
         for y in range(years):
+            shares = shares_by_year[y]
+            for i in range(n):
+                inverse[i] = 1.0 / shares[i] if shares[i] > 0 else 0.0
+                keys[i] = (counts[i] + extra * CREDIT) * inverse[i] if shares[i] > 0 else np.inf
+                own_equalising[i] = 0
             count = np.random.poisson(arrivals[y]) if poisson else arrivals[y]
             ties_left = int(round(tie_share * count))
             room = rooms[y].copy()
@@ -291,6 +317,10 @@ def _kernel(shares, tie_cumulative, arrivals, poisson, tie_share, extra, priorit
                     if i >= n:
                         i = n - 1
                     ties[rep, y] += 1
+                    if priority and is_volunteer[i]:  # a tie child uses up the volunteer's capacity too
+                        for k in range(volunteers.shape[0]):
+                            if volunteers[k] == i and room[k] > 0:
+                                room[k] -= 1
                 else:
                     i = -1
                     if priority:
@@ -306,36 +336,54 @@ def _kernel(shares, tie_cumulative, arrivals, poisson, tie_share, extra, priorit
                         i = _lowest(keys, counts, shares, extra)
                     equalising[rep, y] += 1
                     equalising_by[y, i] += 1
+                    own_equalising[i] += 1
                     if is_volunteer[i]:
                         to_volunteers[rep, y] += 1
-                counts[i] += 1
+                counts[i] += CREDIT
                 if shares[i] > 0:
-                    keys[i] = (counts[i] + extra) * inverse[i]
+                    keys[i] = (counts[i] + extra * CREDIT) * inverse[i]
                 allocations[rep, y, i] += 1
             overflow[rep, y] = max(0, equalising[rep, y] - room_total)
+            if move_years[y]:
+                for k in range(moves.shape[0]):
+                    g, r, units, proposed = moves[k, 0], moves[k, 1], moves[k, 2], moves[k, 3]
+                    moved = own_equalising[r] * CREDIT * units // proposed
+                    counts[r] -= moved
+                    counts[g] += moved
     return allocations, ties, equalising, to_volunteers, overflow, equalising_by
 
 
 def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, int] | None):
     codes = [m.code for m in scenario.municipalities]
-    shares = np.array([scenario.shares[c] for c in codes], np.int64)
+    index = {c: i for i, c in enumerate(codes)}
+    proposed = np.array([scenario.shares[c] for c in codes], np.int64)
+    base = np.array([scenario.base[c] for c in codes], np.int64)
+    years = params.years
+    applies = np.array([y == 0 or params.redistribution == "yearly" for y in range(years)], np.bool_)
+    shares_by_year = np.array([proposed if applies[y] else base for y in range(years)], np.int64).reshape(years, -1)
     weights = np.array([m.population * params.tie_boost.get(m.code, 1.0) for m in scenario.municipalities], np.float64)
     arrivals = np.array(params.arrivals_by_year(), np.int64)
     volunteers = np.array([codes.index(c) for c in sorted(scenario.volunteers)], np.int64)
-    # a volunteer's room in children each year: its room in per mille of that year's forecast
-    rooms = np.array([[round(scenario.volunteers[c] * a / TOTAL_UNITS) for c in sorted(scenario.volunteers)]
-                      for a in arrivals], np.int64).reshape(len(arrivals), len(volunteers))
-    begin = np.array([int((start or {}).get(c, 0)) for c in codes], np.int64)
-    return shares, np.cumsum(weights), arrivals, volunteers, rooms, begin
+    # a volunteer's capacity in children each year: its wish in per mille of that year's forecast, rounded half up
+    # as the compensation is (Karlstad's 2.50 ‰ of 200 is 1 child, not 0); stress does not raise it
+    rooms = np.array([[expected_children(scenario.volunteers[c], a) for c in sorted(scenario.volunteers)]
+                      for a in params.forecast_by_year()], np.int64).reshape(len(arrivals), len(volunteers))
+    if start is not None:  # each municipality's own allocations so far (a start file)
+        begin = np.array([int(start.get(c, 0)) * CREDIT for c in codes], np.int64)
+    else:  # every municipality on target under the base table, with the assumed history behind the country
+        begin = base * params.history_children * CREDIT // TOTAL_UNITS
+    moves = np.array([[index[g], index[r], units, scenario.shares[r]] for g, r, units in scenario.transfers
+                      if scenario.shares[r] > 0], np.int64).reshape(-1, 4)
+    return shares_by_year, np.cumsum(weights), arrivals, volunteers, rooms, begin, moves, applies
 
 
 def simulate(scenario: Scenario, params: SimulationParams, start: Mapping[str, int] | None = None) -> Outcome:
     """Run the process; the same scenario, parameters and seed give the same outcome."""
     scenario.validate()
-    shares, tie_cumulative, arrivals, volunteers, rooms, begin = _inputs(scenario, params, start)
+    shares, tie_cumulative, arrivals, volunteers, rooms, begin, moves, applies = _inputs(scenario, params, start)
     out = _kernel(shares, tie_cumulative, arrivals, params.arrivals_model == "poisson", params.tie_share,
                   1 if params.comparison == "after" else 0, params.rule == "priority", volunteers, rooms, begin,
-                  params.replicates, params.seed)
+                  params.replicates, params.seed, moves, applies)
     return Outcome(*out)
 
 
@@ -343,31 +391,34 @@ def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping
     """The same process as a plain per-child Python loop (a linear scan for the lowest fulfilment). It draws
     from its own random stream, so it agrees with `simulate` exactly only where nothing is random."""
     scenario.validate()
-    shares, tie_cumulative, arrivals, volunteers, rooms, begin = _inputs(scenario, params, start)
+    shares_by_year, tie_cumulative, arrivals, volunteers, rooms, begin, moves, applies = _inputs(scenario, params, start)
     rng = np.random.default_rng(params.seed)
-    n, years, extra = len(shares), len(arrivals), 1 if params.comparison == "after" else 0
-    share_list = [int(s) for s in shares]
+    n, years, extra = shares_by_year.shape[1], len(arrivals), 1 if params.comparison == "after" else 0
     ties, equalising, to_volunteers, overflow = (np.zeros((params.replicates, years), np.int64) for _ in range(4))
     out = Outcome(np.zeros((params.replicates, years, n), np.int32), ties, equalising, to_volunteers, overflow,
                   np.zeros((years, n), np.int64))
-    volunteer_set = {int(v) for v in volunteers}
-
-    def due(i: int, j: int, counts: list[int]) -> bool:
-        if share_list[i] == 0:
-            return False
-        if share_list[j] == 0:
-            return True
-        left, right = (counts[i] + extra) * share_list[j], (counts[j] + extra) * share_list[i]
-        if left != right:
-            return left < right
-        return share_list[i] > share_list[j] if share_list[i] != share_list[j] else i < j
+    volunteer_list = [int(v) for v in volunteers]
 
     for rep in range(params.replicates):
         counts = [int(c) for c in begin]
         for y in range(years):
+            share_list = [int(s) for s in shares_by_year[y]]
+
+            def due(i: int, j: int, counts: list[int] = counts, share_list: list[int] = share_list) -> bool:
+                if share_list[i] == 0:
+                    return False
+                if share_list[j] == 0:
+                    return True
+                left = (counts[i] + extra * CREDIT) * share_list[j]
+                right = (counts[j] + extra * CREDIT) * share_list[i]
+                if left != right:
+                    return left < right
+                return share_list[i] > share_list[j] if share_list[i] != share_list[j] else i < j
+
             count = int(rng.poisson(arrivals[y])) if params.arrivals_model == "poisson" else int(arrivals[y])
             ties_left = round(params.tie_share * count)
             room = [int(r) for r in rooms[y]]
+            mine = [0] * n  # equalising children of this year, for the year-end accounting
             for c in range(count):
                 if params.arrivals_model == "poisson":
                     tie = rng.random() < params.tie_share
@@ -377,25 +428,33 @@ def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping
                 if tie:
                     i = min(int(np.searchsorted(tie_cumulative, rng.random() * tie_cumulative[-1], side="right")), n - 1)
                     out.ties[rep, y] += 1
+                    if params.rule == "priority" and i in volunteer_list and room[volunteer_list.index(i)] > 0:
+                        room[volunteer_list.index(i)] -= 1
                 else:
                     i = -1
                     if params.rule == "priority":
-                        for k, v in enumerate(volunteers):
-                            if room[k] > 0 and share_list[v] > 0 and (i < 0 or due(int(v), i, counts)):
-                                i = int(v)
+                        for k, v in enumerate(volunteer_list):
+                            if room[k] > 0 and share_list[v] > 0 and (i < 0 or due(v, i)):
+                                i = v
                         if i >= 0:
-                            room[[int(v) for v in volunteers].index(i)] -= 1
+                            room[volunteer_list.index(i)] -= 1
                     if i < 0:
                         i = 0
                         for j in range(1, n):
-                            if due(j, i, counts):
+                            if due(j, i):
                                 i = j
                     out.equalising[rep, y] += 1
                     out.equalising_by_municipality[y, i] += 1
-                    out.to_volunteers[rep, y] += i in volunteer_set
-                counts[i] += 1
+                    out.to_volunteers[rep, y] += i in volunteer_list
+                    mine[i] += 1
+                counts[i] += CREDIT
                 out.allocations[rep, y, i] += 1
             out.overflow[rep, y] = max(0, int(out.equalising[rep, y]) - int(rooms[y].sum()))
+            if applies[y]:
+                for g, r, units, proposed in moves.tolist():
+                    moved = mine[r] * CREDIT * units // proposed
+                    counts[r] -= moved
+                    counts[g] += moved
     return out
 
 
@@ -431,24 +490,27 @@ def report(scenario: Scenario, params: SimulationParams, outcome: Outcome) -> di
     """Per-municipality and national figures, overall and per year."""
     alloc = outcome.allocations  # [replicate, year, municipality]
     reps, years, n = alloc.shape
-    arrivals = params.arrivals_by_year()
     codes = [m.code for m in scenario.municipalities]
-    shares = np.array([scenario.shares[c] for c in codes], np.float64)
+    # the table of each year: the proposal where it applied (the first year, or every year), else the base table
+    tables = [scenario.shares if y == 0 or params.redistribution == "yearly" else scenario.base for y in range(years)]
+    shares = np.array([[table[c] for c in codes] for table in tables], np.float64)  # [year, municipality]
     per_year = alloc.astype(np.float64)
     mean = per_year.mean(axis=(0, 1))
     p5 = np.percentile(per_year.reshape(-1, n), 5, axis=0)
     p95 = np.percentile(per_year.reshape(-1, n), 95, axis=0)
     none = (alloc == 0).mean(axis=(0, 1))
     some = (alloc > 0).mean(axis=(0, 1))
-    eq_mean = outcome.equalising_by_municipality.sum(axis=0) / (reps * years)
-    tie_mean = mean - eq_mean
-    credit = credited(scenario, eq_mean, tie_mean)
-    variable = np.array([[expected_children(scenario.shares[c], a) * VARIABLE_SEK for c in codes] for a in arrivals],
-                        np.float64).mean(axis=0)
+    eq_year = outcome.equalising_by_municipality / reps  # [year, municipality]
+    # the report's accounting, in the years the proposal applied
+    credit = sum((credited(scenario, eq_year[y], per_year[:, y].mean(axis=0) - eq_year[y])
+                  if tables[y] is scenario.shares else per_year[:, y].mean(axis=0)) for y in range(years)) / years
+    # the variable part follows the forecast and the year's share (report 2.5), not the children simulated
+    variable = np.array([[expected_children(table[c], a) * VARIABLE_SEK for c in codes]
+                         for table, a in zip(tables, params.forecast_by_year())], np.float64).mean(axis=0)
     tie_fraction = outcome.ties.sum() / max(1, outcome.ties.sum() + outcome.equalising.sum())
     day_cover = 1 - params.tie_children_in_agency_housing * tie_fraction
-    per_child = PER_CHILD_SEK + PER_DAY_SEK * params.mean_stay_days * day_cover
-    compensation = FIXED_SEK + variable + mean * per_child
+    days = PER_DAY_SEK * params.mean_stay_days * day_cover
+    compensation = FIXED_SEK + variable + mean * (PER_CHILD_SEK + days)
     year_mean = per_year.mean(axis=0)  # [year, municipality]
     year_p5, year_p95 = np.percentile(per_year, [5, 95], axis=0)
     year_none = (alloc == 0).mean(axis=0)
@@ -463,11 +525,17 @@ def report(scenario: Scenario, params: SimulationParams, outcome: Outcome) -> di
             "years_between_allocations": None if some[i] == 0 else round(float(1 / some[i]), 3),
             "credited_mean": round(float(credit[i]), 4),
             "compensation_sek": round(float(compensation[i])),
+            "fixed_sek": FIXED_SEK, "variable_sek": round(float(variable[i])),
+            "per_child_sek": round(float(mean[i] * PER_CHILD_SEK)), "days_sek": round(float(mean[i] * days)),
             "per_year": [{"year": y + 1, "allocations_mean": round(float(year_mean[y, i]), 4),
                           "allocations_p5": float(year_p5[y, i]), "allocations_p95": float(year_p95[y, i]),
                           "prob_no_allocation": round(float(year_none[y, i]), 4)} for y in range(years)],
         })
     national = _national(scenario, params, outcome, shares, compensation)
+    # the variable part read both ways of the report (2.5): the national amount, 9 450 kr × the forecast, and the
+    # sum of each municipality's rounded part
+    national["variable_pot_sek"] = round(sum(VARIABLE_SEK * a for a in params.forecast_by_year()) / years)
+    national["variable_sum_of_parts_sek"] = round(float(variable.sum()))
     national["per_year"] = [_national(scenario, params, outcome, shares, compensation, year=y) for y in range(years)]
     return {"scenario": scenario.label, "parameters": params.to_dict(), "municipalities": rows, "national": national}
 
@@ -480,7 +548,7 @@ def _national(scenario: Scenario, params: SimulationParams, outcome: Outcome, sh
         fractions = np.where(totals[..., None] > 0, alloc / totals[..., None], 0.0)
     hhi = (fractions ** 2).sum(axis=-1)
     top10 = np.sort(fractions, axis=-1)[..., -10:].sum(axis=-1)
-    expected = totals[..., None] * shares / TOTAL_UNITS
+    expected = totals[..., None] * (shares if year is None else shares[year:year + 1]) / TOTAL_UNITS
     deviation = np.abs(alloc - expected).sum(axis=-1) / 2
     sl = slice(None) if year is None else slice(year, year + 1)
     eq, ties, vol, over = (a[:, sl].astype(np.float64) for a in (outcome.equalising, outcome.ties,
@@ -495,8 +563,9 @@ def _national(scenario: Scenario, params: SimulationParams, outcome: Outcome, sh
         "deviation_from_shares_children": round(float(deviation.mean()), 3),
         "deviation_from_shares_fraction": round(float((deviation / np.maximum(totals, 1)).mean()), 4),
         "to_volunteers_share": round(float(vol.sum() / max(1, eq.sum())), 4),
-        "overflow_mean": round(float(over.mean()), 3),
     }
+    if params.rule == "priority":  # equalising children beyond the volunteers' capacity: meaningless otherwise
+        out["overflow_mean"] = round(float(over.mean()), 3)
     if year is None:
         years = alloc.shape[1]
         cumulative = np.cumsum(alloc, axis=1)  # [replicate, year, municipality]
@@ -535,7 +604,8 @@ def stress(scenario: Scenario, params: SimulationParams, factors: Sequence[int] 
         base = report(scenario, params, simulate(scenario, params, start))
     out = []
     for factor in factors:
-        raised = replace(params, arrivals=tuple(a * factor for a in params.arrivals_by_year()))
+        raised = replace(params, arrivals=tuple(a * factor for a in params.arrivals_by_year()),
+                         forecast=tuple(params.forecast_by_year()))
         result = report(scenario, raised, simulate(scenario, raised, start))
         extra = sorted(((r["allocations_mean"] - b["allocations_mean"], r["code"], r["name"])
                         for r, b in zip(result["municipalities"], base["municipalities"])), reverse=True)

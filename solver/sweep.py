@@ -31,6 +31,7 @@ municipalities without allocation, and the state's cost.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import itertools
@@ -44,6 +45,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -52,7 +54,7 @@ from typing import Any
 from solver.domain import InputError, InputProblem
 
 RESULT_FIELDS = [
-    "point", "wish_set", "forecast", "stress", "policy", "termination", "solution", "solve_s",
+    "point", "wish_set", "forecast", "stress", "policy", "scope", "termination", "solution", "gap", "solve_s",
     "wish_fulfilment", "min_ratio", "unequal_permille", "population_deviation_permille", "cross_county_transfers",
     "transfers", "volume_permille", "sim_hhi", "sim_gini", "sim_top10_share", "sim_no_allocation_1y",
     "sim_no_allocation_3y", "sim_state_cost_sek", "error",
@@ -239,7 +241,8 @@ def run_point(point: Point, wishes: list[dict[str, Any]]) -> dict[str, Any]:
     from solver.redistribute.proposal import propose
 
     row: dict[str, Any] = {"point": point.key, "wish_set": point.wish_set, "forecast": point.forecast,
-                           "stress": point.stress, "policy": json.dumps(point.policy, sort_keys=True)}
+                           "stress": point.stress, "policy": json.dumps(point.policy, sort_keys=True),
+                           "scope": str(point.policy.get("scope", "national"))}
     started = time.perf_counter()
     try:
         proposal = propose(wishes, policy=dict(point.policy, forecast=point.forecast))
@@ -250,6 +253,10 @@ def run_point(point: Point, wishes: list[dict[str, Any]]) -> dict[str, Any]:
                 sum(p.effective for p in proposal.setup.participants.values() if not p.gives))
     row.update({
         "termination": proposal.termination.value, "solution": proposal.solution.value,
+        # the relative gap a stopped search certified (0 when proven; empty when it certified none): a front is
+        # drawn from proven points only
+        "gap": 0.0 if proposal.termination.value == "optimal" else (
+            round(float(proposal.solver["gap"]), 6) if proposal.solver.get("gap") else None),
         "solve_s": round(time.perf_counter() - started, 4),
         "wish_fulfilment": round(terms["volume_permille"] * 100 / short, 6) if short else 1.0,
         "min_ratio": terms["min_ratio"], "unequal_permille": terms["unequal_permille"],
@@ -278,31 +285,37 @@ def _run_indexed(args: tuple[Point, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 class Progress:
-    """A bar with rate and time left on a terminal; a quiet line per tenth elsewhere (CI logs)."""
+    """The sweep's progress with `rich` (rate and time left) on a terminal; a quiet line per tenth elsewhere."""
 
     def __init__(self, total: int, done: int, stream=sys.stderr):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
         self.total, self.done, self.stream = total, done, stream
-        self.started, self.fresh = time.monotonic(), 0
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.next_line = done + max(1, total // 10)
+        self.bar = None
+        if self.tty:
+            self.bar = Bar("sweep", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                           console=Console(file=stream), transient=False)
+            self.task = self.bar.add_task("sweep", total=total, completed=done)
+            self.bar.start()
 
     def step(self) -> None:
         self.done += 1
-        self.fresh += 1
-        elapsed = time.monotonic() - self.started
-        rate = self.fresh / elapsed if elapsed > 0 else 0.0
-        left = (self.total - self.done) / rate if rate > 0 else float("inf")
-        if self.tty:
-            width = 30
-            filled = int(width * self.done / max(1, self.total))
-            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                              f"{rate:.1f} points/s, {left:.0f} s left ")
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done)
             if self.done == self.total:
-                self.stream.write("\n")
+                self.bar.stop()
         elif self.done >= self.next_line or self.done == self.total:
-            self.stream.write(f"sweep: {self.done}/{self.total} points, {rate:.1f}/s, about {left:.0f} s left\n")
+            self.stream.write(f"sweep: {self.done}/{self.total} points\n")
+            self.stream.flush()
             self.next_line = self.done + max(1, self.total // 10)
-        self.stream.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None, dask: str | None = None,
@@ -327,7 +340,7 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None, dask: 
     done = {r["point"] for r in rows}
     todo = [p for p in grid.points if p.key not in done]
     bar = Progress(len(grid.points), len(done)) if progress else None
-    with csv_path.open("a", newline="", encoding="utf-8") as f:
+    with csv_path.open("a", newline="", encoding="utf-8") as f, contextlib.closing(bar) if bar else nullcontext():
         writer = csv.DictWriter(f, fieldnames=RESULT_FIELDS, lineterminator="\n")
         if not done:
             writer.writeheader()
@@ -343,8 +356,7 @@ def run_sweep(grid: Grid, out: str | Path, *, workers: int | None = None, dask: 
     order = {p.key: i for i, p in enumerate(grid.points)}
     rows.sort(key=lambda r: order.get(r["point"], len(order)))
     write_parquet(rows, out / "results.parquet", grid)
-    front = pareto(rows)
-    write_pareto(rows, front, out)
+    write_pareto(rows, out)
     return rows
 
 
@@ -398,7 +410,7 @@ def _execute_dask(tasks: list[tuple[Point, list[dict[str, Any]]]], address: str)
             cluster.close()
 
 
-NUMERIC = {"forecast", "stress", "solve_s", "wish_fulfilment", "min_ratio", "unequal_permille",
+NUMERIC = {"forecast", "stress", "gap", "solve_s", "wish_fulfilment", "min_ratio", "unequal_permille",
            "population_deviation_permille", "cross_county_transfers", "transfers", "volume_permille", "sim_hhi",
            "sim_gini", "sim_top10_share", "sim_no_allocation_1y", "sim_no_allocation_3y", "sim_state_cost_sek"}
 
@@ -431,11 +443,13 @@ def write_parquet(rows: list[dict[str, Any]], path: Path, grid: Grid) -> None:
 
 
 def pareto(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Points no other point beats on both wish fulfilment (more) and population deviation (less).
+    """Proven points (every level optimal) that no other proven point beats on both wish fulfilment (more) and
+    population deviation (less). Call it per scope: national and county fronts are not one trade-off.
 
     One pass from the most fulfilment down: a point stands when its deviation is the least of its own
     fulfilment and below every deviation seen at a higher fulfilment."""
-    ok = [r for r in rows if r["wish_fulfilment"] is not None and r["population_deviation_permille"] is not None]
+    ok = [r for r in rows if r["wish_fulfilment"] is not None and r["population_deviation_permille"] is not None
+          and r["termination"] == "optimal"]  # a stopped search's point is where it stopped, not a trade-off
     ok.sort(key=lambda r: (-r["wish_fulfilment"], r["population_deviation_permille"]))
     front: list[dict[str, Any]] = []
     best_above = float("inf")  # the least deviation among points with more fulfilment
@@ -448,29 +462,67 @@ def pareto(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(front, key=lambda r: (r["wish_fulfilment"], r["point"]))
 
 
-def write_pareto(rows: list[dict[str, Any]], front: list[dict[str, Any]], out: Path) -> None:
+def _scope(row: Mapping[str, Any]) -> str:
+    return str(row.get("scope") or json.loads(row["policy"]).get("scope", "national"))
+
+
+def fronts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The proven Pareto front of each scope (national, county), one after the other."""
+    return [r for scope in sorted({_scope(r) for r in rows}) for r in pareto([r for r in rows if _scope(r) == scope])]
+
+
+def _weights(row: Mapping[str, Any]) -> str:
+    """A front point's weighting, short: `pop 0.1, län 10`."""
+    weights = json.loads(row["policy"]).get("weights", {})
+    names = {"population": "pop", "cross_county": "län", "unmet": "ouppfyllt", "unequal": "ojämnt", "transfers": "antal"}
+    return ", ".join(f"{names.get(k, k)} {v:g}" for k, v in sorted(weights.items()) if k in names) or "standard"
+
+
+def write_pareto(rows: list[dict[str, Any]], out: Path) -> None:
+    """pareto.csv (the proven front of each scope), unproven.csv (points whose search stopped, with their gap), and
+    pareto.png: every point by scope, unproven ones apart (grey crosses), the front's points ringed and labelled
+    with their weighting, never joined by lines across points between them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    scopes = sorted({_scope(r) for r in rows})
+    front_of = {scope: pareto([r for r in rows if _scope(r) == scope]) for scope in scopes}
     with (out / "pareto.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=RESULT_FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(front)
+        writer.writerows(r for scope in scopes for r in front_of[scope])
+    unproven = [r for r in rows if r["termination"] != "optimal"]
+    with (out / "unproven.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=RESULT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(unproven)
     ok = [r for r in rows if r["wish_fulfilment"] is not None and r["population_deviation_permille"] is not None]
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(9, 6))
+    markers = {"national": "o", "county": "s"}
+    labels = {"national": "nationellt", "county": "inom län"}
+    for scope in scopes:
+        mine = [r for r in ok if _scope(r) == scope and r["termination"] == "optimal"]
+        ax.scatter([r["population_deviation_permille"] for r in mine], [r["wish_fulfilment"] for r in mine],
+                   marker=markers.get(scope, "^"), s=26, alpha=0.7, label=f"{labels.get(scope, scope)}: bevisade punkter")
+        front_rows = front_of[scope]
+        ax.scatter([r["population_deviation_permille"] for r in front_rows], [r["wish_fulfilment"] for r in front_rows],
+                   marker=markers.get(scope, "^"), s=90, facecolors="none", edgecolors="#c0392b", linewidths=1.5,
+                   label=f"{labels.get(scope, scope)}: paretofront")
+        for r in front_rows[:12]:
+            ax.annotate(_weights(r), (r["population_deviation_permille"], r["wish_fulfilment"]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+    stopped = [r for r in ok if r["termination"] != "optimal"]
+    if stopped:
+        ax.scatter([r["population_deviation_permille"] for r in stopped], [r["wish_fulfilment"] for r in stopped],
+                   marker="x", color="#888888", s=24, label=f"ej bevisade ({len(stopped)}, se unproven.csv)")
     if ok:
-        colour = [r["cross_county_transfers"] or 0 for r in ok]
-        dots = ax.scatter([r["population_deviation_permille"] for r in ok], [r["wish_fulfilment"] for r in ok],
-                          c=colour, cmap="viridis", s=28, alpha=0.85)
-        fig.colorbar(dots, ax=ax, label="cross-county transfers")
-        ax.plot([r["population_deviation_permille"] for r in front], [r["wish_fulfilment"] for r in front],
-                color="#c0392b", lw=1.5, marker="o", mfc="none", label="Pareto front")
-        ax.legend(loc="lower right")
-    ax.set_xlabel("deviation from population-proportional shares (‰, less is fairer)")
-    ax.set_ylabel("wish fulfilment (volume moved ÷ short side)")
-    ax.set_title(f"{len(ok)} points, {len(front)} on the Pareto front")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel("avvikelse från andelar efter folkmängd (‰, mindre är jämnare)")
+    ax.set_ylabel("måluppfyllelse (omfördelat ÷ den kortare sidan)")
+    ax.set_title(f"{len(ok)} punkter, {sum(len(f) for f in front_of.values())} på paretofronten, "
+                 f"{len(stopped)} ej bevisade")
     fig.tight_layout()
     fig.savefig(out / "pareto.png", dpi=110)
     plt.close(fig)

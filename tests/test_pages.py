@@ -116,6 +116,7 @@ def test_a_county_officer_enters_wishes_tries_the_proposal_and_saves(site, visit
     page.get_by_label("Önskemål för Upplands Väsby").select_option(label="Ta emot")
     page.get_by_label("Promille för Upplands Väsby").fill("0.40")
     page.get_by_role("button", name="Prova förslag").click()
+    page.wait_for_load_state("load")
 
     result = page.locator("table.result")
     headers = result.locator("thead th").all_inner_texts()
@@ -132,6 +133,8 @@ def test_a_county_officer_enters_wishes_tries_the_proposal_and_saves(site, visit
         assert [w["code"] for w in http.get("/v1/rounds/2031/wishes").json()] == ["0580"]
 
     page.get_by_role("button", name="Spara önskemål").click()
+
+    page.wait_for_load_state("load")
     assert page.get_by_role("status").first.inner_text() == "Önskemålen är sparade."
     assert page.get_by_label("Promille för Vallentuna").input_value() == "1,05"
     v.shot("sparat")
@@ -145,6 +148,7 @@ def test_a_county_officer_enters_wishes_tries_the_proposal_and_saves(site, visit
 
     page.get_by_label("Önskemål för Upplands Väsby").select_option(label="Inget önskemål")
     page.get_by_role("button", name="Spara önskemål").click()
+    page.wait_for_load_state("load")
     with api(site, agency) as http:
         assert sorted(w["code"] for w in http.get("/v1/rounds/2031/wishes").json()) == ["0115", "0580"]
 
@@ -162,6 +166,7 @@ def test_bad_input_is_shown_beside_its_field_in_swedish_and_nothing_is_stored(si
     page.get_by_label("Promille för Danderyd").fill("0,50")
     page.get_by_label("Mottagande kommun för Danderyd").fill("Ångee")
     page.get_by_role("button", name="Spara önskemål").click()
+    page.wait_for_load_state("load")
     assert page.get_by_role("alert").first.inner_text().startswith("Något behöver rättas")
     amount = page.get_by_label("Promille för Vallentuna")
     assert amount.get_attribute("aria-invalid") == "true"
@@ -174,6 +179,7 @@ def test_bad_input_is_shown_beside_its_field_in_swedish_and_nothing_is_stored(si
     page.get_by_label("Promille för Vallentuna").fill("9,99")
     page.get_by_label("Mottagande kommun för Danderyd").fill("")
     page.get_by_role("button", name="Spara önskemål").click()
+    page.wait_for_load_state("load")
     message = page.locator("#err-amount-0115").inner_text()
     assert "9,99 ‰" in message and "andel" in message and re.search(r"[A-Za-z]+ than", message) is None
     with api(site, agency) as http:
@@ -191,6 +197,7 @@ def test_the_agency_computes_compares_and_finalises(site, visit):
     assert page.url.endswith("/app/rounds")
     page.get_by_label("År").fill("2032")
     page.get_by_role("button", name="Skapa omgång").click()
+    page.wait_for_load_state("load")
     assert page.get_by_role("heading", level=1).inner_text() == "Omgång 2032"
     with api(site, agency) as http:
         for code, body in [("0115", {"wish": "give", "amount_permille": "1.50"}),
@@ -205,6 +212,7 @@ def test_the_agency_computes_compares_and_finalises(site, visit):
 
     def compute() -> str:
         page.get_by_role("button", name="Beräkna förslag").click()
+        page.wait_for_load_state("load")
         page.wait_for_url(re.compile(r"/app/jobs/"))
         page.locator("#job-state", has_text="klar").wait_for(timeout=120_000)
         link = page.get_by_role("link", name=re.compile("Visa förslaget"))
@@ -230,6 +238,7 @@ def test_the_agency_computes_compares_and_finalises(site, visit):
     page.get_by_label("Förslag A").select_option(first)
     page.get_by_label("Förslag B").select_option(second)
     page.get_by_role("button", name="Jämför förslag").click()
+    page.wait_for_load_state("load")
     differ = page.locator("table", has=page.locator("caption", has_text="Kommuner som skiljer sig"))
     row = differ.locator("tr", has_text="Vallentuna").locator("td").all_inner_texts()
     with api(site, agency) as http:
@@ -251,6 +260,7 @@ def test_the_agency_computes_compares_and_finalises(site, visit):
     with api(site, agency) as http:
         assert http.get("/v1/rounds/2032").json()["state"] == "proposed"  # not before the confirmation
     page.get_by_role("button", name=f"Fastställ förslag {second}").click()
+    page.wait_for_load_state("load")
     assert "Läge: fastställd" in page.locator("main").inner_text()
     with api(site, agency) as http:
         assert http.get("/v1/rounds/2032").json()["finalised_proposal_id"] == int(second)
@@ -331,6 +341,7 @@ def test_a_save_changes_only_what_the_officer_changed_and_refuses_a_stale_row(si
     page.get_by_label("Önskemål för Upplands Väsby").select_option(label="Ta emot")
     page.get_by_label("Promille för Upplands Väsby").fill("0,60")
     page.get_by_role("button", name="Spara önskemål").click()
+    page.wait_for_load_state("load")
     with api(site, agency) as http:
         stored = {w["code"]: w["amount_permille"] for w in http.get("/v1/rounds/2031/wishes").json()}
     # Vallentuna, shown without a wish, was not withdrawn; Österåker keeps the colleague's amount
@@ -340,6 +351,7 @@ def test_a_save_changes_only_what_the_officer_changed_and_refuses_a_stale_row(si
     with api(site, agency) as http:
         http.put("/v1/rounds/2031/wishes/0117", json={"wish": "give", "amount_permille": "0.45"}).raise_for_status()
     page.get_by_role("button", name="Spara önskemål").click()
+    page.wait_for_load_state("load")
     assert "ändrades av agency" in page.locator("#err-wish-0117").inner_text()
     with api(site, agency) as http:
         assert {w["code"]: w["amount_permille"] for w in http.get("/v1/rounds/2031/wishes").json()}["0117"] == 0.45
@@ -367,6 +379,7 @@ def test_forms_need_the_session_and_its_form_token(site, visit):
     headers = v.go("/app/county").headers
     assert headers["cache-control"] == "no-store" and "frame-ancestors 'none'" in headers["content-security-policy"]
     v.page.get_by_role("button", name="Logga ut").click()
+    v.page.wait_for_load_state("load")
     assert v.page.url.endswith("/app/login")
     v.go("/app/county")
     assert v.page.url.endswith("/app/login")
@@ -393,6 +406,7 @@ def test_english_is_a_translation_with_decimal_points(site, visit):
     page.get_by_label("Wish for Ånge").select_option(label="Receive")
     page.get_by_label("Per mille for Ånge").fill("2.00")
     page.get_by_role("button", name="Try proposal").click()
+    page.wait_for_load_state("load")
     cells = page.locator("table.result tr", has_text="Ånge").locator("td").all_inner_texts()
     assert re.fullmatch(r"\d+\.\d\d‰", cells[0]) and cells[2].startswith("+")
     v.shot("english")
@@ -429,6 +443,9 @@ def test_pages_are_usable_on_a_narrow_screen_by_keyboard(site, visit):
     v.page.get_by_label("Önskemål för Nacka").select_option(label="Ta emot")
     v.page.get_by_label("Promille för Nacka").fill("1,00")
     v.page.get_by_role("button", name="Prova förslag").click()
+    v.page.wait_for_load_state("load")
+    v.page.locator("table.result").wait_for()
+    v.page.wait_for_load_state("load")  # the style sheet too: the width is measured on the finished page
     for width in (360, 640):
         v.page.set_viewport_size({"width": width, "height": 800})
         assert v.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), width
@@ -476,12 +493,14 @@ def test_a_filled_wish_form_is_read_into_the_page_and_saved(site, visit, tmp_pat
     page = v.page
     page.get_by_label("Blankett (från andelstal template)").set_input_files(str(form))
     page.get_by_role("button", name="Läs in blankett").click()
+    page.wait_for_load_state("load")
     assert page.get_by_role("status").first.inner_text() == "Blanketten är inläst. Granska raderna och spara."
     assert page.get_by_label("Promille för Timrå").input_value() == "0,75"
     assert page.get_by_label("Mottagande kommun för Timrå").input_value() == "2260 Ånge"
     with api(site, officer) as http:  # read, not stored
         assert http.get("/v1/rounds/2031/wishes").json() == []
     page.get_by_role("button", name="Spara önskemål").click()
+    page.wait_for_load_state("load")
     with api(site, officer) as http:
         stored = {w["code"]: (w["wish"], w["amount_permille"], w["partner"]) for w in
                   http.get("/v1/rounds/2031/wishes").json()}
@@ -502,8 +521,10 @@ def test_the_agency_can_cancel_a_running_computation(site, visit):
     v.login(agency)
     v.go("/app/rounds/2034")
     v.page.get_by_role("button", name="Beräkna förslag").click()
+    v.page.wait_for_load_state("load")
     v.page.wait_for_url(re.compile(r"/app/jobs/"))
     v.page.get_by_role("button", name="Avbryt").click()
+    v.page.wait_for_load_state("load")
     v.page.locator("#job-state", has_text="avbruten").wait_for(timeout=120_000)
     with api(site, agency) as http:
         assert http.get("/v1/rounds/2034/proposals").json() == []  # nothing stored

@@ -136,3 +136,77 @@ def test_command_line(tmp_path, capsys):
     assert "8 points" in capsys.readouterr().out
     assert (tmp_path / "o" / "results.csv").read_text().startswith("point,wish_set,forecast")
     assert main(["sweep", "--grid", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "p")]) == 2
+
+
+def test_a_real_cluster_loses_a_worker_and_every_point_is_done_once_as_on_one_core(tmp_path):
+    """`dask scheduler` and two `dask worker` processes (the distributed package's own commands) on 127.0.0.1; one
+    worker is killed as soon as the first point is back (an event, not a timer). The sweep completes, every point
+    once, and every row (timing aside) equals the one-worker run made with a busy process beside it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from distributed import Client
+
+    from tests.server import free_port
+
+    grid = load_grid(grid_file(tmp_path, text=GRID.replace('"weights.population" = [0.0, 1.0]',
+                                                           '"weights.population" = [0.0, 0.5, 1.0, 2.0]')))
+    assert len(grid.points) == 16
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        alone = run_sweep(grid, tmp_path / "alone", workers=1, progress=False)
+    finally:
+        busy.kill()
+        busy.wait()
+    dask = str(Path(sys.executable).parent / "dask")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "cwd": Path(__file__).parent.parent}
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                 **quiet)
+    workers = [subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                                 "--memory-limit", "0"], **quiet) for _ in range(2)]
+    try:
+        with Client(address, timeout=120) as client:
+            client.wait_for_workers(2, timeout=120)
+        killed = []
+
+        def kill_one(row):
+            if not killed:
+                workers[0].send_signal(signal.SIGKILL)
+                killed.append(row["point"])
+
+        rows = run_sweep(grid, tmp_path / "cluster", dask=address, progress=False, on_row=kill_one)
+        assert killed and workers[0].wait() == -signal.SIGKILL
+        assert len(rows) == 16 and len({r["point"] for r in rows}) == 16
+        assert len(read_results(tmp_path / "cluster" / "results.csv")) == 16  # each point written once
+        assert comparable(rows) == comparable(alone)
+    finally:
+        for process in [*workers, scheduler]:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+
+
+def test_only_proven_points_make_the_front_and_stopped_ones_are_listed(tmp_path):
+    # the small wish set is proven at once; a national round of 40 and 10 is not within 0.05 s of work
+    text = GRID.replace('scope = "county"', 'scope = ["national", "county"]').replace(
+        'binding_agreements = {binding}', 'binding_agreements = {binding}\ntime_limit_s = 0.05').replace(
+        'files = ["w.json"]', 'files = ["w.json"]\ngenerated = {{ count = 1, seed = 3, givers = 40, receivers = 10 }}')
+    grid = load_grid(grid_file(tmp_path, text=text))
+    rows = run_sweep(grid, tmp_path / "out", workers=2, progress=False)
+    stopped = [r for r in rows if r["termination"] != "optimal"]
+    proven = [r for r in rows if r["termination"] == "optimal"]
+    assert stopped and proven
+    assert all(r["gap"] == 0 for r in proven) and all(r["gap"] is None or r["gap"] > 0 for r in stopped)
+    front = read_results(tmp_path / "out" / "pareto.csv")
+    assert front and all(r["termination"] == "optimal" for r in front)
+    assert {r["scope"] for r in front} == {"national", "county"}  # a front per scope
+    listed = read_results(tmp_path / "out" / "unproven.csv")
+    assert sorted(r["point"] for r in listed) == sorted(r["point"] for r in stopped)

@@ -21,7 +21,7 @@ from service.deps import ERRORS, Runtime_, Session_, allow, audit
 from service.routes.proposals import BUSY
 from service.routes.rounds import NOT_FOUND
 from solver.domain import InputError, InputProblem
-from solver.sweep import RESULT_FIELDS, pareto, parse_grid, run_sweep
+from solver.sweep import RESULT_FIELDS, fronts, parse_grid, run_sweep
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["sweeps"])
 Analyst = Annotated[Caller, Depends(allow(Role.AGENCY, Role.VIEWER))]
@@ -88,7 +88,7 @@ def _out(row: SweepRow, job: JobRow) -> schemas.SweepOut:
         links["results"] = f"/v1/sweeps/{row.id}/results"
     return schemas.SweepOut(id=row.id, state=job.state, total=row.total, done=row.done, created_at=row.created_at,
                             created_by=row.created_by, finished_at=row.finished_at, job_id=job.id, error=job.error,
-                            pareto=pareto(row.results) if row.results is not None else None, links=links)
+                            pareto=fronts(row.results) if row.results is not None else None, links=links)
 
 
 @router.get("/sweeps/{sweep_id}", response_model=schemas.SweepOut, responses={**NOT_FOUND})
