@@ -370,8 +370,10 @@ def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, in
                       for a in params.forecast_by_year()], np.int64).reshape(len(arrivals), len(volunteers))
     if start is not None:  # each municipality's own allocations so far (a start file)
         begin = np.array([int(start.get(c, 0)) * CREDIT for c in codes], np.int64)
-    else:  # every municipality on target under the base table, with the assumed history behind the country
-        begin = base * params.history_children * CREDIT // TOTAL_UNITS
+    else:  # every municipality on target under the base table, with the assumed history behind the country, in
+        # whole children as real histories are (an exact share of it would decide like a start from zero)
+        begin = np.array([expected_children(scenario.base[c], params.history_children) * CREDIT for c in codes],
+                         np.int64)
     moves = np.array([[index[g], index[r], units, scenario.shares[r]] for g, r, units in scenario.transfers
                       if scenario.shares[r] > 0], np.int64).reshape(-1, 4)
     return shares_by_year, np.cumsum(weights), arrivals, volunteers, rooms, begin, moves, applies
@@ -773,7 +775,7 @@ def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None 
             error_kw={"ecolor": "#333333", "capsize": 2, "lw": 0.8}, label=f"{result['scenario']} ({words['band']})")
     ax.set_yticks(y, [r["name"] for r in shown], fontsize=8)
     ax.set_xlabel(words["per_year"])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08 - 1.5 / (1.2 + 0.32 * len(shown))), ncol=2, fontsize=8)
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.95)
     save(fig, "allocations.png", words["changed"] if changed else words["largest"])
 
     counties: dict[str, list[float]] = {}

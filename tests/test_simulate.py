@@ -53,7 +53,8 @@ def divisor_sequence(shares: list[int], children: int, after: bool) -> list[int]
 def test_equalising_sequence_is_the_divisor_sequence(today, comparison):
     shares = [today.shares[m.code] for m in today.municipalities]
     for total in (1, 37, 290, 611):
-        params = SimulationParams(years=1, arrivals=(total,), tie_share=0.0, replicates=1, comparison=comparison)
+        params = SimulationParams(years=1, arrivals=(total,), tie_share=0.0, replicates=1, comparison=comparison,
+                                  history_children=0)  # the sequence from an empty start
         got = simulate(today, params).allocations[0, 0].tolist()
         assert got == divisor_sequence(shares, total, after=comparison == "after")
         method = Method.ADAMS if comparison == "before" else Method.JEFFERSON
@@ -62,7 +63,8 @@ def test_equalising_sequence_is_the_divisor_sequence(today, comparison):
 
 @pytest.mark.parametrize("comparison", ["before", "after"])
 def test_many_years_stay_close_to_share_times_total(today, comparison):
-    params = SimulationParams(years=20, arrivals=(500,), tie_share=0.0, replicates=1, comparison=comparison)
+    params = SimulationParams(years=20, arrivals=(500,), tie_share=0.0, replicates=1, comparison=comparison,
+                              history_children=0)
     counts = simulate(today, params).allocations[0].sum(axis=0)
     quota = np.array([today.shares[m.code] for m in today.municipalities]) * counts.sum() / 100_000
     assert counts.sum() == 10_000
