@@ -53,7 +53,7 @@ def figures(scenario, params: SimulationParams) -> dict[str, float]:
 
     stockholm_county = [m.code for m in scenario.municipalities if m.county_code == "01"]
     on_shares = 0.0
-    for giver, receiver, units in scenario.transfers:  # equalising children on the shares moved to a receiver
+    for _giver, receiver, units in scenario.transfers:  # equalising children on the shares moved to a receiver
         on_shares += eq_first[codes.index(receiver)] * units / scenario.shares[receiver]
     within = result["national"]["no_allocation_within"]
     return {

@@ -311,6 +311,11 @@ class SimulationParamsIn(Strict):
     seed: whole(0, 2**31 - 1) | None = Field(default=None)
     mean_stay_days: float | None = Field(default=None, ge=0, le=10_000)
     tie_children_in_agency_housing: float | None = Field(default=None, ge=0, le=1)
+    redistribution: Literal["once", "yearly"] | None = Field(
+        default=None, description="once: the proposal holds the first year, the base table after; yearly: every year")
+    history_children: whole(0, 10_000_000) | None = Field(
+        default=None, description="allocations since 2016 assumed behind the country; each municipality starts on "
+                                  "target in whole children")
 
 
 class SimulationIn(Strict):

@@ -529,3 +529,35 @@ def test_the_agency_can_cancel_a_running_computation(site, visit):
     with api(site, agency) as http:
         assert http.get("/v1/rounds/2034/proposals").json() == []  # nothing stored
         assert any(e["action"] == "job.cancelled" for e in http.get("/v1/audit", params={"year": 2034}).json())
+
+
+def test_the_agency_simulates_a_proposal_in_swedish(site, visit):
+    agency = site.token()
+    with api(site, agency) as http:
+        http.post("/v1/rounds", json={"year": 2035}).raise_for_status()
+        for code, body in [("2262", {"wish": "give", "amount_permille": "all"}),
+                           ("2260", {"wish": "receive", "amount_permille": "2.00"})]:
+            http.put(f"/v1/rounds/2035/wishes/{code}", json=body).raise_for_status()
+        job = http.post("/v1/rounds/2035/proposals", json={}).json()
+        while job["state"] in ("queued", "running"):
+            job = http.get(f"/v1/jobs/{job['id']}").json()
+    v = visit()
+    v.login(agency)
+    page = v.page
+    v.go(f"/app/proposals/{job['proposal_id']}")
+    page.get_by_label("Upprepningar").fill("50")
+    page.get_by_role("button", name="Simulera anvisningar").click()
+    page.wait_for_load_state("load")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Simulering")
+    main_text = page.locator("main").inner_text()
+    assert "Kommuner utan anvisning på 3 år" in main_text and "(antagande)" in main_text
+    changed = page.locator("table", has=page.locator("caption", has_text="Kommuner vars andel ändras"))
+    assert changed.locator("tbody th", has_text="Timrå").count() == 1
+    assert changed.locator("tbody th", has_text="Ånge").count() == 1
+    for image in page.locator("img.plot").all():
+        answer = page.request.get(site.url + image.get_attribute("src"))
+        assert answer.status == 200 and b"<svg" in answer.body()
+        assert "Förväntade" in answer.text() or "sannolikhet" in answer.text() or "Förändring" in answer.text()
+    v.shot("simulering")
+    with api(site, agency) as http:
+        assert any(e["action"] == "simulation.created" for e in http.get("/v1/audit").json())

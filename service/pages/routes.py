@@ -26,7 +26,7 @@ from service.auth import Caller, Role, csrf_value, end_session, lookup, open_ses
 from service.db import AuditRow, ProposalRow, Round, WishRow, now
 from service.deps import Runtime_, Session_, require
 from service.pages import text
-from service.routes import proposals, rounds
+from service.routes import proposals, rounds, simulations
 from service.routes.proposals import JobId, ProposalId
 from service.routes.rounds import Year
 from service.runtime import Runtime, SolveRequest
@@ -503,6 +503,52 @@ def export(request: Request, proposal_id: ProposalId, who: Who, session: Session
 @router.get("/proposals/{proposal_id}/report.pdf")
 def report(proposal_id: ProposalId, who: Who, session: Session_, rt: Runtime_) -> Response:
     return proposals.proposal_report(proposal_id, session, rt, who)
+
+
+@router.post("/proposals/{proposal_id}/simulate")
+async def simulate_page(proposal_id: ProposalId, request: Request, who: Who, data: Form, rt: Runtime_) -> Response:
+    """Simulate the proposal's allocations beside its base table, through the API's own route (roles, limits,
+    jobs for large runs, audit)."""
+    require(who, Role.AGENCY)
+    lang = language(request)
+    try:
+        years, replicates = int(data.get("years", "4")), int(data.get("replicates", "200"))
+        body = schemas.SimulationIn(proposal_id=proposal_id, against="base", parameters=schemas.SimulationParamsIn(
+            years=years, replicates=replicates, rule=data.get("rule", "equalising")))  # type: ignore[arg-type]
+    except ValueError:
+        raise Refused(422, "Ange år (1–50) och upprepningar (1–100 000) som heltal." if lang == "sv" else
+                      "Give years (1–50) and replicates (1–100,000) as whole numbers.") from None
+    answer = await simulations.create_simulation(body, rt, who)
+    if isinstance(answer, Response):  # a large run: a job
+        return see(f"/app/jobs/{json.loads(answer.body)['id']}")
+    return see(f"/app/simulations/{answer.id}")
+
+
+@router.get("/simulations/{simulation_id}")
+def simulation_page(request: Request, simulation_id: ProposalId, who: Who, session: Session_) -> HTMLResponse:
+    row = simulations.read_simulation(simulation_id, session, who)
+    result = row.result
+    before = {r["code"]: r for r in result.get("other", {}).get("municipalities", [])}
+    changed = [r for r in result["municipalities"]
+               if r["code"] in before and r["share_permille"] != before[r["code"]]["share_permille"]]
+    return render(request, "simulation.html", who, row=row, result=result, before=before,
+                  changed=sorted(changed, key=lambda r: r["name"]))
+
+
+@router.get("/simulations/{simulation_id}/{name}.svg")
+def simulation_plot(request: Request, simulation_id: ProposalId, name: str, who: Who, session: Session_) -> Response:
+    """A plot of the simulation (the command line's plots, drawn as SVG in the page's language)."""
+    from solver.simulate import plots
+
+    if name not in ("change", "allocations", "counties", "years_without_allocation"):
+        raise Refused(404, name)
+    row = simulations.read_simulation(simulation_id, session, who)
+    with tempfile.TemporaryDirectory() as folder:
+        files = plots(row.result, folder, row.result.get("other"), language=language(request), kind="svg")
+        path = next((Path(f) for f in files if Path(f).stem == name), None)
+        if path is None:
+            raise Refused(404, name)
+        return Response(path.read_bytes(), media_type="image/svg+xml")
 
 
 @router.get("/compare")
