@@ -186,6 +186,12 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
     return params
 
 
+def arrivals_from(forecast: int) -> tuple[int, ...]:
+    """The yearly arrivals of a simulation that starts in a proposal's year: the agency's forecast from the year
+    whose forecast the proposal used (its variable compensation counts on the same number), else that one."""
+    return FORECAST[FORECAST.index(forecast):] if forecast in FORECAST else (forecast,)
+
+
 @dataclass
 class Scenario:
     """What is simulated: a share table, and where it came from (base table, transfers, volunteers)."""

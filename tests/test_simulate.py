@@ -328,3 +328,15 @@ def test_with_the_default_start_some_municipalities_wait_three_years(tmp_path):
     assert main(["simulate", "--proposal", str(proposal), "--replicates", "100", "--out", str(zero),
                  "--history-children", "0"]) == 0
     assert json.loads(zero.read_text(encoding="utf-8"))["national"]["no_allocation_within"]["3"] == 0
+
+
+def test_a_proposal_is_simulated_from_its_own_year_and_forecast(tmp_path):
+    proposal = tmp_path / "p.json"
+    assert main(["propose", "--wishes", str(_wishes(tmp_path)), "--forecast", "500", "--out", str(proposal)]) == 0
+    out = tmp_path / "sim.json"
+    assert main(["simulate", "--proposal", str(proposal), "--replicates", "10", "--out", str(out)]) == 0
+    parameters = json.loads(out.read_text(encoding="utf-8"))["parameters"]
+    assert parameters["arrivals"][0] == parameters["forecast"][0] == 500  # 2027's forecast, as the proposal used
+    assert main(["simulate", "--proposal", str(proposal), "--replicates", "10", "--arrivals", "300",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["parameters"]["arrivals"][0] == 300  # asked for: kept

@@ -20,7 +20,7 @@ from service.routes.proposals import ACCEPTED, BUSY, queued
 from service.routes.rounds import NOT_FOUND, share_units
 from service.runtime import Runtime
 from solver.domain import InputError, InputProblem
-from solver.simulate import parse_params, run, scenario_from_proposal, scenario_from_table
+from solver.simulate import arrivals_from, parse_params, run, scenario_from_proposal, scenario_from_table
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["simulations"])
 
@@ -36,6 +36,8 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
             raise HTTPException(404, f"there is no proposal {body.proposal_id}")
         scenario = scenario_from_proposal(row.result, rt.municipalities, f"proposal {row.id}")
         scenario.volunteers = volunteers or scenario.volunteers
+        if body.parameters.arrivals is None:  # start in the proposal's year, with the forecast it used
+            params = replace(params, arrivals=arrivals_from(int(row.result["policy"]["forecast"])))
     elif body.shares is not None:
         scenario = scenario_from_table(share_units(body.shares, rt), rt.municipalities, "given shares", volunteers)
     else:
