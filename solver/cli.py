@@ -212,6 +212,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raw["arrivals"] = [int(a) if a.strip().lstrip("-").isdigit() else a for a in args.arrivals.split(",")]
         except ValueError:
             raw["arrivals"] = args.arrivals
+    if args.proposal and args.arrivals is None:  # start in the proposal's year, with the forecast it used
+        from solver.simulate import arrivals_from
+
+        try:
+            forecast = json.loads(Path(args.proposal).read_text(encoding="utf-8"))["policy"]["forecast"]
+            raw["arrivals"] = list(arrivals_from(int(forecast)))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # reading the proposal below says what is wrong with it
     params = parse_params({k: v for k, v in raw.items() if v is not None}, codes)
     volunteers: dict[str, int] = {}
     if args.wishes:
@@ -219,11 +227,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         volunteers = {w.code: w.amount or 0 for w in read_wishes(args.wishes, municipalities, base, read_policy(None))
                       if not w.gives}
     scenario = _scenario(args.proposal or args.shares, municipalities, args.label or "", volunteers)
-    if args.proposal and args.arrivals is None:  # start in the proposal's year, with the forecast it used
-        from solver.simulate import arrivals_from
-
-        forecast = json.loads(Path(args.proposal).read_text(encoding="utf-8"))["policy"]["forecast"]
-        params = replace(params, arrivals=arrivals_from(int(forecast)))
     start = read_start(args.start, municipalities) if args.start else None
     against = against_params = None
     if args.against == "base":

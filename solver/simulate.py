@@ -13,7 +13,8 @@ The process, year by year and child by child (Monte Carlo over seeded replicates
 - under the `priority` rule (the report's 4.2), an equalising allocation goes first to a volunteer with room
   left this year (the lowest fulfilment among them), and only then by fulfilment among all.
 
-Goal fulfilment counts from the start state (cumulative allocations, default none). Redistribution is
+Goal fulfilment counts from the start state: each municipality's allocations since 2016 (a history file), by
+default every municipality on target in whole children with an assumed history (`history_children`). Redistribution is
 accounted as the report states it: an equalising allocation to a receiver is credited to it only in
 proportion to its own base share, the rest to its givers in proportion to what they gave; tie allocations
 are credited where they land.
@@ -167,6 +168,7 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
         seed=integer("seed", 0, 0, 2**31 - 1),
         mean_stay_days=float(number("mean_stay_days", 365.0, 0.0, 10_000.0)),
         tie_children_in_agency_housing=float(number("tie_children_in_agency_housing", 0.0, 0.0, 1.0)),
+        forecast=_forecast(data.get("forecast"), problems),
         redistribution=choice("redistribution", "once", ("once", "yearly")),
         history_children=integer("history_children", HISTORY_CHILDREN, 0, 10_000_000),
     )
@@ -190,6 +192,20 @@ def arrivals_from(forecast: int) -> tuple[int, ...]:
     """The yearly arrivals of a simulation that starts in a proposal's year: the agency's forecast from the year
     whose forecast the proposal used (its variable compensation counts on the same number), else that one."""
     return FORECAST[FORECAST.index(forecast):] if forecast in FORECAST else (forecast,)
+
+
+def _forecast(raw: Any, problems: list[InputProblem]) -> tuple[int, ...] | None:
+    if raw is None:
+        return None
+    raw = [raw] if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if (not isinstance(raw, Sequence) or isinstance(raw, str) or not raw or len(raw) > MAX_YEARS
+            or any(isinstance(a, bool) or not isinstance(a, int) or not 0 <= a <= MAX_ARRIVALS for a in raw)):
+        problems.append(InputProblem("parameters", "forecast", f"must be a list of 1 to {MAX_YEARS} whole numbers of "
+                                     f"children from 0 to {MAX_ARRIVALS}",
+                                     sv=f"ska vara en lista med 1 till {MAX_YEARS} hela antal barn från 0 till "
+                                        f"{MAX_ARRIVALS}"))
+        return None
+    return tuple(int(a) for a in raw)
 
 
 @dataclass
@@ -220,6 +236,11 @@ class Scenario:
                 problems.append(InputProblem(self.label, name, f"sums to {sum(table.values()) / 100:.2f}, not "
                                              "exactly 1000.00", sv=f"summerar till {sum(table.values()) / 100:.2f}, inte "
                                                                    "exakt 1000.00".replace(".", ",")))
+        for giver, receiver, units in self.transfers:
+            if giver not in codes or receiver not in codes or units <= 0:
+                problems.append(InputProblem(self.label, "transfers", f"{giver}→{receiver} ({units}) is not a transfer "
+                                             "between two municipalities", sv=f"{giver}→{receiver} ({units}) är ingen "
+                                                                             "överföring mellan två kommuner"))
         for code in self.volunteers:
             if code not in set(codes):
                 problems.append(InputProblem(self.label, "volunteers", "is not a municipality code", code=code,
@@ -309,7 +330,7 @@ def _kernel(shares_by_year, tie_cumulative, arrivals, poisson, tie_share, extra,
             count = np.random.poisson(arrivals[y]) if poisson else arrivals[y]
             ties_left = int(round(tie_share * count))
             room = rooms[y].copy()
-            room_total = room.sum()
+            by_priority = 0
             for c in range(count):
                 if poisson:
                     tie = np.random.random() < tie_share
@@ -335,6 +356,7 @@ def _kernel(shares_by_year, tie_cumulative, arrivals, poisson, tie_share, extra,
                             if room[k] > 0 and shares[v] > 0 and (i < 0 or _before(v, i, counts, shares, extra)):
                                 i = v
                         if i >= 0:
+                            by_priority += 1
                             for k in range(volunteers.shape[0]):
                                 if volunteers[k] == i:
                                     room[k] -= 1
@@ -349,7 +371,7 @@ def _kernel(shares_by_year, tie_cumulative, arrivals, poisson, tie_share, extra,
                 if shares[i] > 0:
                     keys[i] = (counts[i] + extra * CREDIT) * inverse[i]
                 allocations[rep, y, i] += 1
-            overflow[rep, y] = max(0, equalising[rep, y] - room_total)
+            overflow[rep, y] = equalising[rep, y] - by_priority  # equalising children the volunteers could not take
             if move_years[y]:
                 for k in range(moves.shape[0]):
                     g, r, units, proposed = moves[k, 0], moves[k, 1], moves[k, 2], moves[k, 3]
@@ -372,8 +394,9 @@ def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, in
     volunteers = np.array([codes.index(c) for c in sorted(scenario.volunteers)], np.int64)
     # a volunteer's capacity in children each year: its wish in per mille of that year's forecast, rounded half up
     # as the compensation is (Karlstad's 2.50 ‰ of 200 is 1 child, not 0); stress does not raise it
-    rooms = np.array([[expected_children(scenario.volunteers[c], a) for c in sorted(scenario.volunteers)]
-                      for a in params.forecast_by_year()], np.int64).reshape(len(arrivals), len(volunteers))
+    rooms = np.array([[expected_children(scenario.volunteers[c], a) if applies[y] else 0
+                       for c in sorted(scenario.volunteers)]
+                      for y, a in enumerate(params.forecast_by_year())], np.int64).reshape(len(arrivals), len(volunteers))
     if start is not None:  # each municipality's own allocations so far (a start file)
         begin = np.array([int(start.get(c, 0)) * CREDIT for c in codes], np.int64)
     else:  # every municipality on target under the base table, with the assumed history behind the country, in
@@ -426,6 +449,7 @@ def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping
             count = int(rng.poisson(arrivals[y])) if params.arrivals_model == "poisson" else int(arrivals[y])
             ties_left = round(params.tie_share * count)
             room = [int(r) for r in rooms[y]]
+            by_priority = 0
             mine = [0] * n  # equalising children of this year, for the year-end accounting
             for c in range(count):
                 if params.arrivals_model == "poisson":
@@ -433,7 +457,7 @@ def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping
                 else:
                     tie = rng.random() * (count - c) < ties_left
                     ties_left -= 1 if tie else 0
-                if tie:
+                if tie and tie_cumulative[-1] > 0:
                     i = min(int(np.searchsorted(tie_cumulative, rng.random() * tie_cumulative[-1], side="right")), n - 1)
                     out.ties[rep, y] += 1
                     if params.rule == "priority" and i in volunteer_list and room[volunteer_list.index(i)] > 0:
@@ -446,6 +470,7 @@ def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping
                                 i = v
                         if i >= 0:
                             room[volunteer_list.index(i)] -= 1
+                            by_priority += 1
                     if i < 0:
                         i = 0
                         for j in range(1, n):
@@ -457,7 +482,7 @@ def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping
                     mine[i] += 1
                 counts[i] += CREDIT
                 out.allocations[rep, y, i] += 1
-            out.overflow[rep, y] = max(0, int(out.equalising[rep, y]) - int(rooms[y].sum()))
+            out.overflow[rep, y] = int(out.equalising[rep, y]) - by_priority
             if applies[y]:
                 for g, r, units, proposed in moves.tolist():
                     moved = mine[r] * CREDIT * units // proposed
@@ -842,7 +867,7 @@ def read_start(path, municipalities: Sequence[Municipality]) -> dict[str, int]:
         else:
             try:
                 count = int(str(value).strip())
-                if count < 0:
+                if not 0 <= count <= MAX_ARRIVALS * MAX_YEARS:  # kept in credit units within int64
                     raise ValueError
                 out[code] = count
             except ValueError:

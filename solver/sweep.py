@@ -222,7 +222,8 @@ def parse_grid(data: Mapping[str, Any], base_dir: Path | None, *, max_points: in
             points.append(Point(key, wish_set, forecast, stress, policy, sim))
     if problems:
         raise InputError(problems, what="grid")
-    settings = {"grid": data, "wish_sets": wish_sets, "version": _versions()}
+    # the result columns too: a folder written with other columns is never resumed under this header
+    settings = {"grid": data, "wish_sets": wish_sets, "version": _versions(), "columns": RESULT_FIELDS}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
     return Grid(points, wish_sets, settings, digest)
 
@@ -269,8 +270,9 @@ def run_point(point: Point, wishes: list[dict[str, Any]]) -> dict[str, Any]:
         from solver.simulate import parse_params, report, scenario_from_proposal, simulate
 
         municipalities = load_municipalities()
-        params = parse_params({**point.simulate, "arrivals": [point.forecast * point.stress]},
-                              {m.code for m in municipalities})
+        # stress raises the children, never the forecast the compensation and the capacity follow
+        params = parse_params({**point.simulate, "arrivals": [point.forecast * point.stress],
+                               "forecast": [point.forecast]}, {m.code for m in municipalities})
         scenario = scenario_from_proposal(proposal.to_dict(), municipalities)
         national = report(scenario, params, simulate(scenario, params))["national"]
         within = national.get("no_allocation_within", {})
@@ -466,9 +468,14 @@ def _scope(row: Mapping[str, Any]) -> str:
     return str(row.get("scope") or json.loads(row["policy"]).get("scope", "national"))
 
 
+def _group(row: Mapping[str, Any]) -> tuple[str, str, float, float]:
+    """What one front compares weightings within: the scope, the wish set, the forecast and the stress."""
+    return _scope(row), str(row["wish_set"]), float(row["forecast"] or 0), float(row["stress"] or 0)
+
+
 def fronts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The proven Pareto front of each scope (national, county), one after the other."""
-    return [r for scope in sorted({_scope(r) for r in rows}) for r in pareto([r for r in rows if _scope(r) == scope])]
+    """The proven Pareto front of each scope, wish set, forecast and stress, one after the other."""
+    return [r for group in sorted({_group(r) for r in rows}) for r in pareto([r for r in rows if _group(r) == group])]
 
 
 def _weights(row: Mapping[str, Any]) -> str:
@@ -488,12 +495,13 @@ def write_pareto(rows: list[dict[str, Any]], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     scopes = sorted({_scope(r) for r in rows})
-    front_of = {scope: pareto([r for r in rows if _scope(r) == scope]) for scope in scopes}
+    front_rows_all = fronts(rows)
+    front_of = {scope: [r for r in front_rows_all if _scope(r) == scope] for scope in scopes}
     with (out / "pareto.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=RESULT_FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(r for scope in scopes for r in front_of[scope])
-    unproven = [r for r in rows if r["termination"] != "optimal"]
+    unproven = [r for r in rows if r["termination"] != "optimal" and r["solution"] != "none"]  # stopped with a table
     with (out / "unproven.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=RESULT_FIELDS, lineterminator="\n")
         writer.writeheader()

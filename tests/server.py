@@ -43,8 +43,18 @@ class Server:
         return done.stdout.strip().splitlines()[-1]
 
     def start(self) -> None:
-        self.port = free_port()
-        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - owned by the process
+        # a free port can be taken by another process (a test's own servers, Dask's workers) between the moment it
+        # is found and the bind: the server then ends at once saying so, and another port is tried
+        for _ in range(5):
+            if self._start_on(free_port()):
+                return
+        raise RuntimeError(f"no free port could be bound:\n{(self.workdir / 'server.log').read_text()}")
+
+    def _start_on(self, port: int) -> bool:
+        self.port = port
+        log_path = self.workdir / "server.log"
+        before = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen([*ANDELSTAL, "serve", "--quiet", "--port", str(self.port), "--database-url",
                                          self.database_url], env=self.env, cwd=self.workdir, stdout=log,
                                         stderr=subprocess.STDOUT)
@@ -52,12 +62,26 @@ class Server:
         # readiness is polled, not timed: the loop ends when the server answers or its process ends
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server ended at start:\n{(self.workdir / 'server.log').read_text()}")
+                said = log_path.read_bytes()[before:].decode(errors="replace")
+                if "address already in use" in said:
+                    return False
+                raise RuntimeError(f"the server ended at start:\n{log_path.read_text()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=60).status_code == 200:
-                    return
+                if httpx.get(f"{self.url}/healthz", timeout=60).status_code == 200 and self._mine(log_path, before):
+                    return True
             except httpx.TransportError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
+
+    def _mine(self, log_path: Path, before: int) -> bool:
+        """Whether the server answering on the port is this one (and not another that took the port): only this
+        one accepts the development token it printed, which its own secret derives."""
+        printed = [line for line in log_path.read_bytes()[before:].decode(errors="replace").splitlines()
+                   if line.startswith("andel_")]
+        if not printed:
+            return False
+        answer = httpx.get(f"{self.url}/v1/counties", headers={"Authorization": f"Bearer {printed[-1]}"}, timeout=60)
+        return answer.status_code == 200
 
     @property
     def url(self) -> str:

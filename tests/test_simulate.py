@@ -116,7 +116,8 @@ def test_priority_fills_volunteers_first(today):
     params = SimulationParams(years=1, arrivals=(500,), replicates=50, rule="priority", tie_share=0.3)
     out = simulate(scenario, params)
     equalising = out.equalising[:, 0]
-    assert (out.to_volunteers[:, 0] >= np.minimum(equalising, 20) - out.ties[:, 0]).all()
+    placed = equalising - out.overflow[:, 0]  # equalising children the volunteers took first
+    assert (placed <= 20).all() and (out.to_volunteers[:, 0] >= placed).all() and (placed > 0).all()
     plain = simulate(scenario, replace(params, rule="equalising"))
     assert plain.to_volunteers.mean() < out.to_volunteers.mean()
     alone = simulate(scenario, replace(params, tie_share=0.0))  # without ties: exactly the capacity, first
@@ -128,8 +129,10 @@ def test_a_volunteers_capacity_is_in_children_and_tie_children_use_it_up(today):
 
     # 2.50 ‰ of a forecast of 200 is half a child: one, rounded half up as the compensation is (not 0 by half-to-even)
     scenario = replace(today, volunteers={"1780": 250})
-    rooms = _inputs(scenario, SimulationParams(years=2, arrivals=(200, 600)), None)[4]
+    rooms = _inputs(scenario, SimulationParams(years=2, arrivals=(200, 600), redistribution="yearly"), None)[4]
     assert rooms.tolist() == [[1], [2]]
+    once = _inputs(scenario, SimulationParams(years=2, arrivals=(200, 600)), None)[4]
+    assert once.tolist() == [[1], [0]]  # the proposal, and its volunteers' capacity, hold one year
     stressed = _inputs(scenario, SimulationParams(years=1, arrivals=(2000,), forecast=(200,)), None)[4]
     assert stressed.tolist() == [[1]]  # stress raises arrivals, not the capacity the wish gave
     # every tie child goes to the volunteers: their capacity of 20 is soon used by ties, not by equalising children
@@ -139,6 +142,8 @@ def test_a_volunteers_capacity_is_in_children_and_tie_children_use_it_up(today):
                               tie_boost={"2260": 1e12, "2480": 1e12})
     out = simulate(tied, params)
     assert (out.to_volunteers[:, 0] < 20).all() and out.to_volunteers.mean() < 10
+    # overflow counts the equalising children not placed with the volunteers (their capacity went to ties)
+    assert (out.overflow[:, 0] > out.equalising[:, 0] - 20).all()
 
 
 def test_stress_raises_children_not_the_variable_compensation(today):

@@ -32,6 +32,6 @@ def test_the_development_token_is_the_same_at_every_start(tmp_path, capsys):
         server.stop()
         log = (tmp_path / "server.log").read_text()
         printed = re.findall(r"^(andel_\S+)$", log, flags=re.MULTILINE)
-    assert len(printed) == 2 and printed[0] == printed[1]
+    assert len(printed) >= 2 and len(set(printed)) == 1  # (a start retried on another port prints it again)
     assert main(["tokens", "list", "--database-url", f"sqlite:///{tmp_path}/dev.db"]) == 0
     assert [r.split("\t")[1] for r in capsys.readouterr().out.splitlines()[1:]] == ["development"]
