@@ -227,7 +227,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         volunteers = {w.code: w.amount or 0 for w in read_wishes(args.wishes, municipalities, base, read_policy(None))
                       if not w.gives}
     scenario = _scenario(args.proposal or args.shares, municipalities, args.label or "", volunteers)
-    start = read_start(args.start, municipalities) if args.start else None
+    if args.capacity:
+        from solver.simulate import read_capacity
+
+        scenario = replace(scenario, capacity=read_capacity(args.capacity, municipalities))
+    start = read_start(args.start, municipalities, scenario.base) if args.start else None
     against = against_params = None
     if args.against == "base":
         against = scenario_from_table(scenario.base, municipalities, "base table", scenario.volunteers)
@@ -340,8 +344,11 @@ def parser(mount: Mount | None = None) -> argparse.ArgumentParser:
     p.add_argument("--tie-share", type=float)
     p.add_argument("--comparison", choices=["before", "after"], help="before: Adams' sequence; after: D'Hondt's")
     p.add_argument("--start", "--history", dest="start",
-                   help="CSV code,allocations: each municipality's allocations since 2016, counted toward fulfilment "
-                        "(default: every municipality on target, --history-children behind the country)")
+                   help="CSV code,allocations[,equalising][,target]: each municipality's allocations since 2016 (and "
+                        "its target so far in children), counted toward fulfilment (default: every municipality on "
+                        "target, --history-children behind the country)")
+    p.add_argument("--capacity", help="CSV code,children: the volunteers' capacity a year as the round states it "
+                                      "(default: the wish in per mille of the forecast, rounded half up)")
     p.add_argument("--history-children", type=int,
                    help="the allocations since 2016 assumed behind the country when no --history is given (4390)")
     p.add_argument("--redistribution", choices=["once", "yearly"],

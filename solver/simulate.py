@@ -218,6 +218,7 @@ class Scenario:
     transfers: list[tuple[str, str, int]] = field(default_factory=list)  # giver, receiver, units
     volunteers: dict[str, int] = field(default_factory=dict)  # code -> room in units (priority rule)
     label: str = "shares"
+    capacity: dict[str, int] = field(default_factory=dict)  # code -> children a year, where the round states it
 
     def validate(self) -> None:
         problems: list[InputProblem] = []
@@ -381,7 +382,7 @@ def _kernel(shares_by_year, tie_cumulative, arrivals, poisson, tie_share, extra,
     return allocations, ties, equalising, to_volunteers, overflow, equalising_by
 
 
-def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, int] | None):
+def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, float] | None):
     codes = [m.code for m in scenario.municipalities]
     index = {c: i for i, c in enumerate(codes)}
     proposed = np.array([scenario.shares[c] for c in codes], np.int64)
@@ -394,11 +395,11 @@ def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, in
     volunteers = np.array([codes.index(c) for c in sorted(scenario.volunteers)], np.int64)
     # a volunteer's capacity in children each year: its wish in per mille of that year's forecast, rounded half up
     # as the compensation is (Karlstad's 2.50 ‰ of 200 is 1 child, not 0); stress does not raise it
-    rooms = np.array([[expected_children(scenario.volunteers[c], a) if applies[y] else 0
-                       for c in sorted(scenario.volunteers)]
+    rooms = np.array([[(scenario.capacity[c] if c in scenario.capacity else expected_children(scenario.volunteers[c], a))
+                       if applies[y] else 0 for c in sorted(scenario.volunteers)]
                       for y, a in enumerate(params.forecast_by_year())], np.int64).reshape(len(arrivals), len(volunteers))
-    if start is not None:  # each municipality's own allocations so far (a start file)
-        begin = np.array([int(start.get(c, 0)) * CREDIT for c in codes], np.int64)
+    if start is not None:  # each municipality's own allocations so far (a history file)
+        begin = np.array([round(start.get(c, 0) * CREDIT) for c in codes], np.int64)
     else:  # every municipality on target under the base table, with the assumed history behind the country, in
         # whole children as real histories are (an exact share of it would decide like a start from zero)
         begin = np.array([expected_children(scenario.base[c], params.history_children) * CREDIT for c in codes],
@@ -408,7 +409,7 @@ def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, in
     return shares_by_year, np.cumsum(weights), arrivals, volunteers, rooms, begin, moves, applies
 
 
-def simulate(scenario: Scenario, params: SimulationParams, start: Mapping[str, int] | None = None) -> Outcome:
+def simulate(scenario: Scenario, params: SimulationParams, start: Mapping[str, float] | None = None) -> Outcome:
     """Run the process; the same scenario, parameters and seed give the same outcome."""
     scenario.validate()
     shares, tie_cumulative, arrivals, volunteers, rooms, begin, moves, applies = _inputs(scenario, params, start)
@@ -418,7 +419,7 @@ def simulate(scenario: Scenario, params: SimulationParams, start: Mapping[str, i
     return Outcome(*out)
 
 
-def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping[str, int] | None = None) -> Outcome:
+def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping[str, float] | None = None) -> Outcome:
     """The same process as a plain per-child Python loop (a linear scan for the lowest fulfilment). It draws
     from its own random stream, so it agrees with `simulate` exactly only where nothing is random."""
     scenario.validate()
@@ -628,7 +629,7 @@ def compare(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
 
 
 def stress(scenario: Scenario, params: SimulationParams, factors: Sequence[int] = (2, 5, 10),
-           start: Mapping[str, int] | None = None, base: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+           start: Mapping[str, float] | None = None, base: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Arrivals far above forecast (the report's 'valve'): national figures and where the extra children land.
     `base` is the report at the forecast, when the caller has it already."""
     from dataclasses import replace
@@ -849,8 +850,8 @@ def plots(result: Mapping[str, Any], directory, other: Mapping[str, Any] | None 
     return written
 
 
-def read_start(path, municipalities: Sequence[Municipality]) -> dict[str, int]:
-    """A starting state, CSV `code,allocations` (cumulative allocations counted toward goal fulfilment)."""
+def read_capacity(path, municipalities: Sequence[Municipality]) -> dict[str, int]:
+    """Volunteers' capacity as the round states it, CSV `code,children`: children a year each will take first."""
     from solver.io import read_rows
 
     known = {m.code for m in municipalities}
@@ -859,25 +860,75 @@ def read_start(path, municipalities: Sequence[Municipality]) -> dict[str, int]:
     for row in read_rows(path):
         where = f"row {row.get('_row', '?')}"
         code = str(row.get("code", "")).strip().zfill(4)
-        value = row.get("allocations")
+        value = str(row.get("children", "")).strip()
         if code not in known:
-            problems.append(InputProblem(where, "code", "is not a municipality code", code=code))
-        elif code in out:
-            problems.append(InputProblem(where, "code", "appears more than once", code=code))
+            problems.append(InputProblem(where, "code", "is not a municipality code", code=code, sv="är ingen kommunkod"))
+        elif not value.isdecimal() or not value.isascii() or int(value) > MAX_ARRIVALS:
+            problems.append(InputProblem(where, "children", f"must be a whole number of children, got {value!r}",
+                                         code=code, sv=f"ska vara ett helt antal barn, inte {value!r}"))
         else:
-            try:
-                count = int(str(value).strip())
-                if not 0 <= count <= MAX_ARRIVALS * MAX_YEARS:  # kept in credit units within int64
-                    raise ValueError
-                out[code] = count
-            except ValueError:
-                problems.append(InputProblem(where, "allocations", f"must be a whole number ≥ 0, got {value!r}", code=code))
+            out[code] = int(value)
     if problems:
-        raise InputError(problems, what="start state")
+        raise InputError(problems, what="capacity")
     return out
 
 
-def run(scenario: Scenario, params: SimulationParams, *, start: Mapping[str, int] | None = None,
+def read_start(path, municipalities: Sequence[Municipality], base: Mapping[str, int] | None = None) -> dict[str, float]:
+    """A history, CSV `code,allocations[,equalising][,target]`: each municipality's allocations since 2016 and,
+    optionally, of which equalising (informative) and its share-weighted target so far in children. With targets,
+    each municipality starts at its own fulfilment (allocations ÷ target) on the scale of its base share and the
+    country's allocations so far; without, its allocations count as they are."""
+    from solver.io import read_rows
+
+    known = {m.code for m in municipalities}
+    problems: list[InputProblem] = []
+    counts: dict[str, int] = {}
+    targets: dict[str, float] = {}
+    for row in read_rows(path):
+        where = f"row {row.get('_row', '?')}"
+        code = str(row.get("code", "")).strip().zfill(4)
+        value = row.get("allocations")
+        if code not in known:
+            problems.append(InputProblem(where, "code", "is not a municipality code", code=code,
+                                         sv="är ingen kommunkod"))
+            continue
+        if code in counts:
+            problems.append(InputProblem(where, "code", "appears more than once", code=code,
+                                         sv="förekommer mer än en gång"))
+            continue
+        try:
+            count = int(str(value).strip())
+            if not 0 <= count <= MAX_ARRIVALS * MAX_YEARS:  # kept in credit units within int64
+                raise ValueError
+            counts[code] = count
+        except ValueError:
+            problems.append(InputProblem(where, "allocations", f"must be a whole number ≥ 0, got {value!r}", code=code,
+                                         sv=f"ska vara ett helt tal ≥ 0, inte {value!r}"))
+        target = row.get("target")
+        if target not in (None, ""):
+            try:
+                number = float(str(target).strip().replace(",", "."))
+                if not 0 < number <= MAX_ARRIVALS * MAX_YEARS:
+                    raise ValueError
+                targets[code] = number
+            except ValueError:
+                problems.append(InputProblem(where, "target", f"must be a number of children above 0, got {target!r}",
+                                             code=code, sv=f"ska vara ett antal barn över 0, inte {target!r}"))
+    if targets and base is not None:
+        missing = sorted(c for c in counts if c not in targets)
+        if missing:
+            problems.append(InputProblem(str(path), "target", f"is given for some municipalities but not for "
+                                         f"{', '.join(missing[:5])}", sv=f"anges för vissa kommuner men inte för "
+                                                                        f"{', '.join(missing[:5])}"))
+    if problems:
+        raise InputError(problems, what="start state")
+    if not targets or base is None:
+        return {c: float(v) for c, v in counts.items()}
+    total = sum(counts.values())
+    return {c: total * base[c] / TOTAL_UNITS * counts[c] / targets[c] for c in counts}
+
+
+def run(scenario: Scenario, params: SimulationParams, *, start: Mapping[str, float] | None = None,
         against: Scenario | None = None, against_params: SimulationParams | None = None,
         stress_factors: Sequence[int] = ()) -> dict[str, Any]:
     """Simulate a scenario; with `against` (another table) or `against_params` (another rule), the other side

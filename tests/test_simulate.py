@@ -135,6 +135,8 @@ def test_a_volunteers_capacity_is_in_children_and_tie_children_use_it_up(today):
     assert once.tolist() == [[1], [0]]  # the proposal, and its volunteers' capacity, hold one year
     stressed = _inputs(scenario, SimulationParams(years=1, arrivals=(2000,), forecast=(200,)), None)[4]
     assert stressed.tolist() == [[1]]  # stress raises arrivals, not the capacity the wish gave
+    stated = _inputs(replace(scenario, capacity={"1780": 4}), SimulationParams(years=1, arrivals=(200,)), None)[4]
+    assert stated.tolist() == [[4]]  # the round's own figure wins
     # every tie child goes to the volunteers: their capacity of 20 is soon used by ties, not by equalising children
     rooms20 = {"2260": 2000, "2480": 2000}
     tied = replace(today, volunteers=rooms20)
@@ -345,3 +347,43 @@ def test_a_proposal_is_simulated_from_its_own_year_and_forecast(tmp_path):
     assert main(["simulate", "--proposal", str(proposal), "--replicates", "10", "--arrivals", "300",
                  "--out", str(out)]) == 0
     assert json.loads(out.read_text(encoding="utf-8"))["parameters"]["arrivals"][0] == 300  # asked for: kept
+
+
+def test_a_history_with_targets_starts_each_municipality_at_its_own_fulfilment(tmp_path, municipalities, base):
+    def history(ange_allocations: int) -> str:
+        path = tmp_path / f"history-{ange_allocations}.csv"
+        lines = ["code;allocations;equalising;target"]
+        for m in municipalities:
+            target = base.units[m.code] * 4390 / 100_000
+            count = ange_allocations if m.code == "2260" else round(target)
+            lines.append(f"{m.code};{count};0;{target:.2f}".replace(".", ","))
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return str(path)
+
+    got = {}
+    for ange in (0, 10):  # far behind its target of 4.39 children, or far ahead of it
+        out = tmp_path / f"sim-{ange}.json"
+        assert main(["simulate", "--history", history(ange), "--years", "1", "--arrivals", "50", "--tie-share", "0",
+                     "--replicates", "1", "--out", str(out)]) == 0
+        rows = json.loads(out.read_text(encoding="utf-8"))["municipalities"]
+        got[ange] = next(r["allocations_mean"] for r in rows if r["code"] == "2260")
+    assert got[0] >= 2 and got[10] == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code;allocations;target\n2260;3;0\n", encoding="utf-8")
+    assert main(["simulate", "--history", str(bad), "--replicates", "1", "--out", str(tmp_path / "x.json")]) == 2
+
+
+def test_capacity_from_a_file_is_read_and_checked(tmp_path):
+    proposal = tmp_path / "p.json"
+    assert main(["propose", "--wishes", str(_wishes(tmp_path)), "--out", str(proposal)]) == 0
+    capacity = tmp_path / "kapacitet.csv"
+    capacity.write_text("code,children\n2260,3\n", encoding="utf-8")
+    out = tmp_path / "sim.json"
+    args = ["simulate", "--proposal", str(proposal), "--rule", "priority", "--tie-share", "0", "--years", "1",
+            "--replicates", "5", "--out", str(out)]
+    assert main([*args, "--capacity", str(capacity)]) == 0
+    national = json.loads(out.read_text(encoding="utf-8"))["national"]
+    # Ånge takes its stated 3 first; the rest of the equalising children are the overflow
+    assert national["overflow_mean"] == national["children_mean"] - 3
+    capacity.write_text("code,children\n2260,three\n9999,1\n", encoding="utf-8")
+    assert main([*args, "--capacity", str(capacity)]) == 2
