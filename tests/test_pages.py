@@ -69,6 +69,9 @@ class Visit:
     def login(self, token: str) -> None:
         self.go("/app")
         assert self.page.url.endswith("/app/login")
+        if not (ARTIFACTS / "login.png").exists():
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=ARTIFACTS / "login.png", full_page=True)
         self.page.get_by_label("Åtkomstnyckel").fill(token)
         self.page.get_by_role("button", name="Logga in").click()
 
@@ -215,6 +218,7 @@ def test_the_agency_computes_compares_and_finalises(site, visit):
         page.wait_for_load_state("load")
         page.wait_for_url(re.compile(r"/app/jobs/"))
         page.locator("#job-state", has_text="klar").wait_for(timeout=120_000)
+        v.shot("berakning")
         link = page.get_by_role("link", name=re.compile("Visa förslaget"))
         number = link.inner_text().rsplit(" ", 1)[1]
         link.click()
