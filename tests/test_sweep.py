@@ -179,7 +179,15 @@ def test_a_real_cluster_loses_a_worker_and_every_point_is_done_once_as_on_one_co
                 workers[0].send_signal(signal.SIGKILL)
                 killed.append(row["point"])
 
-        rows = run_sweep(grid, tmp_path / "cluster", dask=address, progress=False, on_row=kill_one)
+        # in a thread with a bound, so that a cluster that hangs fails this test instead of stalling the suite
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1)
+        try:
+            rows = pool.submit(run_sweep, grid, tmp_path / "cluster", dask=address, progress=False,
+                               on_row=kill_one).result(timeout=600)
+        finally:
+            pool.shutdown(wait=False)  # a hung sweep is left behind, not waited for
         assert killed and workers[0].wait() == -signal.SIGKILL
         assert len(rows) == 16 and len({r["point"] for r in rows}) == 16
         assert len(read_results(tmp_path / "cluster" / "results.csv")) == 16  # each point written once
@@ -192,6 +200,7 @@ def test_a_real_cluster_loses_a_worker_and_every_point_is_done_once_as_on_one_co
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.kill(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def test_only_proven_points_make_the_front_and_stopped_ones_are_listed(tmp_path):
