@@ -239,6 +239,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         against_params = replace(params, rule=args.against)
     elif args.against:
         against = _scenario(args.against, municipalities, "", scenario.volunteers)
+    if against is not None:  # both sides with the same stated capacity
+        against = replace(against, capacity=scenario.capacity)
     factors = [int(f) for f in args.stress.split(",")] if args.stress else []
     result = run(scenario, params, start=start, against=against, against_params=against_params,
                  stress_factors=factors)
@@ -264,7 +266,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     rows = run_sweep(grid, args.out, workers=args.workers, dask=args.dask, progress=not args.quiet)
     failed = sum(1 for r in rows if r["solution"] == "none")
     front = fronts(rows)
-    unproven = sum(1 for r in rows if r["termination"] != "optimal")
+    unproven = sum(1 for r in rows if r["termination"] != "optimal" and r["solution"] != "none")
     print(f"wrote {args.out}/results.csv, results.parquet, pareto.csv, unproven.csv and pareto.png: {len(rows)} points, "
           f"{failed} without a table, {unproven} not proven (left out of the front), {len(front)} on the Pareto fronts")
     for r in front:

@@ -246,6 +246,10 @@ class Scenario:
             if code not in set(codes):
                 problems.append(InputProblem(self.label, "volunteers", "is not a municipality code", code=code,
                                              sv="är ingen kommunkod"))
+        for code in self.capacity:
+            if code not in self.volunteers:
+                problems.append(InputProblem(self.label, "capacity", "is not a receiving municipality of the round",
+                                             code=code, sv="är ingen mottagande kommun i omgången"))
         if problems:
             raise InputError(problems, what="simulation input")
 
@@ -860,9 +864,13 @@ def read_capacity(path, municipalities: Sequence[Municipality]) -> dict[str, int
     for row in read_rows(path):
         where = f"row {row.get('_row', '?')}"
         code = str(row.get("code", "")).strip().zfill(4)
-        value = str(row.get("children", "")).strip()
+        raw = row.get("children", "")
+        value = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw).strip()  # a spreadsheet's 3.0
         if code not in known:
             problems.append(InputProblem(where, "code", "is not a municipality code", code=code, sv="är ingen kommunkod"))
+        elif code in out:
+            problems.append(InputProblem(where, "code", "appears more than once", code=code,
+                                         sv="förekommer mer än en gång"))
         elif not value.isdecimal() or not value.isascii() or int(value) > MAX_ARRIVALS:
             problems.append(InputProblem(where, "children", f"must be a whole number of children, got {value!r}",
                                          code=code, sv=f"ska vara ett helt antal barn, inte {value!r}"))
@@ -915,7 +923,7 @@ def read_start(path, municipalities: Sequence[Municipality], base: Mapping[str, 
                 problems.append(InputProblem(where, "target", f"must be a number of children above 0, got {target!r}",
                                              code=code, sv=f"ska vara ett antal barn över 0, inte {target!r}"))
     if targets and base is not None:
-        missing = sorted(c for c in counts if c not in targets)
+        missing = sorted(c for c in known if c not in targets)  # a fulfilment each, or the start is half made up
         if missing:
             problems.append(InputProblem(str(path), "target", f"is given for some municipalities but not for "
                                          f"{', '.join(missing[:5])}", sv=f"anges för vissa kommuner men inte för "
@@ -925,6 +933,11 @@ def read_start(path, municipalities: Sequence[Municipality], base: Mapping[str, 
     if not targets or base is None:
         return {c: float(v) for c, v in counts.items()}
     total = sum(counts.values())
+    high = sorted(c for c in counts if counts[c] > 1000 * targets[c])
+    if high:
+        raise InputError([InputProblem(str(path), "target", f"gives a fulfilment above 1000 (allocations ÷ target) for "
+                                       f"{', '.join(high[:5])}", sv=f"ger en måluppfyllelse över 1000 (anvisningar ÷ "
+                                                                    f"mål) för {', '.join(high[:5])}")], what="start state")
     return {c: total * base[c] / TOTAL_UNITS * counts[c] / targets[c] for c in counts}
 
 

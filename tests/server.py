@@ -60,6 +60,7 @@ class Server:
                                         stderr=subprocess.STDOUT)
         log.close()
         # readiness is polled, not timed: the loop ends when the server answers or its process ends
+        strangers = 0  # answers from a server that is not this one (it took the port first)
         while True:
             if self.process.poll() is not None:
                 said = log_path.read_bytes()[before:].decode(errors="replace")
@@ -67,8 +68,13 @@ class Server:
                     return False
                 raise RuntimeError(f"the server ended at start:\n{log_path.read_text()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=60).status_code == 200 and self._mine(log_path, before):
-                    return True
+                if httpx.get(f"{self.url}/healthz", timeout=60).status_code == 200:
+                    if self._mine(log_path, before):
+                        return True
+                    strangers += 1
+                    if strangers == 200:  # another server holds the port: this one cannot have it
+                        self.kill()
+                        return False
             except httpx.TransportError:
                 pass
             time.sleep(0.05)

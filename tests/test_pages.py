@@ -237,6 +237,7 @@ def test_the_agency_computes_compares_and_finalises(site, visit):
     with api(site, agency) as http:
         http.put("/v1/rounds/2032/wishes/0115", json={"wish": "give", "amount_permille": "0.50"}).raise_for_status()
     page.get_by_role("link", name="Omgång 2032").click()
+    page.get_by_label("Omfördelning").select_option(label="inom varje län")  # the second proposal: within counties
     second = compute()
     page.get_by_role("link", name="Omgång 2032").click()
     page.get_by_label("Förslag A").select_option(first)
@@ -246,8 +247,10 @@ def test_the_agency_computes_compares_and_finalises(site, visit):
     differ = page.locator("table", has=page.locator("caption", has_text="Kommuner som skiljer sig"))
     row = differ.locator("tr", has_text="Vallentuna").locator("td").all_inner_texts()
     with api(site, agency) as http:
-        shares = [{r["code"]: r["proposed_permille"] for r in http.get(f"/v1/proposals/{n}").json()["proposal"]["shares"]}
-                  for n in (first, second)]
+        stored = [http.get(f"/v1/proposals/{n}").json()["proposal"] for n in (first, second)]
+        assert [p["policy"]["scope"] for p in stored] == ["national", "county"]
+        assert not any(t["cross_county"] for t in stored[1]["transfers"])
+        shares = [{r["code"]: r["proposed_permille"] for r in p["shares"]} for p in stored]
     a, b = shares[0]["0115"], shares[1]["0115"]
     assert b > a  # it offered less the second time
     assert row[:3] == [f"{a:.2f} ‰".replace(".", ","), f"{b:.2f} ‰".replace(".", ","), f"+{b - a:.2f} ‰".replace(".", ",")]

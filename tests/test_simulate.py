@@ -350,27 +350,31 @@ def test_a_proposal_is_simulated_from_its_own_year_and_forecast(tmp_path):
 
 
 def test_a_history_with_targets_starts_each_municipality_at_its_own_fulfilment(tmp_path, municipalities, base):
-    def history(ange_allocations: int) -> str:
-        path = tmp_path / f"history-{ange_allocations}.csv"
+    def history(ange_target: float) -> str:
+        # every municipality on its target, Ånge with the same 4 allocations but another target
+        path = tmp_path / f"history-{ange_target}.csv"
         lines = ["code;allocations;equalising;target"]
         for m in municipalities:
             target = base.units[m.code] * 4390 / 100_000
-            count = ange_allocations if m.code == "2260" else round(target)
-            lines.append(f"{m.code};{count};0;{target:.2f}".replace(".", ","))
+            count = 4 if m.code == "2260" else round(target)
+            lines.append(f"{m.code};{count};0;{ange_target if m.code == '2260' else target:.3f}".replace(".", ","))
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return str(path)
 
     got = {}
-    for ange in (0, 10):  # far behind its target of 4.39 children, or far ahead of it
+    for ange in (40.0, 0.4):  # its 4 children are a tenth of its target, or ten times it
         out = tmp_path / f"sim-{ange}.json"
         assert main(["simulate", "--history", history(ange), "--years", "1", "--arrivals", "50", "--tie-share", "0",
                      "--replicates", "1", "--out", str(out)]) == 0
         rows = json.loads(out.read_text(encoding="utf-8"))["municipalities"]
         got[ange] = next(r["allocations_mean"] for r in rows if r["code"] == "2260")
-    assert got[0] >= 2 and got[10] == 0
+    assert got[40.0] >= 2 and got[0.4] == 0  # the target, not the count, decides
     bad = tmp_path / "bad.csv"
-    bad.write_text("code;allocations;target\n2260;3;0\n", encoding="utf-8")
-    assert main(["simulate", "--history", str(bad), "--replicates", "1", "--out", str(tmp_path / "x.json")]) == 2
+    for text in ("code;allocations;target\n2260;3;0\n", "code;allocations;target\n2260;3;4,39\n"):  # 0; the rest
+        bad.write_text(text, encoding="utf-8")
+        assert main(["simulate", "--history", str(bad), "--replicates", "1", "--out", str(tmp_path / "x.json")]) == 2
+    tiny = history(0.001)  # a fulfilment of 4,000: refused, not carried into an overflow
+    assert main(["simulate", "--history", tiny, "--replicates", "1", "--out", str(tmp_path / "x.json")]) == 2
 
 
 def test_capacity_from_a_file_is_read_and_checked(tmp_path):
@@ -385,5 +389,6 @@ def test_capacity_from_a_file_is_read_and_checked(tmp_path):
     national = json.loads(out.read_text(encoding="utf-8"))["national"]
     # Ånge takes its stated 3 first; the rest of the equalising children are the overflow
     assert national["overflow_mean"] == national["children_mean"] - 3
-    capacity.write_text("code,children\n2260,three\n9999,1\n", encoding="utf-8")
-    assert main([*args, "--capacity", str(capacity)]) == 2
+    for text in ("code,children\n2260,three\n9999,1\n", "code,children\n2260,3\n2260,5\n", "code,children\n0114,2\n"):
+        capacity.write_text(text, encoding="utf-8")  # not a number, twice, not a receiving municipality
+        assert main([*args, "--capacity", str(capacity)]) == 2

@@ -466,7 +466,11 @@ def round_page(request: Request, year: Year, who: Who, session: Session_, rt: Ru
 @router.post("/rounds/{year}/proposals")
 def compute(year: Year, who: Who, data: Form, session: Session_, rt: Runtime_) -> Response:
     require(who, Role.AGENCY)
-    answer = proposals.create_proposal(year, schemas.ProposalRequest(), rt, session, who)
+    scope = data.get("scope", "national")
+    if scope not in ("national", "county"):
+        raise Refused(422, scope)
+    request = schemas.ProposalRequest(policy=schemas.PolicyIn(scope=scope))  # type: ignore[arg-type]
+    answer = proposals.create_proposal(year, request, rt, session, who)
     return see(f"/app/jobs/{json.loads(answer.body)['id']}")
 
 
