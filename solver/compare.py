@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from solver.domain import UNITS_PER_PERMILLE, InputError, InputProblem, Municipality, format_permille
+from solver.domain import UNITS_PER_PERMILLE, InputError, InputProblem, Municipality
 from solver.io import write_xlsx
+from solver.redistribute.explain import en_permille, sv_permille
 
 
 @dataclass(frozen=True)
@@ -179,14 +180,12 @@ def summary_lines(result: Comparison, language: str = "sv") -> list[str]:
     sv = language == "sv"
     out = []
     for m in result.changed:
-        change = format_permille(m.share_change)
         if sv:
-            out.append(f"{m.name} ({m.code}, {m.county_name}): {format_permille(m.share_a).replace('.', ',')} ‰ → "
-                       f"{format_permille(m.share_b).replace('.', ',')} ‰ ({change.replace('.', ',')} ‰), "
-                       f"förväntade barn {m.children_a} → {m.children_b}")
+            out.append(f"{m.name} ({m.code}, {m.county_name}): {sv_permille(m.share_a)} → {sv_permille(m.share_b)} "
+                       f"({sv_permille(m.share_change)}), förväntade barn {m.children_a} → {m.children_b}")
         else:
-            out.append(f"{m.name} ({m.code}, {m.county_name}): {format_permille(m.share_a)}‰ → "
-                       f"{format_permille(m.share_b)}‰ ({change}‰), expected children {m.children_a} → {m.children_b}")
+            out.append(f"{m.name} ({m.code}, {m.county_name}): {en_permille(m.share_a)} → {en_permille(m.share_b)} "
+                       f"({en_permille(m.share_change)}), expected children {m.children_a} → {m.children_b}")
     if not out:
         out.append("Förslagen är lika för varje kommun." if sv else "The proposals are equal for every municipality.")
     return out

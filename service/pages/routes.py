@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from service import schemas
 from service.auth import Caller, Role, csrf_value, end_session, lookup, open_session, same, session_caller, stale, touch
@@ -93,14 +94,20 @@ Who = Annotated[Caller, Depends(page_caller)]
 ProposalQuery = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 
-async def form(request: Request) -> dict[str, str]:
-    """The posted form, once its form token matches the session's (else 403: another site cannot post it)."""
+async def checked(request: Request) -> FormData:
+    """The posted form (files too), once its form token matches the session's (else 403: another site cannot
+    post it). Every page that changes something reads its form here."""
     data = await request.form()
     rt: Runtime = request.app.state.runtime
     sent, cookie = str(data.get("csrf", "")), request.cookies.get(SESSION, "")
     if not cookie or not same(sent, csrf_value(rt.settings.secret, cookie)):
         raise Refused(403, text.word(language(request), "csrf"))
-    return {k: str(v) for k, v in data.items()}
+    return data
+
+
+async def form(request: Request) -> dict[str, str]:
+    """The posted form's text fields, checked."""
+    return {k: str(v) for k, v in (await checked(request)).items()}
 
 
 Form = Annotated[dict[str, str], Depends(form)]
@@ -356,10 +363,7 @@ async def read_form(request: Request, who: Who, session: Session_, rt: Runtime_)
     """A filled wish form (`andelstal template`, or any wish CSV/XLSX) read into the page's rows: shown for
     the officer to check, stored only by Spara önskemål."""
     lang = language(request)
-    data = await request.form()
-    cookie = request.cookies.get(SESSION, "")
-    if not cookie or not same(str(data.get("csrf", "")), csrf_value(rt.settings.secret, cookie)):
-        raise Refused(403, text.word(lang, "csrf"))
+    data = await checked(request)
     require(who, Role.AGENCY, Role.COUNTY)
     code = _county_of(who, str(data.get("county") or "") or None, rt, lang)
     found = _open_round(session)
