@@ -318,6 +318,17 @@ class SimulationParamsIn(Strict):
                                   "target in whole children")
 
 
+class HistoryRowIn(Strict):
+    """One municipality's allocations since 1 January 2016 (the start of goal fulfilment)."""
+
+    code: Code
+    allocations: whole(0, 50_000_000)
+    equalising: whole(0, 50_000_000) | None = Field(default=None, description="of them, equalising allocations")
+    target: float | None = Field(default=None, gt=0, le=50_000_000,
+                                 description="its share-weighted target so far, in children (given for every "
+                                             "municipality or for none)")
+
+
 class SimulationIn(Strict):
     # a stored proposal or a share table, not both (stated in the schema too)
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"not": {
@@ -336,6 +347,14 @@ class SimulationIn(Strict):
         default=None, description="or a share table; default: today's (illustrative) table")
     volunteers: ShareMap | None = Field(
         default=None, description="room per volunteer in per mille, for the priority rule")
+    capacity: Annotated[dict[Code, whole(0, 1_000_000)], Field(
+        max_length=290, json_schema_extra={"additionalProperties": False})] | None = Field(
+        default=None, description="children a year each volunteer takes first, as the round states it (default: "
+                                  "its room × the year's forecast, rounded half up)")
+    history: list[HistoryRowIn] | None = Field(
+        default=None, max_length=290, description="each municipality's allocations since 2016 (default: every "
+                                                  "municipality on target with parameters.history_children behind "
+                                                  "the country)")
     against: Literal["base", "equalising", "priority"] | None = Field(
         default=None, description="side by side with the base table, or with the other rule")
     parameters: SimulationParamsIn = Field(default_factory=SimulationParamsIn)

@@ -26,7 +26,7 @@ as the reference the tests and the benchmark compare with.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -858,21 +858,27 @@ def read_capacity(path, municipalities: Sequence[Municipality]) -> dict[str, int
     """Volunteers' capacity as the round states it, CSV `code,children`: children a year each will take first."""
     from solver.io import read_rows
 
+    return capacity_from(read_rows(path), municipalities)
+
+
+def capacity_from(rows: Iterable[Mapping[str, Any]], municipalities: Sequence[Municipality],
+                  where: str = "row") -> dict[str, int]:
+    """The capacity of rows {code, children} (a file's, or a request's with `where` = "capacity")."""
     known = {m.code for m in municipalities}
     problems: list[InputProblem] = []
     out: dict[str, int] = {}
-    for row in read_rows(path):
-        where = f"row {row.get('_row', '?')}"
+    for row in rows:
+        place = f"{where} {row.get('_row', '?')}"
         code = str(row.get("code", "")).strip().zfill(4)
         raw = row.get("children", "")
         value = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw).strip()  # a spreadsheet's 3.0
         if code not in known:
-            problems.append(InputProblem(where, "code", "is not a municipality code", code=code, sv="är ingen kommunkod"))
+            problems.append(InputProblem(place, "code", "is not a municipality code", code=code, sv="är ingen kommunkod"))
         elif code in out:
-            problems.append(InputProblem(where, "code", "appears more than once", code=code,
+            problems.append(InputProblem(place, "code", "appears more than once", code=code,
                                          sv="förekommer mer än en gång"))
         elif not value.isdecimal() or not value.isascii() or int(value) > MAX_ARRIVALS:
-            problems.append(InputProblem(where, "children", f"must be a whole number of children, got {value!r}",
+            problems.append(InputProblem(place, "children", f"must be a whole number of children, got {value!r}",
                                          code=code, sv=f"ska vara ett helt antal barn, inte {value!r}"))
         else:
             out[code] = int(value)
@@ -881,81 +887,131 @@ def read_capacity(path, municipalities: Sequence[Municipality]) -> dict[str, int
     return out
 
 
-def read_start(path, municipalities: Sequence[Municipality], base: Mapping[str, int] | None = None) -> dict[str, float]:
-    """A history, CSV `code,allocations[,equalising][,target]`: each municipality's allocations since 2016 and,
-    optionally, of which equalising (informative) and its share-weighted target so far in children. With targets,
-    each municipality starts at its own fulfilment (allocations ÷ target) on the scale of its base share and the
-    country's allocations so far; without, its allocations count as they are."""
+@dataclass(frozen=True)
+class Start:
+    """Where goal fulfilment starts: each municipality's allocations so far (on the scale the simulation counts)
+    and what the output says of it."""
+
+    counts: dict[str, float]
+    summary: dict[str, Any]
+
+
+def read_start(path, municipalities: Sequence[Municipality], base: Mapping[str, int] | None = None) -> Start:
+    """A history, CSV `code,allocations[,equalising][,target]`: see `start_from`."""
     from solver.io import read_rows
 
+    return start_from(read_rows(path), municipalities, base, where="row", source=str(path))
+
+
+def _whole(value: Any, high: int) -> int | None:
+    """A whole number 0..high from a cell or a JSON value (a spreadsheet's 3.0 too), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return int(text) if text.isdecimal() and text.isascii() and int(text) <= high else None
+
+
+def start_from(rows: Iterable[Mapping[str, Any]], municipalities: Sequence[Municipality],
+               base: Mapping[str, int] | None = None, where: str = "row", source: str = "history") -> Start:
+    """A history: each municipality's allocations since 2016 and, optionally, of which equalising and its
+    share-weighted target so far in children. With targets, each municipality starts at its own fulfilment
+    (allocations ÷ target) on the scale of its base share and the country's allocations so far; without, its
+    allocations count as they are. The equalising ones decide nothing in the process (a child counts the same
+    whichever way it came); they are checked and reported with the start."""
     known = {m.code for m in municipalities}
     problems: list[InputProblem] = []
     counts: dict[str, int] = {}
+    equalising: dict[str, int] = {}
     targets: dict[str, float] = {}
-    for row in read_rows(path):
-        where = f"row {row.get('_row', '?')}"
+    for row in rows:
+        place = f"{where} {row.get('_row', '?')}"
         code = str(row.get("code", "")).strip().zfill(4)
-        value = row.get("allocations")
         if code not in known:
-            problems.append(InputProblem(where, "code", "is not a municipality code", code=code,
+            problems.append(InputProblem(place, "code", "is not a municipality code", code=code,
                                          sv="är ingen kommunkod"))
             continue
         if code in counts:
-            problems.append(InputProblem(where, "code", "appears more than once", code=code,
+            problems.append(InputProblem(place, "code", "appears more than once", code=code,
                                          sv="förekommer mer än en gång"))
             continue
-        try:
-            count = int(str(value).strip())
-            if not 0 <= count <= MAX_ARRIVALS * MAX_YEARS:  # kept in credit units within int64
-                raise ValueError
-            counts[code] = count
-        except ValueError:
-            problems.append(InputProblem(where, "allocations", f"must be a whole number ≥ 0, got {value!r}", code=code,
+        value = row.get("allocations")
+        count = _whole(value, MAX_ARRIVALS * MAX_YEARS)  # kept in credit units within int64
+        if count is None:
+            problems.append(InputProblem(place, "allocations", f"must be a whole number ≥ 0, got {value!r}", code=code,
                                          sv=f"ska vara ett helt tal ≥ 0, inte {value!r}"))
+            continue
+        counts[code] = count
+        raw = row.get("equalising")
+        if raw not in (None, ""):
+            part = _whole(raw, count)
+            if part is None:
+                problems.append(InputProblem(place, "equalising", f"must be a whole number from 0 to the allocations "
+                                             f"({count}), got {raw!r}", code=code,
+                                             sv=f"ska vara ett helt tal från 0 till antalet anvisningar ({count}), "
+                                                f"inte {raw!r}"))
+            else:
+                equalising[code] = part
         target = row.get("target")
         if target not in (None, ""):
             try:
+                if isinstance(target, bool):
+                    raise ValueError
                 number = float(str(target).strip().replace(",", "."))
                 if not 0 < number <= MAX_ARRIVALS * MAX_YEARS:
                     raise ValueError
                 targets[code] = number
             except ValueError:
-                problems.append(InputProblem(where, "target", f"must be a number of children above 0, got {target!r}",
+                problems.append(InputProblem(place, "target", f"must be a number of children above 0, got {target!r}",
                                              code=code, sv=f"ska vara ett antal barn över 0, inte {target!r}"))
     if targets and base is not None:
         missing = sorted(c for c in known if c not in targets)  # a fulfilment each, or the start is half made up
         if missing:
-            problems.append(InputProblem(str(path), "target", f"is given for some municipalities but not for "
+            problems.append(InputProblem(source, "target", f"is given for some municipalities but not for "
                                          f"{', '.join(missing[:5])}", sv=f"anges för vissa kommuner men inte för "
                                                                         f"{', '.join(missing[:5])}"))
     if problems:
         raise InputError(problems, what="start state")
-    if not targets or base is None:
-        return {c: float(v) for c, v in counts.items()}
     total = sum(counts.values())
+    summary = {"source": "history", "municipalities": len(counts), "allocations": total,
+               "equalising": sum(equalising.values()) if equalising else None,
+               "equalising_given_for": len(equalising), "targets": bool(targets and base is not None)}
+    if not targets or base is None:
+        return Start({c: float(v) for c, v in counts.items()}, summary)
     high = sorted(c for c in counts if counts[c] > 1000 * targets[c])
     if high:
-        raise InputError([InputProblem(str(path), "target", f"gives a fulfilment above 1000 (allocations ÷ target) for "
+        raise InputError([InputProblem(source, "target", f"gives a fulfilment above 1000 (allocations ÷ target) for "
                                        f"{', '.join(high[:5])}", sv=f"ger en måluppfyllelse över 1000 (anvisningar ÷ "
                                                                     f"mål) för {', '.join(high[:5])}")], what="start state")
-    return {c: total * base[c] / TOTAL_UNITS * counts[c] / targets[c] for c in counts}
+    return Start({c: total * base[c] / TOTAL_UNITS * counts[c] / targets[c] for c in counts}, summary)
 
 
-def run(scenario: Scenario, params: SimulationParams, *, start: Mapping[str, float] | None = None,
+def assumed_start(params: SimulationParams) -> dict[str, Any]:
+    """What the output says of the default start."""
+    return {"source": "assumed", "history_children": params.history_children,
+            "note": "every municipality on target under the base table in whole children, with the assumed "
+                    "allocations since 2016 behind the country (the published yearly volumes are not in the "
+                    "project's sources)"}
+
+
+def run(scenario: Scenario, params: SimulationParams, *, start: Start | None = None,
         against: Scenario | None = None, against_params: SimulationParams | None = None,
         stress_factors: Sequence[int] = ()) -> dict[str, Any]:
     """Simulate a scenario; with `against` (another table) or `against_params` (another rule), the other side
-    by side; with `stress_factors`, arrivals raised by those factors."""
-    result = report(scenario, params, simulate(scenario, params, start))
+    by side; with `stress_factors`, arrivals raised by those factors. The result says where fulfilment started."""
+    counts = start.counts if start is not None else None
+    result = report(scenario, params, simulate(scenario, params, counts))
     if against is not None or against_params is not None:
         other_scenario = against or scenario
         other_params = against_params or params
-        other = report(other_scenario, other_params, simulate(other_scenario, other_params, start))
+        other = report(other_scenario, other_params, simulate(other_scenario, other_params, counts))
         if against is None:
             other["scenario"] = f"{other_scenario.label} ({other_params.rule})"
             result["scenario"] = f"{scenario.label} ({params.rule})"
         result["comparison"] = compare(other, result)
         result["other"] = other
     if stress_factors:
-        result["stress"] = stress(scenario, params, stress_factors, start, base=result)
+        result["stress"] = stress(scenario, params, stress_factors, counts, base=result)
+    result["start"] = start.summary if start is not None else assumed_start(params)
     return result

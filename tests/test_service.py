@@ -676,3 +676,53 @@ def test_the_schema_states_what_only_a_giver_may_say_and_one_table_per_simulatio
         assert res.status_code == 422, res.text
     both = c.post("/v1/simulations", json={"proposal_id": 1, "shares": {"0114": 1.0}}, headers=agency)
     assert both.status_code == 422 and "not both" in both.text
+
+
+def test_a_simulation_over_http_takes_a_history_and_the_volunteers_capacity(service, municipalities, base):
+    """The command line's --history and --capacity as fields of the request, read by the same code: the target,
+    not the count, decides where Ånge starts; a stated capacity is what the priority rule gives first; and bad
+    rows are refused by municipality and field, in Swedish too."""
+    c, agency = service.client, service.as_("agency")
+
+    def history(ange_target: float) -> list[dict]:
+        rows = []
+        for m in municipalities:
+            target = base.units[m.code] * 4390 / 100_000
+            rows.append({"code": m.code, "allocations": 4 if m.code == "2260" else round(target), "equalising": 0,
+                         "target": ange_target if m.code == "2260" else round(target, 3)})
+        return rows
+
+    parameters = {"years": 1, "arrivals": [50], "tie_share": 0, "replicates": 1}
+    got = {}
+    for ange in (40.0, 0.4):
+        res = c.post("/v1/simulations", json={"history": history(ange), "parameters": parameters}, headers=agency)
+        assert res.status_code == 201, res.text
+        result = res.json()["result"]
+        got[ange] = next(r["allocations_mean"] for r in result["municipalities"] if r["code"] == "2260")
+        assert result["start"]["source"] == "history" and result["start"]["municipalities"] == 290
+        assert result["start"]["equalising"] == 0 and result["start"]["targets"] is True
+    assert got[40.0] >= 2 and got[0.4] == 0
+    plain = c.post("/v1/simulations", json={"parameters": parameters}, headers=agency).json()["result"]
+    assert plain["start"]["source"] == "assumed" and plain["start"]["history_children"] == 4390
+
+    priority = {**parameters, "rule": "priority"}
+    room = {"volunteers": {"2260": 2.0}, "parameters": priority}  # 2‰ of 50 rounds to 0 children
+    stated = c.post("/v1/simulations", json={**room, "capacity": {"2260": 7}}, headers=agency).json()["result"]
+    derived = c.post("/v1/simulations", json=room, headers=agency).json()["result"]
+    ange = {name: next(r["allocations_mean"] for r in res["municipalities"] if r["code"] == "2260")
+            for name, res in (("stated", stated), ("derived", derived))}
+    assert ange["stated"] >= 7 > ange["derived"]
+
+    sv = {**agency, "Accept-Language": "sv"}
+    rows = history(40.0)
+    rows[0] = {**rows[0], "allocations": 2, "equalising": 3}
+    bad = c.post("/v1/simulations", json={"history": rows, "parameters": parameters}, headers=sv)
+    assert bad.status_code == 422, bad.text
+    assert [(p["code"], p["field"]) for p in bad.json()["detail"]] == [(rows[0]["code"], "equalising")]
+    assert bad.json()["detail"][0]["reason"].startswith("ska vara ett helt tal från 0 till antalet anvisningar (2)")
+    half = [{**r, "target": None} if i else r for i, r in enumerate(history(40.0))]
+    bad = c.post("/v1/simulations", json={"history": half, "parameters": parameters}, headers=agency)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "target", bad.text
+    bad = c.post("/v1/simulations", json={**room, "capacity": {"0180": 3}}, headers=agency)
+    assert bad.status_code == 422
+    assert [(p["code"], p["field"]) for p in bad.json()["detail"]] == [("0180", "capacity")]

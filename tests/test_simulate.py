@@ -366,11 +366,14 @@ def test_a_history_with_targets_starts_each_municipality_at_its_own_fulfilment(t
         out = tmp_path / f"sim-{ange}.json"
         assert main(["simulate", "--history", history(ange), "--years", "1", "--arrivals", "50", "--tie-share", "0",
                      "--replicates", "1", "--out", str(out)]) == 0
-        rows = json.loads(out.read_text(encoding="utf-8"))["municipalities"]
-        got[ange] = next(r["allocations_mean"] for r in rows if r["code"] == "2260")
+        data = json.loads(out.read_text(encoding="utf-8"))
+        got[ange] = next(r["allocations_mean"] for r in data["municipalities"] if r["code"] == "2260")
+        assert {k: data["start"][k] for k in ("source", "municipalities", "equalising", "targets")} == {
+            "source": "history", "municipalities": 290, "equalising": 0, "targets": True}
     assert got[40.0] >= 2 and got[0.4] == 0  # the target, not the count, decides
     bad = tmp_path / "bad.csv"
-    for text in ("code;allocations;target\n2260;3;0\n", "code;allocations;target\n2260;3;4,39\n"):  # 0; the rest
+    for text in ("code;allocations;target\n2260;3;0\n", "code;allocations;target\n2260;3;4,39\n",  # 0; the rest
+                 "code;allocations;equalising\n2260;3;4\n"):  # more equalising than allocations
         bad.write_text(text, encoding="utf-8")
         assert main(["simulate", "--history", str(bad), "--replicates", "1", "--out", str(tmp_path / "x.json")]) == 2
     tiny = history(0.001)  # a fulfilment of 4,000: refused, not carried into an overflow

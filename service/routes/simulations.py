@@ -20,7 +20,15 @@ from service.routes.proposals import ACCEPTED, BUSY, queued
 from service.routes.rounds import NOT_FOUND, share_units
 from service.runtime import Runtime
 from solver.domain import InputError, InputProblem
-from solver.simulate import arrivals_from, parse_params, run, scenario_from_proposal, scenario_from_table
+from solver.simulate import (
+    arrivals_from,
+    capacity_from,
+    parse_params,
+    run,
+    scenario_from_proposal,
+    scenario_from_table,
+    start_from,
+)
 
 router = APIRouter(prefix="/v1", responses=ERRORS, tags=["simulations"])
 
@@ -43,11 +51,20 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
     else:
         scenario = scenario_from_table(rt.illustrative.units, rt.municipalities, "today's shares (illustrative)",
                                        volunteers)
+    if body.capacity is not None:
+        scenario.capacity = capacity_from(({"code": c, "children": n, "_row": c} for c, n in body.capacity.items()),
+                                          rt.municipalities, where="capacity")
+    start = None
+    if body.history is not None:
+        start = start_from(({**row.model_dump(), "_row": i} for i, row in enumerate(body.history)), rt.municipalities,
+                           scenario.base, where="history", source="history")
     against = against_params = None
     if body.against == "base":
         against = scenario_from_table(scenario.base, rt.municipalities, "base table", scenario.volunteers)
+        against.capacity = scenario.capacity  # both sides with the same stated capacity
     elif body.against is not None:
         against_params = replace(params, rule=body.against)
+    scenario.validate()
     children = params.replicates * sum(params.arrivals_by_year())
     work = children * (1 + (body.against is not None) + sum(body.stress) + len(body.stress))
     if work > rt.settings.max_simulation_children:
@@ -57,7 +74,7 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
             f"comparison and stress runs); this server allows {limit:,}",
             sv=f"begäran simulerar {_tal(work)} barn (replikat × ankomster, med jämförelse och stresskörningar); "
                f"servern tillåter {_tal(limit)}")], "request")
-    return scenario, params, against, against_params, work
+    return scenario, params, against, against_params, start, work
 
 
 @router.post("/simulations", status_code=201, response_model=schemas.SimulationOut,
@@ -69,11 +86,12 @@ async def create_simulation(body: schemas.SimulationIn, rt: Runtime_, who: Agenc
         with rt.sessions() as session:
             return _prepare(body, rt, session)
 
-    scenario, params, against, against_params, work = await run_in_threadpool(prepare)
+    scenario, params, against, against_params, start, work = await run_in_threadpool(prepare)
     request = body.model_dump(mode="json")
 
     def compute(cancel=None) -> dict[str, Any]:
-        return run(scenario, params, against=against, against_params=against_params, stress_factors=body.stress)
+        return run(scenario, params, start=start, against=against, against_params=against_params,
+                   stress_factors=body.stress)
 
     if work > rt.settings.sync_simulation_children:
         return await queued(rt, who, "simulation", compute, _store(who, request))
