@@ -1085,3 +1085,18 @@ def test_the_rules_checked_as_arrays_agree_with_the_rules_checked_one_by_one(cha
         assert solve._sound(setup, prob, near) == arrays
     finally:
         solve.SOUND_ARRAYS_FROM = kept
+
+
+def test_the_weighted_mode_keeps_a_binding_agreement_where_nothing_else_fits():
+    """0509 gives all of its 1.00‰ to its partner 0114 (room 1.01‰); with a least transfer of 0.20‰ no other
+    giver fits beside it. The empty start weighs less (population term) but breaks the agreement: it was
+    once kept, and the proposal failed its own check."""
+    wishes = {"wishes": [{"code": "0114", "wish": "receive", "amount_permille": 1.01},
+                         *({"code": c, "wish": "give", "amount_permille": "all"} for c in
+                           ("0115", "0117", "0120", "0123", "0125", "0126", "0127")),
+                         {"code": "0509", "wish": "give", "amount_permille": "all", "partner": "0114"}]}
+    p = propose(wishes, policy={"objective": "weighted", "weights": {"population": 10.0, "unequal": 0.0,
+                                                                     "cross_county": 0.0},
+                                "binding_agreements": True, "min_transfer_permille": 0.2})
+    assert p.termination.value == "optimal"
+    assert [(t.giver, t.receiver, t.amount) for t in p.transfers] == [("0509", "0114", 100)]

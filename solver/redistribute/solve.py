@@ -277,7 +277,9 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         table = on_aggregate(unbounded, values)
         if table is not None:
             weighted = prob.stages[0].expr
-            if evaluate(weighted, values) < evaluate(weighted, table):  # the solver stopped short of the search
+            # the search's table where the solver stopped short of it; never a start that breaks a rule (where
+            # nothing moves, a binding agreement is broken, and such a table may still weigh less)
+            if _sound(setup, prob, values) and evaluate(weighted, values) < evaluate(weighted, table):
                 result.stage_values["weighted"] = str(evaluate(weighted, values))
             else:
                 values = table
@@ -363,7 +365,7 @@ def _searched(setup: Setup, prob: MarketProblem, start: list[int]) -> list[int]:
     if not _sound(setup, prob, table) or evaluate(weighted, table) != value:
         log.warning("market %s: the local search's table is not confirmed by the full model", prob.market.key)
         return start
-    return table if value <= evaluate(weighted, start) else start
+    return table if value <= evaluate(weighted, start) or not _sound(setup, prob, start) else start
 
 
 _constructions: Kept[list[int]] = Kept(16)
