@@ -52,6 +52,8 @@ class SolveOptions:
     cancel: Cancel | None = None  # set by another thread: no further solve starts, and a running one stops
     presolve: bool = True  # CP-SAT's presolve (the PuLP backends ignore it)
     linearization_level: int | None = None  # CP-SAT's relaxation strength, None for its default (PuLP ignores it)
+    hint: bool = True  # the exact core starts each optimisation from its last table
+    packing_nodes: int = 100_000  # nodes the exact core's packing search may take on a level-1 check before CP-SAT
 
 
 class Cancelled(RuntimeError):

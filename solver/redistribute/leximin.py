@@ -5,7 +5,11 @@ manner of Bouveret & Lemaître's "atleast" method: the k-th smallest ratio is ra
 ones are kept as counts ("at least c participants reach v"), so the sorted vector is fixed and never who
 holds which value. Ratios stay integral: a participant reaches v = p/q when moved·q ≥ p·wish, that is
 moved ≥ ⌈v·wish⌉. Then volume, simplicity (cross-county transfers, then transfers), the population term
-and the matrix tie-break, each optimised with every earlier level kept at its optimum.
+and the matrix tie-break, each optimised with every earlier level kept at its optimum (later.py).
+
+Under the one-receiver rule the search starts from start.py's table (a local search over assignments), takes
+the relaxation's vector as a bound that a table meeting it proves at once, and asks "can every member reach
+v?" of the packing search (packing.py) before CP-SAT, since that check is a packing of givers into rooms.
 
 Every solve has a deterministic work limit taken from the market's budget, never the wall clock: a
 level that is not proven within the budget is reported as such, with the best table found so far.
@@ -20,10 +24,11 @@ from fractions import Fraction
 
 from ortools.sat.python import cp_model
 
+from solver.redistribute import later, start
 from solver.redistribute.backend import SolutionStatus, SolveOptions, Termination, watching
+from solver.redistribute.cpproto import INF, NINF, Expr, Proto
+from solver.redistribute.packing import Exhausted, search
 from solver.redistribute.targets import Market, Setup
-
-Expr = dict[int, int]  # proto variable index -> coefficient
 
 LEVELS = ("leximin", "volume", "cross_county", "transfers", "population", "tie_break")
 
@@ -84,39 +89,6 @@ def describe(vector: list[Fraction]) -> str:
     return " ".join(f"{v}×{c}" for v, c in sorted(counts.items()))
 
 
-class _Proto:
-    """A CP-SAT model written on its proto, with expressions as index -> coefficient maps."""
-
-    def __init__(self) -> None:
-        self.model = cp_model.CpModel()
-
-    @property
-    def proto(self):  # noqa: ANN201 - the CpModelProto
-        return self.model.proto
-
-    def var(self, lb: int, ub: int) -> int:
-        v = self.proto.variables.add()
-        v.domain.extend([lb, ub])
-        return len(self.proto.variables) - 1
-
-    def linear(self, expr: Expr, lo: int, hi: int, enforce: tuple[int, ...] = ()) -> None:
-        c = self.proto.constraints.add()
-        c.enforcement_literal.extend(enforce)
-        items = [(k, v) for k, v in expr.items() if v]
-        c.linear.vars.extend(k for k, _ in items)
-        c.linear.coeffs.extend(v for _, v in items)
-        c.linear.domain.extend([lo, hi])
-
-    def copy(self) -> _Proto:
-        out = _Proto()
-        out.proto.copy_from(self.proto)
-        return out
-
-
-INF = cp_model.INT_MAX
-NINF = cp_model.INT_MIN
-
-
 class Core:
     """One market's model and the levels decided on it so far."""
 
@@ -126,7 +98,7 @@ class Core:
         self.spent = 0.0
         self.solves = 0
         policy = setup.policy
-        m = self.m = _Proto()
+        m = self.m = Proto()
         by = {p.code: p for p in market.givers + market.receivers}
         self.x: dict[tuple[str, str], int] = {}
         self.y: dict[tuple[str, str], int] = {}
@@ -169,7 +141,8 @@ class Core:
 
     # --- solving ---------------------------------------------------------------------------------------
 
-    def _solve(self, model: _Proto, objective: Expr | None = None, order: list[int] | None = None) -> list[int] | None:
+    def solve(self, model: Proto, objective: Expr | None = None, order: list[int] | None = None,
+               hint: list[int] | None = None) -> list[int] | None:
         """Minimise `objective` (or find the first solution of a depth-first search over `order`, largest values
         first): the solution, None where there is none (proven). Raises _Stopped where the work ran out."""
         if self.options.cancel is not None and self.options.cancel.is_set():
@@ -179,10 +152,14 @@ class Core:
         proto = model.proto
         proto.clear_objective()
         proto.search_strategy.clear()
+        proto.clear_solution_hint()
         if objective:
             items = [(k, v) for k, v in objective.items() if v]
             proto.objective.vars.extend(k for k, _ in items)
             proto.objective.coeffs.extend(v for _, v in items)
+        if hint is not None:
+            proto.solution_hint.vars.extend(range(len(hint)))
+            proto.solution_hint.values.extend(hint)
         solver = cp_model.CpSolver()
         params = solver.parameters
         params.max_deterministic_time = self.left
@@ -215,7 +192,18 @@ class Core:
         raise _Stopped("the work limit was reached" if self.left <= 0 or self.options.cancel is None
                        or not self.options.cancel.is_set() else "cancelled")
 
-    def _reach(self, model: _Proto, member: Member, lo: int) -> int | bool:
+    def hint(self, model: Proto) -> list[int] | None:
+        """The last table (which keeps every level so far) as a value for each of `model`'s variables, from a solve
+        with its amounts fixed: a whole hint, so that an optimisation starts from a solution."""
+        if self.table is None or not self.options.hint:
+            return None
+        fixed = model.copy()
+        for pair, xi in self.x.items():
+            fixed.linear({xi: 1}, self.table[xi], self.table[xi])
+            fixed.linear({self.y[pair]: 1}, self.table[self.y[pair]], self.table[self.y[pair]])
+        return self.solve(fixed, {})
+
+    def _reach(self, model: Proto, member: Member, lo: int) -> int | bool:
         """A literal that, when true, makes `member` move at least `lo` units (True/False where it is decided)."""
         if lo <= 0:
             return True
@@ -225,122 +213,154 @@ class Core:
         model.linear(member.moved, lo + member.outside, INF, (lit,))
         return lit
 
-    def _at_least(self, model: _Proto, count: int, lows: list[int]) -> None:
+    def _at_least(self, model: Proto, count: int, lows: list[int]) -> None:
         """At least `count` members move at least their `lows` (member by member)."""
         lits = [self._reach(model, p, lo) for p, lo in zip(self.members, lows, strict=True)]
         sure = sum(1 for lit in lits if lit is True)
         free = {lit: 1 for lit in lits if lit is not True and lit is not False}
         model.linear(free, count - sure, INF)
 
-    def _keeps(self, values: list[int]) -> list[int]:
+    def keep(self, values: list[int]) -> list[int]:
         self.table = values
         return values
 
     # --- level 1: leximin of fulfilment ratios ----------------------------------------------------------
 
     def leximin(self) -> None:
-        table = self._solve(self.m, {})
+        table = self._start()
+        if table is None:
+            table = self.solve(self.m, {})
         if table is None:
             raise _Infeasible
-        need, floor = len(self.members), Fraction(0)
+        self.keep(table)
+        # while the levels found agree with the relaxation's vector, its next value bounds the next level, and its
+        # count above a value bounds how many can exceed it (start.py): a table that meets a bound proves a level
+        relaxed = self._relaxed()
+        agree = relaxed is not None
+        n = len(self.members)
+        need, floor = n, Fraction(0)
         while need > 0:
-            value, table = self._highest(need, floor, table)
+            cap = relaxed[n - need] if relaxed is not None and agree else Fraction(1)
+            value, table = self._highest(need, floor, table, cap)
             self._at_least(self.m, need, [math.ceil(value * p.wish) for p in self.members])
             self.levels.append(Level(value, need))
-            self._keeps(table)
+            self.keep(table)
             if value == 1:
                 break
-            need, table = self._above(value, table)
+            agree = agree and value == cap
+            most = sum(1 for v in relaxed if v > value) if relaxed is not None and agree else None
+            need, table = self._above(value, table, most)
+            agree = agree and need == most
             floor = value
 
-    def _highest(self, need: int, floor: Fraction, table: list[int]) -> tuple[Fraction, list[int]]:
-        """The highest ratio that `need` members reach together, with a table that shows it. A binary search over
-        the exact candidates k/wish, from what `table` (which keeps every level so far) already reaches; the
-        candidate just above it is tried first, since the table of the step before is often the answer."""
+    def _relaxed(self) -> list[Fraction] | None:
+        """The relaxation's sorted vector over the members (start.relaxed), or None where it has no members."""
+        givers = {g.code for g in self.market.givers}
+        offers = [p.wish for p in self.members if p.code in givers]
+        rooms = [p.wish for p in self.members if p.code not in givers]
+        return start.relaxed(offers, rooms) if self.members else None
+
+    def _packs(self) -> bool:
+        """Whether a table is an assignment of givers with amounts of at least one unit (start.py's view)."""
+        return self.setup.policy.one_receiver and self.setup.policy.min_transfer <= 1
+
+    def _wishes(self) -> tuple[dict[str, int], dict[str, int], dict[str, list[str]]]:
+        givers = {g.code for g in self.market.givers}
+        offers = {p.code: p.wish for p in self.members if p.code in givers}
+        rooms = {p.code: p.wish for p in self.members if p.code not in givers}
+        allowed: dict[str, list[str]] = defaultdict(list)
+        for g, r in sorted(self.x):
+            if g in offers and r in rooms:
+                allowed[g].append(r)
+        return offers, rooms, allowed
+
+    def _start(self) -> list[int] | None:
+        """The local search's table (start.assign) as the model's values; None where the rules it does not know of
+        (the rule off, a smallest transfer above one unit) leave it out."""
+        return self._fixed(start.assign(*self._wishes())) if self._packs() else None
+
+    def _fixed(self, table: dict[tuple[str, str], int]) -> list[int] | None:
+        """A table of the members' pairs as the model's values (binding agreements added), where the model
+        accepts it."""
+        policy = self.setup.policy
+        table = dict(table)
+        for g in self.market.givers:
+            if policy.binding_agreements and g.partner is not None and g.effective > 0:
+                table[g.code, g.partner] = g.effective
+        check = self.m.copy()
+        for pair, xi in self.x.items():
+            amount = table.get(pair, 0)
+            check.linear({xi: 1}, amount, amount)
+            check.linear({self.y[pair]: 1}, int(amount > 0), int(amount > 0))
+        return self.solve(check, {})
+
+    def _pack(self, value: Fraction) -> list[int] | None | _Undecided:
+        """"Can every member reach `value`?" by the packing search: a table, None where none can, or _Undecided
+        where the search stopped at its limit of nodes."""
+        offers, rooms, allowed = self._wishes()
+        packing, kinds = start.threshold(value, offers, rooms, allowed)
+        try:
+            counts, _ = search(packing, self.options.packing_nodes)
+        except Exhausted:
+            return _Undecided()
+        if counts is None:
+            return None
+        return self._fixed(start.assign(offers, rooms, allowed, start.placed(counts, kinds)))
+
+    def _highest(self, need: int, floor: Fraction, table: list[int], cap: Fraction) -> tuple[Fraction, list[int]]:
+        """The highest ratio that `need` members reach together, at most `cap`, with a table that shows it. A binary
+        search over the exact candidates k/wish, from what `table` (which keeps every level so far) already reaches;
+        the candidate just above it is tried first, since the table of the step before is often the answer."""
         candidates = sorted({Fraction(a, p.wish) for p in self.members for a in range(p.wish + 1)
-                             if Fraction(a, p.wish) >= floor})
-        lo = candidates.index(self._reached(table, need))
+                             if floor <= Fraction(a, p.wish) <= cap} | {cap})
+        reached = self._reached(table, need)
+        assert reached <= cap, f"a table reaches {reached} where the relaxation's bound is {cap}"
+        lo = candidates.index(reached)
         hi = len(candidates) - 1
         probe = lo + 1
         while lo < hi:
-            check = self.m.copy()
-            self._at_least(check, need, [math.ceil(candidates[probe] * p.wish) for p in self.members])
-            found = self._solve(check, {})
+            # every member at once is a packing (start.threshold): the search decides most such checks at once
+            found = self._pack(candidates[probe]) if need == len(self.members) and self._packs() else _Undecided()
+            if isinstance(found, _Undecided):
+                check = self.m.copy()
+                self._at_least(check, need, [math.ceil(candidates[probe] * p.wish) for p in self.members])
+                found = self.solve(check, {})
             if found is None:
                 hi = probe - 1
             else:
-                table = found
+                table = self.keep(found)
                 lo = candidates.index(self._reached(table, need))
             probe = (lo + hi + 1) // 2
         return candidates[lo], table
 
     def _reached(self, values: list[int], need: int) -> Fraction:
         """The ratio that the `need` best-served members of a table reach together."""
-        ratios = sorted(Fraction(sum(c * values[k] for k, c in p.moved.items()) - p.outside, p.wish)
-                        for p in self.members)
+        ratios = sorted(self._ratio(values, p) for p in self.members)
         return ratios[len(ratios) - need]
 
-    def _above(self, value: Fraction, table: list[int]) -> tuple[int, list[int]]:
-        """The most members that can exceed `value` with every level so far kept, and a table that shows it."""
+    def _above(self, value: Fraction, table: list[int], most: int | None) -> tuple[int, list[int]]:
+        """The most members that can exceed `value` with every level so far kept, and a table that shows it
+        (`most`, where known, bounds it: a table that reaches it needs no solve)."""
         trial = self.m.copy()
         lits = [self._reach(trial, p, math.floor(value * p.wish) + 1) for p in self.members]
         free = {lit: 1 for lit in lits if lit is not True and lit is not False}
         if not free:
             return 0, table
-        values = self._solve(trial, {lit: -1 for lit in free})
+        if most is not None and sum(1 for p in self.members if self._ratio(table, p) > value) == most:
+            return most, table
+        values = self.solve(trial, {lit: -1 for lit in free}, hint=self.hint(trial))
         assert values is not None, "the levels so far have a table"
-        return sum(values[lit] for lit in free), self._keeps(values)
+        return sum(values[lit] for lit in free), self.keep(values)
 
-    # --- levels 2 to 5 ---------------------------------------------------------------------------------
-
-    def later(self, out: Outcome) -> None:
-        county = {c: m.county_code for c, m in self.setup.municipalities.items()}
-        volume = {x: 1 for x in self.x.values()}
-        cross = {y: 1 for (g, r), y in self.y.items() if county[g] != county[r]}
-        transfers = {y: 1 for y in self.y.values()}
-        value = self._optimum("volume", volume, "max", out)
-        self.m.linear(volume, value, INF)
-        value = self._optimum("cross_county", cross, "min", out)
-        self.m.linear(cross, NINF, value)
-        value = self._optimum("transfers", transfers, "min", out)
-        self.m.linear(transfers, NINF, value)
-        population = self._population()
-        value = self._optimum("population", population, "min", out)
-        self.m.linear(population, NINF, value)
-        order = [self.x[pair] for pair in sorted(self.x)]
-        values = self._solve(self.m, None, order)
-        assert values is not None, "the earlier levels have a table"
-        self._keeps(values)
-        out.stage_status["tie_break"] = "optimal"
-
-    def _optimum(self, name: str, expr: Expr, sense: str, out: Outcome) -> int:
-        sign = -1 if sense == "max" else 1
-        values = self._solve(self.m, {k: sign * v for k, v in expr.items()})
-        assert values is not None, "the earlier levels have a table"
-        self._keeps(values)
-        value = sum(c * values[k] for k, c in expr.items())
-        out.stage_values[name] = str(value)
-        out.stage_status[name] = "optimal"
-        return value
-
-    def _population(self) -> Expr:
-        """Σ |P·share − K·population| over the market's participants, as a sum of new variables bounding each
-        term from above (exact at the minimum)."""
-        scale_p, _ = self.setup.pop_scale
-        expr: Expr = {}
-        for p in self.market.givers + self.market.receivers:
-            offset = self.setup.population_offset(p.code)
-            sign = -1 if p.gives else 1
-            reach = abs(offset) + scale_p * p.effective
-            a = self.m.var(0, reach)
-            inner = {k: sign * scale_p * c for k, c in self.moved[p.code].items()}
-            self.m.linear({**inner, a: 1}, -offset, INF)  # a ≥ offset + sign·P·moved
-            self.m.linear({**{k: -v for k, v in inner.items()}, a: 1}, offset, INF)  # a ≥ −(offset + sign·P·moved)
-            expr[a] = 1
-        return expr
+    def _ratio(self, values: list[int], p: Member) -> Fraction:
+        return Fraction(sum(c * values[k] for k, c in p.moved.items()) - p.outside, p.wish)
 
     def flows(self, values: list[int]) -> dict[tuple[str, str], int]:
         return {pair: values[xi] for pair, xi in self.x.items() if values[xi] > 0}
+
+
+class _Undecided:
+    """A check the packing search left open."""
 
 
 class _Infeasible(Exception):
@@ -359,7 +379,7 @@ def solve(setup: Setup, market: Market, options: SolveOptions) -> Outcome:
         core.leximin()
         out.stage_values["leximin"] = describe(sorted_vector(core.levels, len(core.members)))
         out.stage_status["leximin"] = "optimal"
-        core.later(out)
+        later.decide(core, out)
     except _Infeasible:
         out.termination, out.solution = Termination.INFEASIBLE, SolutionStatus.NONE
         out.message = "no table keeps the hard rules"
