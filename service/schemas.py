@@ -316,6 +316,10 @@ class SimulationParamsIn(Strict):
     history_children: whole(0, 10_000_000) | None = Field(
         default=None, description="allocations since 2016 assumed behind the country; each municipality starts on "
                                   "target in whole children")
+    burn_in: list[whole(0, 1_000_000)] | None = Field(
+        default=None, max_length=50, description="allocations a year before the simulated years (from 2016, e.g. the "
+                                                 "published volumes): the rule is run from zero under the base table "
+                                                 "over them to find where fulfilment starts; not with a history")
 
 
 class HistoryRowIn(Strict):

@@ -212,6 +212,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             raw["arrivals"] = [int(a) if a.strip().lstrip("-").isdigit() else a for a in args.arrivals.split(",")]
         except ValueError:
             raw["arrivals"] = args.arrivals
+    if args.burn_in is not None:
+        raw["burn_in"] = [int(a) if a.strip().isdigit() else a for a in args.burn_in.split(",")]
     if args.proposal and args.arrivals is None:  # start in the proposal's year, with the forecast it used
         from solver.simulate import arrivals_from
 
@@ -353,6 +355,9 @@ def parser(mount: Mount | None = None) -> argparse.ArgumentParser:
                                       "(default: the wish in per mille of the forecast, rounded half up)")
     p.add_argument("--history-children", type=int,
                    help="the allocations since 2016 assumed behind the country when no --history is given (4390)")
+    p.add_argument("--burn-in", help="allocations a year before the simulated years, from 2016, e.g. the published "
+                                     "volumes: the rule is run from zero under the base table over them to find where "
+                                     "fulfilment starts (instead of --history or the assumed start)")
     p.add_argument("--redistribution", choices=["once", "yearly"],
                    help="once (default): the proposal holds the first year, the base table after; yearly: every year")
     p.add_argument("--replicates", type=int)

@@ -74,6 +74,10 @@ class SimulationParams:
     # country (an assumption: the published yearly volumes of 2016-2024 are not in the project's sources), unless a
     # start file gives each municipality's own allocations
     history_children: int = HISTORY_CHILDREN
+    # allocations a year before the simulated years (from 2016), run from zero under the base table to find where
+    # fulfilment starts (report section 6: years between allocations are the rule's own doing); the published volumes
+    # are the user's to give, and no history may be given with them
+    burn_in: tuple[int, ...] = ()
 
     def arrivals_by_year(self) -> list[int]:
         return [self.arrivals[min(y, len(self.arrivals) - 1)] for y in range(self.years)]
@@ -89,7 +93,7 @@ class SimulationParams:
                 "mean_stay_days": self.mean_stay_days,
                 "tie_children_in_agency_housing": self.tie_children_in_agency_housing,
                 "forecast": self.forecast_by_year(), "redistribution": self.redistribution,
-                "history_children": self.history_children}
+                "history_children": self.history_children, "burn_in": list(self.burn_in)}
 
 
 def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> SimulationParams:
@@ -171,13 +175,14 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
         forecast=_forecast(data.get("forecast"), problems),
         redistribution=choice("redistribution", "once", ("once", "yearly")),
         history_children=integer("history_children", HISTORY_CHILDREN, 0, 10_000_000),
+        burn_in=_counts("burn_in", data.get("burn_in", []), problems),
     )
     if not problems and params.replicates * params.years > MAX_REPLICATE_YEARS:
         problems.append(InputProblem("parameters", "replicates", f"replicates × years is {params.replicates * params.years:,}; "
                                      f"at most {MAX_REPLICATE_YEARS:,}",
                                      sv=f"replikat × år är {params.replicates * params.years:,}".replace(",", " ")
                                         + f"; högst {MAX_REPLICATE_YEARS:,}".replace(",", " ")))
-    children = params.replicates * sum(params.arrivals_by_year())
+    children = params.replicates * (sum(params.arrivals_by_year()) + sum(params.burn_in))
     if not problems and children > MAX_CHILDREN:
         problems.append(InputProblem("parameters", "arrivals", f"replicates × arrivals is {children:,} children; at "
                                      f"most {MAX_CHILDREN:,}",
@@ -186,6 +191,23 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
     if problems:
         raise InputError(problems, what="simulation parameters")
     return params
+
+
+def _counts(name: str, raw: Any, problems: list[InputProblem]) -> tuple[int, ...]:
+    """A list of at most MAX_YEARS whole numbers of children (the burn-in's yearly volumes)."""
+    if not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) > MAX_YEARS:
+        problems.append(InputProblem("parameters", name, f"must be a list of at most {MAX_YEARS} counts",
+                                     sv=f"ska vara en lista med högst {MAX_YEARS} antal"))
+        return ()
+    out: list[int] = []
+    for i, a in enumerate(raw):
+        if isinstance(a, bool) or not isinstance(a, int | float) or a != int(a) or not 0 <= a <= MAX_ARRIVALS:
+            problems.append(InputProblem("parameters", f"{name}[{i}]",
+                                         f"must be a whole number of children from 0 to {MAX_ARRIVALS}, got {a!r}",
+                                         sv=f"ska vara ett helt antal barn från 0 till {MAX_ARRIVALS}, inte {a!r}"))
+        else:
+            out.append(int(a))
+    return tuple(out)
 
 
 def arrivals_from(forecast: int) -> tuple[int, ...]:
@@ -332,12 +354,12 @@ def _kernel(shares_by_year, tie_cumulative, arrivals, poisson, tie_share, extra,
                 inverse[i] = 1.0 / shares[i] if shares[i] > 0 else 0.0
                 keys[i] = (counts[i] + extra * CREDIT) * inverse[i] if shares[i] > 0 else np.inf
                 own_equalising[i] = 0
-            count = np.random.poisson(arrivals[y]) if poisson else arrivals[y]
+            count = np.random.poisson(arrivals[y]) if poisson[y] else arrivals[y]
             ties_left = int(round(tie_share * count))
             room = rooms[y].copy()
             by_priority = 0
             for c in range(count):
-                if poisson:
+                if poisson[y]:
                     tie = np.random.random() < tie_share
                 else:
                     tie = np.random.random() * (count - c) < ties_left
@@ -387,47 +409,67 @@ def _kernel(shares_by_year, tie_cumulative, arrivals, poisson, tie_share, extra,
 
 
 def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, float] | None):
+    """The kernel's arrays, the burn-in's years first (base table, fixed counts, nothing redistributed, no
+    volunteers), and how many years the burn-in adds."""
     codes = [m.code for m in scenario.municipalities]
     index = {c: i for i, c in enumerate(codes)}
     proposed = np.array([scenario.shares[c] for c in codes], np.int64)
     base = np.array([scenario.base[c] for c in codes], np.int64)
-    years = params.years
-    applies = np.array([y == 0 or params.redistribution == "yearly" for y in range(years)], np.bool_)
+    if start is not None and params.burn_in:
+        raise InputError([InputProblem("parameters", "burn_in", "cannot be given with a history: each says where "
+                                       "fulfilment starts", sv="kan inte anges med en historik: båda anger var "
+                                                               "måluppfyllelsen börjar")], what="simulation parameters")
+    burn = len(params.burn_in)
+    years = burn + params.years
+    applies = np.array([y >= burn and (y == burn or params.redistribution == "yearly") for y in range(years)], np.bool_)
     shares_by_year = np.array([proposed if applies[y] else base for y in range(years)], np.int64).reshape(years, -1)
     weights = np.array([m.population * params.tie_boost.get(m.code, 1.0) for m in scenario.municipalities], np.float64)
-    arrivals = np.array(params.arrivals_by_year(), np.int64)
+    arrivals = np.array([*params.burn_in, *params.arrivals_by_year()], np.int64)
+    drawn = np.array([y >= burn and params.arrivals_model == "poisson" for y in range(years)], np.bool_)
     volunteers = np.array([codes.index(c) for c in sorted(scenario.volunteers)], np.int64)
     # a volunteer's capacity in children each year: its wish in per mille of that year's forecast, rounded half up
     # as the compensation is (Karlstad's 2.50 ‰ of 200 is 1 child, not 0); stress does not raise it
+    forecast = [0] * burn + params.forecast_by_year()
     rooms = np.array([[(scenario.capacity[c] if c in scenario.capacity else expected_children(scenario.volunteers[c], a))
                        if applies[y] else 0 for c in sorted(scenario.volunteers)]
-                      for y, a in enumerate(params.forecast_by_year())], np.int64).reshape(len(arrivals), len(volunteers))
+                      for y, a in enumerate(forecast)], np.int64).reshape(len(arrivals), len(volunteers))
     if start is not None:  # each municipality's own allocations so far (a history file)
         begin = np.array([round(start.get(c, 0) * CREDIT) for c in codes], np.int64)
+    elif burn:  # from zero, the burn-in's years decide
+        begin = np.zeros(len(codes), np.int64)
     else:  # every municipality on target under the base table, with the assumed history behind the country, in
         # whole children as real histories are (an exact share of it would decide like a start from zero)
         begin = np.array([expected_children(scenario.base[c], params.history_children) * CREDIT for c in codes],
                          np.int64)
     moves = np.array([[index[g], index[r], units, scenario.shares[r]] for g, r, units in scenario.transfers
                       if scenario.shares[r] > 0], np.int64).reshape(-1, 4)
-    return shares_by_year, np.cumsum(weights), arrivals, volunteers, rooms, begin, moves, applies
+    return shares_by_year, np.cumsum(weights), arrivals, drawn, volunteers, rooms, begin, moves, applies, burn
+
+
+def _after(outcome: Outcome, burn: int) -> Outcome:
+    """The simulated years of an outcome that began with a burn-in."""
+    return Outcome(outcome.allocations[:, burn:], outcome.ties[:, burn:], outcome.equalising[:, burn:],
+                   outcome.to_volunteers[:, burn:], outcome.overflow[:, burn:],
+                   outcome.equalising_by_municipality[burn:])
 
 
 def simulate(scenario: Scenario, params: SimulationParams, start: Mapping[str, float] | None = None) -> Outcome:
     """Run the process; the same scenario, parameters and seed give the same outcome."""
     scenario.validate()
-    shares, tie_cumulative, arrivals, volunteers, rooms, begin, moves, applies = _inputs(scenario, params, start)
-    out = _kernel(shares, tie_cumulative, arrivals, params.arrivals_model == "poisson", params.tie_share,
+    shares, tie_cumulative, arrivals, drawn, volunteers, rooms, begin, moves, applies, burn = _inputs(
+        scenario, params, start)
+    out = _kernel(shares, tie_cumulative, arrivals, drawn, params.tie_share,
                   1 if params.comparison == "after" else 0, params.rule == "priority", volunteers, rooms, begin,
                   params.replicates, params.seed, moves, applies)
-    return Outcome(*out)
+    return _after(Outcome(*out), burn)
 
 
 def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping[str, float] | None = None) -> Outcome:
     """The same process as a plain per-child Python loop (a linear scan for the lowest fulfilment). It draws
     from its own random stream, so it agrees with `simulate` exactly only where nothing is random."""
     scenario.validate()
-    shares_by_year, tie_cumulative, arrivals, volunteers, rooms, begin, moves, applies = _inputs(scenario, params, start)
+    shares_by_year, tie_cumulative, arrivals, drawn, volunteers, rooms, begin, moves, applies, burn = _inputs(
+        scenario, params, start)
     rng = np.random.default_rng(params.seed)
     n, years, extra = shares_by_year.shape[1], len(arrivals), 1 if params.comparison == "after" else 0
     ties, equalising, to_volunteers, overflow = (np.zeros((params.replicates, years), np.int64) for _ in range(4))
@@ -451,13 +493,13 @@ def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping
                     return left < right
                 return share_list[i] > share_list[j] if share_list[i] != share_list[j] else i < j
 
-            count = int(rng.poisson(arrivals[y])) if params.arrivals_model == "poisson" else int(arrivals[y])
+            count = int(rng.poisson(arrivals[y])) if drawn[y] else int(arrivals[y])
             ties_left = round(params.tie_share * count)
             room = [int(r) for r in rooms[y]]
             by_priority = 0
             mine = [0] * n  # equalising children of this year, for the year-end accounting
             for c in range(count):
-                if params.arrivals_model == "poisson":
+                if drawn[y]:
                     tie = rng.random() < params.tie_share
                 else:
                     tie = rng.random() * (count - c) < ties_left
@@ -493,7 +535,7 @@ def simulate_python(scenario: Scenario, params: SimulationParams, start: Mapping
                     moved = mine[r] * CREDIT * units // proposed
                     counts[r] -= moved
                     counts[g] += moved
-    return out
+    return _after(out, burn)
 
 
 # --- what it means ------------------------------------------------------------------------------------------
@@ -988,7 +1030,10 @@ def start_from(rows: Iterable[Mapping[str, Any]], municipalities: Sequence[Munic
 
 
 def assumed_start(params: SimulationParams) -> dict[str, Any]:
-    """What the output says of the default start."""
+    """What the output says of a start without a history: the burn-in's, or the default."""
+    if params.burn_in:
+        return {"source": "burn-in", "years": len(params.burn_in), "allocations": sum(params.burn_in),
+                "note": "the rule run from zero under the base table over the burn-in's yearly volumes"}
     return {"source": "assumed", "history_children": params.history_children,
             "note": "every municipality on target under the base table in whole children, with the assumed "
                     "allocations since 2016 behind the country (the published yearly volumes are not in the "

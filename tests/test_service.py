@@ -704,6 +704,11 @@ def test_a_simulation_over_http_takes_a_history_and_the_volunteers_capacity(serv
     assert got[40.0] >= 2 and got[0.4] == 0
     plain = c.post("/v1/simulations", json={"parameters": parameters}, headers=agency).json()["result"]
     assert plain["start"]["source"] == "assumed" and plain["start"]["history_children"] == 4390
+    burnt = c.post("/v1/simulations", json={"parameters": {**parameters, "burn_in": [439, 439]}}, headers=agency)
+    assert burnt.status_code == 201 and burnt.json()["result"]["start"]["source"] == "burn-in", burnt.text
+    both = c.post("/v1/simulations", json={"history": history(40.0), "parameters": {**parameters, "burn_in": [439]}},
+                  headers=agency)
+    assert both.status_code == 422 and both.json()["detail"][0]["field"] == "burn_in", both.text
 
     priority = {**parameters, "rule": "priority"}
     room = {"volunteers": {"2260": 2.0}, "parameters": priority}  # 2‰ of 50 rounds to 0 children

@@ -20,8 +20,10 @@ from solver.simulate import (
     VARIABLE_SEK,
     Scenario,
     SimulationParams,
+    Start,
     parse_params,
     report,
+    run,
     scenario_from_table,
     simulate,
     simulate_python,
@@ -129,13 +131,13 @@ def test_a_volunteers_capacity_is_in_children_and_tie_children_use_it_up(today):
 
     # 2.50 ‰ of a forecast of 200 is half a child: one, rounded half up as the compensation is (not 0 by half-to-even)
     scenario = replace(today, volunteers={"1780": 250})
-    rooms = _inputs(scenario, SimulationParams(years=2, arrivals=(200, 600), redistribution="yearly"), None)[4]
+    rooms = _inputs(scenario, SimulationParams(years=2, arrivals=(200, 600), redistribution="yearly"), None)[5]
     assert rooms.tolist() == [[1], [2]]
-    once = _inputs(scenario, SimulationParams(years=2, arrivals=(200, 600)), None)[4]
+    once = _inputs(scenario, SimulationParams(years=2, arrivals=(200, 600)), None)[5]
     assert once.tolist() == [[1], [0]]  # the proposal, and its volunteers' capacity, hold one year
-    stressed = _inputs(scenario, SimulationParams(years=1, arrivals=(2000,), forecast=(200,)), None)[4]
+    stressed = _inputs(scenario, SimulationParams(years=1, arrivals=(2000,), forecast=(200,)), None)[5]
     assert stressed.tolist() == [[1]]  # stress raises arrivals, not the capacity the wish gave
-    stated = _inputs(replace(scenario, capacity={"1780": 4}), SimulationParams(years=1, arrivals=(200,)), None)[4]
+    stated = _inputs(replace(scenario, capacity={"1780": 4}), SimulationParams(years=1, arrivals=(200,)), None)[5]
     assert stated.tolist() == [[4]]  # the round's own figure wins
     # every tie child goes to the volunteers: their capacity of 20 is soon used by ties, not by equalising children
     rooms20 = {"2260": 2000, "2480": 2000}
@@ -395,3 +397,26 @@ def test_capacity_from_a_file_is_read_and_checked(tmp_path):
     for text in ("code,children\n2260,three\n9999,1\n", "code,children\n2260,3\n2260,5\n", "code,children\n0114,2\n"):
         capacity.write_text(text, encoding="utf-8")  # not a number, twice, not a receiving municipality
         assert main([*args, "--capacity", str(capacity)]) == 2
+
+
+def test_a_burn_in_is_the_first_years_of_one_longer_run(today):
+    """A burn-in of N children is the process run from zero under the base table: one simulated year after it is
+    exactly the second year of a two-year run from zero with N children in the first (the same draws, in the same
+    order), in the compiled kernel and in the Python reference; and the output says where it started."""
+    params = SimulationParams(years=1, arrivals=(300,), replicates=3, seed=5, burn_in=(2000,))
+    longer = SimulationParams(years=2, arrivals=(2000, 300), replicates=3, seed=5, history_children=0)
+    after = simulate(today, params)
+    whole = simulate(today, longer)
+    assert (after.allocations == whole.allocations[:, 1:]).all() and (after.ties == whole.ties[:, 1:]).all()
+    assert (after.equalising_by_municipality == whole.equalising_by_municipality[1:]).all()
+    plain = replace(params, tie_share=0.0, replicates=1)
+    assert (simulate_python(today, plain).allocations == simulate(today, plain).allocations).all()
+    result = run(today, replace(params, replicates=2))
+    assert result["start"]["source"] == "burn-in" and result["start"]["allocations"] == 2000
+    assert result["parameters"]["burn_in"] == [2000]
+    with pytest.raises(InputError) as bad:
+        parse_params({"burn_in": [100, -1, "x"]}, set(today.shares))
+    assert [p.field for p in bad.value.problems] == ["burn_in[1]", "burn_in[2]"]
+    with pytest.raises(InputError) as both:
+        run(today, params, start=Start({"0114": 3.0}, {}))
+    assert both.value.problems[0].field == "burn_in"

@@ -58,6 +58,10 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
     if body.history is not None:
         start = start_from(({**row.model_dump(), "_row": i} for i, row in enumerate(body.history)), rt.municipalities,
                            scenario.base, where="history", source="history")
+        if params.burn_in:
+            raise InputError([InputProblem("parameters", "burn_in", "cannot be given with a history: each says where "
+                                           "fulfilment starts", sv="kan inte anges med en historik: båda anger var "
+                                                                   "måluppfyllelsen börjar")], "request")
     against = against_params = None
     if body.against == "base":
         against = scenario_from_table(scenario.base, rt.municipalities, "base table", scenario.volunteers)
@@ -65,7 +69,7 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
     elif body.against is not None:
         against_params = replace(params, rule=body.against)
     scenario.validate()
-    children = params.replicates * sum(params.arrivals_by_year())
+    children = params.replicates * (sum(params.arrivals_by_year()) + sum(params.burn_in))
     work = children * (1 + (body.against is not None) + sum(body.stress) + len(body.stress))
     if work > rt.settings.max_simulation_children:
         limit = rt.settings.max_simulation_children
