@@ -326,8 +326,8 @@ class HistoryRowIn(Strict):
     """One municipality's allocations since 1 January 2016 (the start of goal fulfilment)."""
 
     code: Code
-    allocations: whole(0, 50_000_000)
-    equalising: whole(0, 50_000_000) | None = Field(default=None, description="of them, equalising allocations")
+    allocations: whole(0, 10_000_000)
+    equalising: whole(0, 10_000_000) | None = Field(default=None, description="of them, equalising allocations")
     target: float | None = Field(default=None, gt=0, le=50_000_000,
                                  description="its share-weighted target so far, in children (given for every "
                                              "municipality or for none)")

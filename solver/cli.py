@@ -213,7 +213,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except ValueError:
             raw["arrivals"] = args.arrivals
     if args.burn_in is not None:
-        raw["burn_in"] = [int(a) if a.strip().isdigit() else a for a in args.burn_in.split(",")]
+        raw["burn_in"] = [int(a) if a.strip().isascii() and a.strip().isdigit() else a for a in args.burn_in.split(",")]
     if args.proposal and args.arrivals is None:  # start in the proposal's year, with the forecast it used
         from solver.simulate import arrivals_from
 

@@ -48,6 +48,7 @@ MAX_ARRIVALS = 1_000_000
 MAX_REPLICATE_YEARS = 200_000  # the counts of every replicate-year are kept: 290 × 4 bytes each
 MAX_CHILDREN = 500_000_000  # children simulated in all (about 3 minutes on one core)
 HISTORY_CHILDREN = 4_390  # the assumed allocations since 2016: ten years at the 2025 volume (about 439)
+MAX_HISTORY = 10_000_000  # children in a history, all municipalities together (2016-2025: about 10,000)
 CREDIT = 100_000  # a child in credit units: the year-end accounting moves fractions of a child
 
 
@@ -177,16 +178,17 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
         history_children=integer("history_children", HISTORY_CHILDREN, 0, 10_000_000),
         burn_in=_counts("burn_in", data.get("burn_in", []), problems),
     )
-    if not problems and params.replicates * params.years > MAX_REPLICATE_YEARS:
-        problems.append(InputProblem("parameters", "replicates", f"replicates × years is {params.replicates * params.years:,}; "
-                                     f"at most {MAX_REPLICATE_YEARS:,}",
-                                     sv=f"replikat × år är {params.replicates * params.years:,}".replace(",", " ")
+    spans = params.replicates * (params.years + len(params.burn_in))  # the kernel keeps every year's counts
+    if not problems and spans > MAX_REPLICATE_YEARS:
+        problems.append(InputProblem("parameters", "replicates", f"replicates × years (with the burn-in's) is "
+                                     f"{spans:,}; at most {MAX_REPLICATE_YEARS:,}",
+                                     sv=f"replikat × år (med inkörningens) är {spans:,}".replace(",", " ")
                                         + f"; högst {MAX_REPLICATE_YEARS:,}".replace(",", " ")))
     children = params.replicates * (sum(params.arrivals_by_year()) + sum(params.burn_in))
     if not problems and children > MAX_CHILDREN:
-        problems.append(InputProblem("parameters", "arrivals", f"replicates × arrivals is {children:,} children; at "
-                                     f"most {MAX_CHILDREN:,}",
-                                     sv=f"replikat × ankomster är {children:,} barn".replace(",", " ")
+        problems.append(InputProblem("parameters", "arrivals", f"replicates × arrivals (with the burn-in's) is "
+                                     f"{children:,} children; at most {MAX_CHILDREN:,}",
+                                     sv=f"replikat × ankomster (med inkörningens) är {children:,} barn".replace(",", " ")
                                         + f"; högst {MAX_CHILDREN:,}".replace(",", " ")))
     if problems:
         raise InputError(problems, what="simulation parameters")
@@ -979,7 +981,7 @@ def start_from(rows: Iterable[Mapping[str, Any]], municipalities: Sequence[Munic
                                          sv="förekommer mer än en gång"))
             continue
         value = row.get("allocations")
-        count = _whole(value, MAX_ARRIVALS * MAX_YEARS)  # kept in credit units within int64
+        count = _whole(value, MAX_HISTORY)
         if count is None:
             problems.append(InputProblem(place, "allocations", f"must be a whole number ≥ 0, got {value!r}", code=code,
                                          sv=f"ska vara ett helt tal ≥ 0, inte {value!r}"))
@@ -1007,17 +1009,27 @@ def start_from(rows: Iterable[Mapping[str, Any]], municipalities: Sequence[Munic
             except ValueError:
                 problems.append(InputProblem(place, "target", f"must be a number of children above 0, got {target!r}",
                                              code=code, sv=f"ska vara ett antal barn över 0, inte {target!r}"))
+    absent = sorted(known - set(counts))  # a municipality left out would start at zero: the history is half made up
+    if absent and not problems:
+        problems.append(InputProblem(source, "code", f"has no row for {len(absent)} municipalities, among them "
+                                     f"{', '.join(absent[:5])}: a history gives every municipality its allocations "
+                                     f"(0 too)", sv=f"saknar rader för {len(absent)} kommuner, bland dem "
+                                                    f"{', '.join(absent[:5])}: en historik anger varje kommuns "
+                                                    f"anvisningar (även 0)"))
     if targets and base is not None:
         missing = sorted(c for c in known if c not in targets)  # a fulfilment each, or the start is half made up
         if missing:
             problems.append(InputProblem(source, "target", f"is given for some municipalities but not for "
                                          f"{', '.join(missing[:5])}", sv=f"anges för vissa kommuner men inte för "
                                                                         f"{', '.join(missing[:5])}"))
+    total = sum(counts.values())
+    if total > MAX_HISTORY:  # the kernel's fulfilment products stay within int64 (credit units × shares)
+        problems.append(InputProblem(source, "allocations", f"add up to {total:,} children; at most {MAX_HISTORY:,}",
+                                     sv=f"blir sammanlagt {total:,} barn; högst {MAX_HISTORY:,}".replace(",", " ")))
     if problems:
         raise InputError(problems, what="start state")
-    total = sum(counts.values())
     summary = {"source": "history", "municipalities": len(counts), "allocations": total,
-               "equalising": sum(equalising.values()) if equalising else None,
+               "equalising": sum(equalising.values()) if len(equalising) == len(counts) else None,
                "equalising_given_for": len(equalising), "targets": bool(targets and base is not None)}
     if not targets or base is None:
         return Start({c: float(v) for c, v in counts.items()}, summary)
@@ -1026,7 +1038,15 @@ def start_from(rows: Iterable[Mapping[str, Any]], municipalities: Sequence[Munic
         raise InputError([InputProblem(source, "target", f"gives a fulfilment above 1000 (allocations ÷ target) for "
                                        f"{', '.join(high[:5])}", sv=f"ger en måluppfyllelse över 1000 (anvisningar ÷ "
                                                                     f"mål) för {', '.join(high[:5])}")], what="start state")
-    return Start({c: total * base[c] / TOTAL_UNITS * counts[c] / targets[c] for c in counts}, summary)
+    scaled = {c: total * base[c] / TOTAL_UNITS * counts[c] / targets[c] for c in counts}
+    large = sorted(c for c in scaled if scaled[c] > MAX_HISTORY)
+    if large:
+        raise InputError([InputProblem(source, "target", f"gives a start above {MAX_HISTORY:,} children (the country's "
+                                       f"allocations × share × fulfilment) for {', '.join(large[:5])}",
+                                       sv=f"ger en start över {MAX_HISTORY:,} barn (landets anvisningar × andel × "
+                                          f"måluppfyllelse) för {', '.join(large[:5])}".replace(",", " "))],
+                         what="start state")
+    return Start(scaled, summary)
 
 
 def assumed_start(params: SimulationParams) -> dict[str, Any]:

@@ -723,11 +723,14 @@ def test_a_simulation_over_http_takes_a_history_and_the_volunteers_capacity(serv
     rows[0] = {**rows[0], "allocations": 2, "equalising": 3}
     bad = c.post("/v1/simulations", json={"history": rows, "parameters": parameters}, headers=sv)
     assert bad.status_code == 422, bad.text
-    assert [(p["code"], p["field"]) for p in bad.json()["detail"]] == [(rows[0]["code"], "equalising")]
+    assert [(p["code"], p["field"], p["where"]) for p in bad.json()["detail"]] == [
+        (rows[0]["code"], "equalising", "history row 1")]
     assert bad.json()["detail"][0]["reason"].startswith("ska vara ett helt tal från 0 till antalet anvisningar (2)")
     half = [{**r, "target": None} if i else r for i, r in enumerate(history(40.0))]
     bad = c.post("/v1/simulations", json={"history": half, "parameters": parameters}, headers=agency)
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "target", bad.text
+    empty = c.post("/v1/simulations", json={"history": [], "parameters": parameters}, headers=agency)
+    assert empty.status_code == 422 and empty.json()["detail"][0]["field"] == "code", empty.text  # not a zero start
     bad = c.post("/v1/simulations", json={**room, "capacity": {"0180": 3}}, headers=agency)
     assert bad.status_code == 422
     assert [(p["code"], p["field"]) for p in bad.json()["detail"]] == [("0180", "capacity")]

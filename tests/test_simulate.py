@@ -420,3 +420,11 @@ def test_a_burn_in_is_the_first_years_of_one_longer_run(today):
     with pytest.raises(InputError) as both:
         run(today, params, start=Start({"0114": 3.0}, {}))
     assert both.value.problems[0].field == "burn_in"
+    with pytest.raises(InputError) as big:  # the kernel keeps the burn-in's years too: 6 GB here
+        parse_params({"years": 2, "replicates": 100_000, "arrivals": [0], "burn_in": [20] * 50}, set(today.shares))
+    assert [p.field for p in big.value.problems] == ["replicates"]
+
+
+def test_a_bad_burn_in_on_the_command_line_is_refused_by_name(tmp_path, capsys):
+    assert main(["simulate", "--burn-in", "439,²", "--replicates", "1", "--out", str(tmp_path / "x.json")]) == 2
+    assert "burn_in[1]" in capsys.readouterr().err

@@ -56,8 +56,8 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
                                           rt.municipalities, where="capacity")
     start = None
     if body.history is not None:
-        start = start_from(({**row.model_dump(), "_row": i} for i, row in enumerate(body.history)), rt.municipalities,
-                           scenario.base, where="history", source="history")
+        start = start_from(({**row.model_dump(), "_row": i} for i, row in enumerate(body.history, start=1)),
+                           rt.municipalities, scenario.base, where="history row", source="history")
         if params.burn_in:
             raise InputError([InputProblem("parameters", "burn_in", "cannot be given with a history: each says where "
                                            "fulfilment starts", sv="kan inte anges med en historik: båda anger var "
