@@ -54,6 +54,7 @@ class SolveOptions:
     linearization_level: int | None = None  # CP-SAT's relaxation strength, None for its default (PuLP ignores it)
     hint: bool = True  # the exact core starts each optimisation from its last table
     packing_nodes: int = 100_000  # nodes the exact core's packing search may take on a level-1 check before CP-SAT
+    packing_node_work: float = 1e-5  # the work (deterministic seconds) a node of that search counts for
 
 
 class Cancelled(RuntimeError):

@@ -299,13 +299,23 @@ class Core:
         where the search stopped at its limit of nodes."""
         offers, rooms, allowed = self._wishes()
         packing, kinds = start.threshold(value, offers, rooms, allowed)
+        per_node = self.options.packing_node_work  # the search's nodes are work too, counted, never timed
         try:
-            counts, _ = search(packing, self.options.packing_nodes)
-        except Exhausted:
+            counts, used = search(packing, min(self.options.packing_nodes, int(self.left / per_node)))
+        except Exhausted as stopped:
+            self._spend(stopped.nodes * per_node)
             return _Undecided()
+        self._spend(used * per_node)
         if counts is None:
             return None
-        return self._fixed(start.assign(offers, rooms, allowed, start.placed(counts, kinds)))
+        table = self._fixed(start.assign(offers, rooms, allowed, start.placed(counts, kinds)))
+        # the packing holds every rule of the model at this level; a table the model refused would mean a rule the
+        # packing does not know, and must not be read as "no table reaches v"
+        return _Undecided() if table is None else table
+
+    def _spend(self, work: float) -> None:
+        self.spent += work
+        self.left -= work
 
     def _highest(self, need: int, floor: Fraction, table: list[int], cap: Fraction) -> tuple[Fraction, list[int]]:
         """The highest ratio that `need` members reach together, at most `cap`, with a table that shows it. A binary

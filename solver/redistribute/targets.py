@@ -1,9 +1,11 @@
 """Effective wishes, markets and the exact proportional cut, computed before any integer program.
 
-The proportional cut is the leximin of fulfilment ratios for the relaxation without the one-receiver
-packing: the short side of each market is served in full and the long side shares the rest by Adams'
-divisor method, which hands each unit to the participant with the lowest ratio so far (ties: larger
-wish, then lower code). It is exact, deterministic, and the target the integer program stays closest to.
+The proportional cut is the staged driver's target for the relaxation without the one-receiver packing:
+the short side of each market is served in full and the long side shares the rest by Adams' divisor
+method, which hands each unit to the participant with the lowest ratio so far (ties: larger wish, then
+lower code). It is deterministic, and the target the staged driver stays closest to. At exact ties its
+rule is not the leximin's (a unit between wishes of 1 and 2 goes to the 2 here, ratios 0 and ½, where the
+leximin gives it to the 1, ratios 0 and 1): the exact core uses start.split, checked against enumeration.
 """
 
 from __future__ import annotations
