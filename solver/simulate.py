@@ -133,18 +133,12 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
     years = integer("years", 4, 1, MAX_YEARS)
     raw = data.get("arrivals", FORECAST)
     raw = [raw] if isinstance(raw, int | float) and not isinstance(raw, bool) else raw
-    arrivals: list[int] = []
+    arrivals: tuple[int, ...] = ()
     if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw or len(raw) > MAX_YEARS:
         problems.append(InputProblem("parameters", "arrivals", f"must be a count or a list of 1 to {MAX_YEARS} counts",
                                      sv=f"ska vara ett antal eller en lista med 1 till {MAX_YEARS} antal"))
     else:
-        for i, a in enumerate(raw):
-            if isinstance(a, bool) or not isinstance(a, int | float) or a != int(a) or not 0 <= a <= MAX_ARRIVALS:
-                problems.append(InputProblem("parameters", f"arrivals[{i}]",
-                                             f"must be a whole number of children from 0 to {MAX_ARRIVALS}, got {a!r}",
-                                             sv=f"ska vara ett helt antal barn från 0 till {MAX_ARRIVALS}, inte {a!r}"))
-            else:
-                arrivals.append(int(a))
+        arrivals = _counts("arrivals", raw, problems)
     boost = data.get("tie_boost", {}) or {}
     boosts: dict[str, float] = {}
     if not isinstance(boost, Mapping):
@@ -163,7 +157,7 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
                 boosts[str(code)] = float(factor)
     params = SimulationParams(
         years=years,
-        arrivals=tuple(arrivals) or FORECAST,
+        arrivals=arrivals or FORECAST,
         arrivals_model=choice("arrivals_model", "fixed", ("fixed", "poisson")),
         tie_share=float(number("tie_share", TIE_SHARE_2025, 0.0, 1.0)),
         tie_boost=boosts,
@@ -196,7 +190,7 @@ def parse_params(data: Mapping[str, Any] | None, known_codes: set[str]) -> Simul
 
 
 def _counts(name: str, raw: Any, problems: list[InputProblem]) -> tuple[int, ...]:
-    """A list of at most MAX_YEARS whole numbers of children (the burn-in's yearly volumes)."""
+    """A list of at most MAX_YEARS whole numbers of children (yearly arrivals, the burn-in's volumes)."""
     if not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) > MAX_YEARS:
         problems.append(InputProblem("parameters", name, f"must be a list of at most {MAX_YEARS} counts",
                                      sv=f"ska vara en lista med högst {MAX_YEARS} antal"))
