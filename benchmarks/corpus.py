@@ -23,6 +23,7 @@ import resource
 import statistics
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from solver.data import load_municipalities  # noqa: E402
 from solver.domain import Municipality, Policy, Scope  # noqa: E402
 from solver.redistribute.backend import SolveOptions  # noqa: E402
+from solver.redistribute.check import _sorted_ratios  # noqa: E402 - the checker's own reading of level 1
 from solver.redistribute.leximin import solve  # noqa: E402
 from solver.redistribute.proposal import propose  # noqa: E402
 from solver.redistribute.targets import build_setup  # noqa: E402
@@ -131,21 +133,39 @@ def run_core(wishes: list[dict[str, Any]], fields: dict[str, Any], munis, base, 
     started = time.perf_counter()
     setup = build_setup(munis, base, read_wishes({"wishes": wishes}, munis, base, policy), policy)
     levels, proven, solves, work = [], True, 0, 0.0
+    flows: list[tuple[str, str, int]] = []
     for market in setup.markets:
         out = solve(setup, market, SolveOptions(time_limit_s=time_limit))
         solves += out.solves
         work += out.spent
         proven &= out.termination.value in ("optimal", "infeasible")
         levels.append("leximin" in out.stage_status or out.termination.value == "infeasible")
+        flows += [(g, r, a) for (g, r), a in (out.flows or {}).items()]
     return {"wall_s": round(time.perf_counter() - started, 4), "proven": proven, "level1": all(levels),
-            "markets": len(setup.markets), "solves": solves, "work": round(work, 4)}
+            "markets": len(setup.markets), "solves": solves, "work": round(work, 4),
+            "vector": vector(setup, flows)}
+
+
+def vector(setup, flows: list[tuple[str, str, int]]) -> list[str]:
+    """The table's fulfilment ratios of level 1 over every market, ascending (as the checker computes them)."""
+    moved: dict[str, int] = defaultdict(int)
+    for g, r, amount in flows:
+        moved[g] += amount
+        moved[r] += amount
+    out: list[Fraction] = []
+    for market in setup.markets:
+        for part in _sorted_ratios(setup, market, moved).split():
+            value, count = part.split("×")
+            out += [Fraction(value)] * int(count)
+    return [str(v) for v in sorted(out)]
 
 
 def run_driver(wishes, fields, munis, base, time_limit: float) -> dict[str, Any]:
     started = time.perf_counter()
     proposal = propose({"wishes": wishes}, shares=base, policy={**fields, "time_limit_s": time_limit},
                        municipalities=munis)
-    return {"wall_s": round(time.perf_counter() - started, 4), "termination": proposal.termination.value}
+    return {"wall_s": round(time.perf_counter() - started, 4), "termination": proposal.termination.value,
+            "vector": vector(proposal.setup, [(t.giver, t.receiver, t.amount) for t in proposal.transfers])}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -176,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
                    "core": run_core(wishes, fields, munis, base, args.time_limit)}
             if args.driver:
                 row["driver"] = run_driver(wishes, fields, munis, base, args.time_limit)
+                core, driver = ([Fraction(v) for v in row[k]["vector"]] for k in ("core", "driver"))
+                row["level1_vs_driver"] = "better" if core > driver else "worse" if core < driver else "equal"
             if seed < args.cbc:
                 naive = naive_baseline(munis, base, {"wishes": wishes}, args.cbc_limit)
                 row["cbc"] = {"wall_s": round(naive["seconds"], 4), "status": naive["status"],
@@ -198,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.driver:
             summary[shape]["driver_optimal"] = sum(r["driver"]["termination"] == "optimal" for r in mine) / len(mine)
             summary[shape]["driver_p50_s"] = statistics.median(r["driver"]["wall_s"] for r in mine)
+            summary[shape]["level1_vs_driver"] = {k: sum(r["level1_vs_driver"] == k for r in mine)
+                                                  for k in ("better", "equal", "worse")}
         print(shape, json.dumps(summary[shape]), flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {"settings": vars(args), "machine": machine(), "peak_memory_mb": round(peak_mb, 1),
