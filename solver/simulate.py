@@ -411,10 +411,7 @@ def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, fl
     index = {c: i for i, c in enumerate(codes)}
     proposed = np.array([scenario.shares[c] for c in codes], np.int64)
     base = np.array([scenario.base[c] for c in codes], np.int64)
-    if start is not None and params.burn_in:
-        raise InputError([InputProblem("parameters", "burn_in", "cannot be given with a history: each says where "
-                                       "fulfilment starts", sv="kan inte anges med en historik: båda anger var "
-                                                               "måluppfyllelsen börjar")], what="simulation parameters")
+    one_start(start is not None, params)
     burn = len(params.burn_in)
     years = burn + params.years
     applies = np.array([y >= burn and (y == burn or params.redistribution == "yearly") for y in range(years)], np.bool_)
@@ -440,6 +437,14 @@ def _inputs(scenario: Scenario, params: SimulationParams, start: Mapping[str, fl
     moves = np.array([[index[g], index[r], units, scenario.shares[r]] for g, r, units in scenario.transfers
                       if scenario.shares[r] > 0], np.int64).reshape(-1, 4)
     return shares_by_year, np.cumsum(weights), arrivals, drawn, volunteers, rooms, begin, moves, applies, burn
+
+
+def one_start(history: bool, params: SimulationParams) -> None:
+    """A history and a burn-in each say where fulfilment starts: refuse the two together."""
+    if history and params.burn_in:
+        raise InputError([InputProblem("parameters", "burn_in", "cannot be given with a history: each says where "
+                                       "fulfilment starts", sv="kan inte anges med en historik: båda anger var "
+                                                               "måluppfyllelsen börjar")], what="simulation parameters")
 
 
 def _after(outcome: Outcome, burn: int) -> Outcome:

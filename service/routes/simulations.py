@@ -23,6 +23,7 @@ from solver.domain import InputError, InputProblem
 from solver.simulate import (
     arrivals_from,
     capacity_from,
+    one_start,
     parse_params,
     run,
     scenario_from_proposal,
@@ -58,10 +59,7 @@ def _prepare(body: schemas.SimulationIn, rt: Runtime, session: Session):
     if body.history is not None:
         start = start_from(({**row.model_dump(), "_row": i} for i, row in enumerate(body.history, start=1)),
                            rt.municipalities, scenario.base, where="history row", source="history")
-        if params.burn_in:
-            raise InputError([InputProblem("parameters", "burn_in", "cannot be given with a history: each says where "
-                                           "fulfilment starts", sv="kan inte anges med en historik: båda anger var "
-                                                                   "måluppfyllelsen börjar")], "request")
+        one_start(True, params)
     against = against_params = None
     if body.against == "base":
         against = scenario_from_table(scenario.base, rt.municipalities, "base table", scenario.volunteers)

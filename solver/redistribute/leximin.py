@@ -21,6 +21,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 
 from ortools.sat.python import cp_model
 
@@ -197,10 +198,17 @@ class Core:
         with its amounts fixed: a whole hint, so that an optimisation starts from a solution."""
         if self.table is None or not self.options.hint:
             return None
+        table = self.table
+        return self._with(model, {pair: table[xi] for pair, xi in self.x.items()})
+
+    def _with(self, model: Proto, amounts: dict[tuple[str, str], int]) -> list[int] | None:
+        """`model`'s values with every pair's amount fixed (0 where `amounts` has none), where the model accepts them:
+        a solve that only completes the other variables."""
         fixed = model.copy()
         for pair, xi in self.x.items():
-            fixed.linear({xi: 1}, self.table[xi], self.table[xi])
-            fixed.linear({self.y[pair]: 1}, self.table[self.y[pair]], self.table[self.y[pair]])
+            amount = amounts.get(pair, 0)
+            fixed.linear({xi: 1}, amount, amount)
+            fixed.linear({self.y[pair]: 1}, int(amount > 0), int(amount > 0))
         return self.solve(fixed, {})
 
     def _reach(self, model: Proto, member: Member, lo: int) -> int | bool:
@@ -235,12 +243,13 @@ class Core:
         self.keep(table)
         # while the levels found agree with the relaxation's vector, its next value bounds the next level, and its
         # count above a value bounds how many can exceed it (start.py): a table that meets a bound proves a level
-        relaxed = self._relaxed()
-        agree = relaxed is not None
+        offers, rooms, _ = self._wishes
+        relaxed = start.relaxed(list(offers.values()), list(rooms.values()))
+        agree = True
         n = len(self.members)
         need, floor = n, Fraction(0)
         while need > 0:
-            cap = relaxed[n - need] if relaxed is not None and agree else Fraction(1)
+            cap = relaxed[n - need] if agree else Fraction(1)
             value, table = self._highest(need, floor, table, cap)
             self._at_least(self.m, need, [math.ceil(value * p.wish) for p in self.members])
             self.levels.append(Level(value, need))
@@ -248,23 +257,19 @@ class Core:
             if value == 1:
                 break
             agree = agree and value == cap
-            most = sum(1 for v in relaxed if v > value) if relaxed is not None and agree else None
+            most = sum(1 for v in relaxed if v > value) if agree else None
             need, table = self._above(value, table, most)
             agree = agree and need == most
             floor = value
 
-    def _relaxed(self) -> list[Fraction] | None:
-        """The relaxation's sorted vector over the members (start.relaxed), or None where it has no members."""
-        givers = {g.code for g in self.market.givers}
-        offers = [p.wish for p in self.members if p.code in givers]
-        rooms = [p.wish for p in self.members if p.code not in givers]
-        return start.relaxed(offers, rooms) if self.members else None
 
     def _packs(self) -> bool:
         """Whether a table is an assignment of givers with amounts of at least one unit (start.py's view)."""
         return self.setup.policy.one_receiver and self.setup.policy.min_transfer <= 1
 
+    @cached_property
     def _wishes(self) -> tuple[dict[str, int], dict[str, int], dict[str, list[str]]]:
+        """The member givers' offers, the member receivers' rooms and each giver's allowed receivers."""
         givers = {g.code for g in self.market.givers}
         offers = {p.code: p.wish for p in self.members if p.code in givers}
         rooms = {p.code: p.wish for p in self.members if p.code not in givers}
@@ -277,7 +282,7 @@ class Core:
     def _start(self) -> list[int] | None:
         """The local search's table (start.assign) as the model's values; None where the rules it does not know of
         (the rule off, a smallest transfer above one unit) leave it out."""
-        return self._fixed(start.assign(*self._wishes())) if self._packs() else None
+        return self._fixed(start.assign(*self._wishes)) if self._packs() else None
 
     def _fixed(self, table: dict[tuple[str, str], int]) -> list[int] | None:
         """A table of the members' pairs as the model's values (binding agreements added), where the model
@@ -287,17 +292,12 @@ class Core:
         for g in self.market.givers:
             if policy.binding_agreements and g.partner is not None and g.effective > 0:
                 table[g.code, g.partner] = g.effective
-        check = self.m.copy()
-        for pair, xi in self.x.items():
-            amount = table.get(pair, 0)
-            check.linear({xi: 1}, amount, amount)
-            check.linear({self.y[pair]: 1}, int(amount > 0), int(amount > 0))
-        return self.solve(check, {})
+        return self._with(self.m, table)
 
     def _pack(self, value: Fraction) -> list[int] | None | _Undecided:
         """"Can every member reach `value`?" by the packing search: a table, None where none can, or _Undecided
         where the search stopped at its limit of nodes."""
-        offers, rooms, allowed = self._wishes()
+        offers, rooms, allowed = self._wishes
         packing, kinds = start.threshold(value, offers, rooms, allowed)
         per_node = self.options.packing_node_work  # the search's nodes are work too, counted, never timed
         try:
@@ -351,13 +351,13 @@ class Core:
     def _above(self, value: Fraction, table: list[int], most: int | None) -> tuple[int, list[int]]:
         """The most members that can exceed `value` with every level so far kept, and a table that shows it
         (`most`, where known, bounds it: a table that reaches it needs no solve)."""
+        if most is not None and sum(1 for p in self.members if self._ratio(table, p) > value) == most:
+            return most, table
         trial = self.m.copy()
         lits = [self._reach(trial, p, math.floor(value * p.wish) + 1) for p in self.members]
         free = {lit: 1 for lit in lits if lit is not True and lit is not False}
         if not free:
             return 0, table
-        if most is not None and sum(1 for p in self.members if self._ratio(table, p) > value) == most:
-            return most, table
         values = self.solve(trial, {lit: -1 for lit in free}, hint=self.hint(trial))
         assert values is not None, "the levels so far have a table"
         return sum(values[lit] for lit in free), self.keep(values)
