@@ -3,6 +3,7 @@
 import logging
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from solver import propose
 from solver.compensation import expected_children, variable_compensation
 from solver.domain import TOTAL_UNITS
+from solver.redistribute.tuning import Tuning
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -348,17 +350,8 @@ def test_the_largest_deviation_is_the_least_possible(wishes):
 
 
 def _with(wishes, policy=None, **switches):
-    """Propose with module switches of the driver set (COUNTS_FROM_GIVERS, AGGREGATE_STAGES)."""
-    from solver.redistribute import solve
-
-    before = {name: getattr(solve, name) for name in switches}
-    for name, value in switches.items():
-        setattr(solve, name, value)
-    try:
-        return propose(wishes, policy=policy)
-    finally:
-        for name, value in before.items():
-            setattr(solve, name, value)
+    """Propose with some of the solvers' tuning replaced (counts_from_givers, aggregate_stages, …)."""
+    return propose(wishes, policy=policy, tuning=replace(Tuning(), **switches))
 
 
 FAIRNESS_STAGES = ("max_deviation", "volume_simplicity", "population")
@@ -372,8 +365,8 @@ def test_counts_and_aggregate_agree_with_the_full_model(wishes, policy):
     """Stage 1 on counts and the later stages on the aggregate model reach the full model's optimum, also
     with county floors and binding agreements (which the aggregate models as windows)."""
     with _warnings_of("solver.redistribute.solve") as warned:
-        counted = _with(wishes, policy, COUNTS_FROM_GIVERS=1, AGGREGATE_STAGES=True)
-    full = _with(wishes, policy, COUNTS_FROM_GIVERS=1000, AGGREGATE_STAGES=False)
+        counted = _with(wishes, policy, counts_from_givers=1, aggregate_stages=True)
+    full = _with(wishes, policy, counts_from_givers=1000, aggregate_stages=False)
     assert counted.termination == full.termination
     assume(counted.solution.value == "optimal" and full.solution.value == "optimal")
     assert warned == []  # the aggregate's tables were confirmed by the full model, not replaced by it
@@ -390,9 +383,9 @@ def test_counts_and_aggregate_agree_with_the_full_model(wishes, policy):
 def test_the_weighted_mode_on_the_aggregate_reaches_the_full_models_optimum(wishes, weights):
     policy = {"objective": "weighted", "weights": weights}
     with _warnings_of("solver.redistribute.solve") as warned:
-        aggregated = _with(wishes, policy, AGGREGATE_STAGES=True)
+        aggregated = _with(wishes, policy, aggregate_stages=True)
     assert warned == []  # the aggregate's table was confirmed by the full model, not replaced by it
-    full = _with(wishes, policy, AGGREGATE_STAGES=False)
+    full = _with(wishes, policy, aggregate_stages=False)
     assume(aggregated.termination.value == "optimal" and full.termination.value == "optimal")
     assert aggregated.objective["stages"]["national"]["weighted"] == full.objective["stages"]["national"]["weighted"]
     assert aggregated.objective["value"] == full.objective["value"]
@@ -452,8 +445,8 @@ def test_the_tie_break_that_reaches_the_last_stages_bound_gives_the_staged_answe
     paths = []
     for wishes in (_sample_wishes(), _sample_with_offer(13, lambda offer: offer - 0.01)):
         with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
-            peeked = _with(wishes, PEEK_ORDER=order_limit, BOUNDS_SLICE=0)
-        staged = _with(wishes, PEEK_SLICE=0, BOUNDS_SLICE=0)
+            peeked = _with(wishes, peek_order=order_limit, bounds_slice=0)
+        staged = _with(wishes, peek_slice=0, bounds_slice=0)
         assert peeked.solution.value == "optimal"
         assert peeked.to_json(timing=False) == staged.to_json(timing=False)
         paths += [m.split(": ", 1)[1].replace("the tie-break ", "") for m in seen if "the tie-break" in m]
@@ -471,23 +464,23 @@ def test_one_search_that_reaches_every_stages_bound_gives_the_staged_answer(case
     and the tie-break give one after the other:
     - reached: the national sample;
     - unreachable: the sample with one offer halved, whose bound of volume and simplicity is above the optimum,
-      so that no table reaches it (the population stage finds none); without BOUNDS_SETTLE the stages then
+      so that no table reaches it (the population stage finds none); without `bounds_settle` the stages then
       run one by one;
     - settled: the sample with a county floor of 0.8, whose bound of volume and simplicity (looked for with
       probing, for 0.005 deterministic seconds) is likewise above the optimum: the search from that bound finds
-      the optimum (BOUNDS_SETTLE), and the population stage's bound at it is reached;
-    - not settled: the halved offer again, whose search from that bound does not finish within BOUNDS_SETTLE;
+      the optimum (`bounds_settle`), and the population stage's bound at it is reached;
+    - not settled: the halved offer again, whose search from that bound does not finish within `bounds_settle`;
     - stopped: the sample with the tie-break search's work limit too short; the stages then run one by one.
-    (Each from the table of the check that found the largest deviation to fit, as without SPECULATE.)"""
+    (Each from the table of the check that found the largest deviation to fit, as without `speculate`.)"""
     halved = case in ("unreachable", "not settled")
     wishes = _sample_with_offer(35, lambda offer: offer / 2) if halved else _sample_wishes()
     policy = {"county_floor": 0.8, "binding_agreements": False} if case == "settled" else None  # the path measured
-    switches = {"reached": {}, "unreachable": {"BOUNDS_SETTLE": 0},
-                "settled": {"BOUNDS_PROBING": True, "BOUNDS_SLICE": 0.005}, "not settled": {},
-                "stopped": {"BOUNDS_ORDER": 0.005}}[case]
+    switches = {"reached": {}, "unreachable": {"bounds_settle": 0},
+                "settled": {"bounds_probing": True, "bounds_slice": 0.005}, "not settled": {},
+                "stopped": {"bounds_order": 0.005}}[case]
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
-        joint = _with(wishes, policy, SPECULATE=0, **switches)
-    staged = _with(wishes, policy, BOUNDS_SLICE=0, PEEK_SLICE=0)
+        joint = _with(wishes, policy, speculate=0, **switches)
+    staged = _with(wishes, policy, bounds_slice=0, peek_slice=0)
     assert joint.solution.value == "optimal"
     assert joint.to_json(timing=False) == staged.to_json(timing=False)
     expected = {"reached": ["the tie-break reached every stage's bound"],
@@ -518,8 +511,8 @@ def test_a_small_work_limit_runs_the_stages_one_by_one():
 def test_the_stages_decided_from_their_bounds_give_the_staged_answer(wishes, policy):
     """On random instances (most of whose stages are decided within the slice that looks for their bounds,
     which then bound the search exactly), the proposal is byte for byte the one of the stages run one by one."""
-    joint = _with(wishes, policy, COUNTS_FROM_GIVERS=2)
-    staged = _with(wishes, policy, COUNTS_FROM_GIVERS=2, BOUNDS_SLICE=0)
+    joint = _with(wishes, policy, counts_from_givers=2)
+    staged = _with(wishes, policy, counts_from_givers=2, bounds_slice=0)
     assert joint.to_json(timing=False) == staged.to_json(timing=False)
 
 
@@ -625,10 +618,10 @@ def test_the_later_stages_that_run_ahead_of_the_last_deviation_check_give_the_sa
     - dropped: D − 1 fits (a smaller wish set), so they run again at D − 1."""
     wishes = [dict(w) for w in _TIGHTER_AT_THE_LAST_CHECK] if case == "dropped" else _sample_wishes()
     policy = {"time_limit_s": 0.5 if case == "redone" else 5}
-    switches = {"BOUNDS_SLICE": 0, "PACKING_NODES": 0} if case == "redone" else {}
+    switches = {"bounds_slice": 0, "deviation_packing_nodes": 0} if case == "redone" else {}
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
-        ahead = _with(wishes, policy, AHEAD=True, **switches)
-    after = _with(wishes, policy, AHEAD=False, **switches)
+        ahead = _with(wishes, policy, ahead=True, **switches)
+    after = _with(wishes, policy, ahead=False, **switches)
     assert ahead.feasible
     assert ahead.to_json(timing=False) == after.to_json(timing=False)
     ran = [m.rsplit("deviation ", 1)[1] for m in seen if "ran ahead" in m]
@@ -647,26 +640,26 @@ _FAR_FROM_TWO = [{"code": "0114", "wish": "give", "amount_permille": 1.0},
 
 @pytest.mark.parametrize("case", ["decided", "from the check", "lower", "refuted"])
 def test_the_later_stages_that_start_before_the_first_check_give_the_same_answer(case):
-    """The later stages start at a largest deviation of 2 before anything is checked (SPECULATE), from the
+    """The later stages start at a largest deviation of 2 before anything is checked (`speculate`), from the
     table where nothing moves, and may be decided there by their bounds alone. Whatever happens, the answer is
-    the one they give when run after the checks (AHEAD off), and where every stage is proven, the one they give
+    the one they give when run after the checks (`ahead` off), and where every stage is proven, the one they give
     without speculating:
     - decided: the national sample, whose bounds decide every stage;
     - from the check: the sample with a county floor of 0.8, whose bounds from there are not reached (without
-      BOUNDS_SETTLE, which would settle them), so they wait for the table of the check that finds 2 to fit and
+      `bounds_settle`, which would settle them), so they wait for the table of the check that finds 2 to fit and
       run from it;
     - lower: the least largest deviation is 1 (a check finds it after 2 fitted), so they run again at 1;
     - refuted: the check of 2 finds that it does not fit, so what runs at 2 is dropped."""
     wishes, policy, switches = {
         "decided": (_sample_wishes(), {}, {}),
-        "from the check": (_sample_wishes(), {"county_floor": 0.8}, {"BOUNDS_SETTLE": 0}),
+        "from the check": (_sample_wishes(), {"county_floor": 0.8}, {"bounds_settle": 0}),
         "lower": ([dict(w) for w in _TIGHTER_AT_THE_LAST_CHECK], {}, {}),
-        "refuted": (_FAR_FROM_TWO, {}, {"COUNTS_FROM_GIVERS": 2}),
+        "refuted": (_FAR_FROM_TWO, {}, {"counts_from_givers": 2}),
     }[case]
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
         ahead = _with(wishes, policy, **switches)
-    after = _with(wishes, policy, AHEAD=False, **switches)
-    plain = _with(wishes, policy, SPECULATE=0, **switches)
+    after = _with(wishes, policy, ahead=False, **switches)
+    plain = _with(wishes, policy, speculate=0, **switches)
     assert ahead.solution.value == "optimal" and plain.solution.value == "optimal"
     assert ahead.to_json(timing=False) == after.to_json(timing=False) == plain.to_json(timing=False)
     deviation = ahead.objective["stages"]["national"]["max_deviation"]
@@ -691,12 +684,12 @@ def test_running_the_later_stages_ahead_never_changes_the_answer(wishes, policy,
     """On random instances (the deviation decided on counts from two givers on, so that the stages run ahead
     on small markets too) and work limits small enough that limits are cut by what is left, the proposal is
     byte for byte the one made with the later stages run after the last check; and where every stage is
-    proven, the one made without starting them before the first check (SPECULATE)."""
+    proven, the one made without starting them before the first check (`speculate`)."""
     policy = dict(policy, time_limit_s=limit)
-    ahead = _with(wishes, policy, AHEAD=True, COUNTS_FROM_GIVERS=2)
-    after = _with(wishes, policy, AHEAD=False, COUNTS_FROM_GIVERS=2)
+    ahead = _with(wishes, policy, ahead=True, counts_from_givers=2)
+    after = _with(wishes, policy, ahead=False, counts_from_givers=2)
     assert ahead.to_json(timing=False) == after.to_json(timing=False)
-    plain = _with(wishes, policy, SPECULATE=0, COUNTS_FROM_GIVERS=2)
+    plain = _with(wishes, policy, speculate=0, counts_from_givers=2)
     if ahead.solution.value == plain.solution.value == "optimal":
         assert ahead.to_json(timing=False) == plain.to_json(timing=False)
 
@@ -739,8 +732,8 @@ def test_the_volume_and_simplicity_bounds_on_counts_keep_the_optimum(wishes, pol
     """The bounds that counts of interchangeable givers put on the volume-and-simplicity stage never cut off
     its optimum: with them (asked before the stage's search) every stage ends where it ends without them."""
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
-        counted = _with(wishes, policy, SIMPLICITY_ON_COUNTS="always")
-    plain = _with(wishes, policy, SIMPLICITY_ON_COUNTS="never")
+        counted = _with(wishes, policy, simplicity_on_counts="always")
+    plain = _with(wishes, policy, simplicity_on_counts="never")
     assume(counted.solution.value == "optimal" and plain.solution.value == "optimal")
     check_rules(counted, wishes)
     assert counted.objective == plain.objective
@@ -757,8 +750,8 @@ def test_counts_prove_the_volume_and_simplicity_stage_where_the_aggregate_does_n
     receiver = next(w for w in wishes if w["wish"] == "receive")
     receiver["amount_permille"] = round(float(receiver["amount_permille"]) - 0.05, 2)
     stage = "volume_simplicity"
-    with_counts = _with(wishes, SIMPLICITY_ON_COUNTS="stalled").objective
-    without = _with(wishes, SIMPLICITY_ON_COUNTS="never").objective
+    with_counts = _with(wishes, simplicity_on_counts="stalled").objective
+    without = _with(wishes, simplicity_on_counts="never").objective
     assert without["stage_status"]["national"][stage] == "feasible"
     assert with_counts["stage_status"]["national"][stage] == "optimal"
     assert int(with_counts["stages"]["national"][stage]) >= int(without["stages"]["national"][stage])
@@ -942,7 +935,7 @@ def test_a_deviation_check_the_packing_search_does_not_decide_goes_to_cp_sat(nod
     national sample's bounds decide them from either.)"""
     wishes = _sample_wishes()
     with _warnings_of("solver.redistribute.solve", logging.DEBUG) as seen:
-        by_cpsat = _with(wishes, PACKING_NODES=nodes)
+        by_cpsat = _with(wishes, deviation_packing_nodes=nodes)
     assert any("the packing search did not decide D = 1; CP-SAT does" in m for m in seen)
     by_packing = _with(wishes)
     assert by_cpsat.solution.value == by_packing.solution.value == "optimal"
@@ -955,18 +948,13 @@ def _first_in_order(agg, reach, limit, split, guided=False):
     from solver.redistribute import cpsat
     from solver.redistribute.backend import SolveOptions
 
-    before = cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM
-    cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM = split, 0
-    try:
-        return cpsat.Session(agg.problem, SolveOptions(time_limit_s=10)).first_in_order(
-            agg.order, limit, reach, reach[1] if guided else None)
-    finally:
-        cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM = before
+    options = SolveOptions(time_limit_s=10, tuning=replace(Tuning(), tie_split=split, tie_split_from=0))
+    return cpsat.Session(agg.problem, options).first_in_order(agg.order, limit, reach, reach[1] if guided else None)
 
 
 @pytest.mark.parametrize("case", ["at the top", "below the top", "stopped"])
 def test_the_tie_break_search_split_on_its_first_variable_finds_the_same_table(case):
-    """The tie-break's two searches side by side (TIE_SPLIT) give the answer of the plain search alone: where
+    """The tie-break's two searches side by side (`tie_split`) give the answer of the plain search alone: where
     the first undecided variable's largest value is in the answer (the national sample), where it is not (the
     split search goes on below it), and where neither finds a table within a work limit too small."""
     from solver.redistribute import aggregate
@@ -1003,17 +991,10 @@ def test_the_tie_break_search_split_on_its_first_variable_finds_the_same_table(c
 def test_the_split_tie_break_search_never_changes_the_proposal(wishes, policy, limit):
     """With the tie-break's split search beside it or not (here on models of any size), the proposal is the
     same where every stage is proven."""
-    from solver.redistribute import cpsat
-
     policy = dict(policy, time_limit_s=limit)
-    before = cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM
-    try:
-        cpsat.TIE_SPLIT_FROM = 0  # every search split, however small its model
-        both = _with(wishes, policy, COUNTS_FROM_GIVERS=2)
-        cpsat.TIE_SPLIT = False
-        alone = _with(wishes, policy, COUNTS_FROM_GIVERS=2)
-    finally:
-        cpsat.TIE_SPLIT, cpsat.TIE_SPLIT_FROM = before
+    # every search split, however small its model, or none
+    both = _with(wishes, policy, counts_from_givers=2, tie_split_from=0)
+    alone = _with(wishes, policy, counts_from_givers=2, tie_split_from=0, tie_split=False)
     if both.solution.value == alone.solution.value == "optimal":
         assert both.to_json(timing=False) == alone.to_json(timing=False)
 
@@ -1022,17 +1003,10 @@ def test_the_split_tie_break_search_never_changes_the_proposal(wishes, policy, l
 @given(instances(max_givers=8, max_receivers=3, partners=True),
        st.sampled_from([{}, {"county_floor": 0.9}, {"binding_agreements": True}]))
 def test_the_guided_tie_break_search_never_changes_the_proposal(wishes, policy):
-    """With the last stage's bound as the tie-break search's objective (TIE_GUIDED) or not, the proposal is the
+    """With the last stage's bound as the tie-break search's objective (`tie_guided`) or not, the proposal is the
     same where every stage is proven (the split search on every model, so that both searches are guided)."""
-    from solver.redistribute import cpsat
-
-    before = cpsat.TIE_SPLIT_FROM
-    try:
-        cpsat.TIE_SPLIT_FROM = 0
-        guided = _with(wishes, policy, COUNTS_FROM_GIVERS=2, TIE_GUIDED=True)
-        plain = _with(wishes, policy, COUNTS_FROM_GIVERS=2, TIE_GUIDED=False)
-    finally:
-        cpsat.TIE_SPLIT_FROM = before
+    guided = _with(wishes, policy, counts_from_givers=2, tie_guided=True, tie_split_from=0)
+    plain = _with(wishes, policy, counts_from_givers=2, tie_guided=False, tie_split_from=0)
     if guided.solution.value == plain.solution.value == "optimal":
         assert guided.to_json(timing=False) == plain.to_json(timing=False)
 
@@ -1054,7 +1028,7 @@ def test_where_nothing_moving_breaks_an_agreement_no_largest_deviation_is_taken_
     the work limit and whichever decides the checks. (Once, with a work limit that ended right after the
     checks, that table was kept as the answer, and the independent checker refused it.)"""
     p = _with({"wishes": _AGREEMENTS_OVERFLOW}, {"binding_agreements": True, "time_limit_s": limit},
-              COUNTS_FROM_GIVERS=2, PACKING_NODES=nodes)
+              counts_from_givers=2, deviation_packing_nodes=nodes)
     assert p.termination.value == "infeasible"
     named = {c["label"] for d in p.diagnosis for c in d["constraints"]}
     assert {"agreement 0684→0114", "agreement 0687→0114"} <= named
@@ -1080,11 +1054,7 @@ def test_the_rules_checked_as_arrays_agree_with_the_rules_checked_one_by_one(cha
     for where, by in changes:
         near[where % len(near)] += by
     arrays = solve._sound(setup, prob, near)
-    solve.SOUND_ARRAYS_FROM, kept = 10**9, solve.SOUND_ARRAYS_FROM
-    try:
-        assert solve._sound(setup, prob, near) == arrays
-    finally:
-        solve.SOUND_ARRAYS_FROM = kept
+    assert solve._sound(setup, prob, near, arrays_from=10**9) == arrays  # one by one
 
 
 def test_the_weighted_mode_keeps_a_binding_agreement_where_nothing_else_fits():

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Protocol
 
 from solver.redistribute.problem import Constraint, Expr, MarketProblem
+from solver.redistribute.tuning import Tuning
 
 
 class Termination(str, Enum):
@@ -52,9 +53,7 @@ class SolveOptions:
     cancel: Cancel | None = None  # set by another thread: no further solve starts, and a running one stops
     presolve: bool = True  # CP-SAT's presolve (the PuLP backends ignore it)
     linearization_level: int | None = None  # CP-SAT's relaxation strength, None for its default (PuLP ignores it)
-    hint: bool = True  # the exact core starts each optimisation from its last table
-    packing_nodes: int = 100_000  # nodes the exact core's packing search may take on a level-1 check before CP-SAT
-    packing_node_work: float = 1e-5  # the work (deterministic seconds) a node of that search counts for
+    tuning: Tuning = Tuning()  # every tuning choice of the solvers (tuning.py)
 
 
 class Cancelled(RuntimeError):

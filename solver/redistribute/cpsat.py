@@ -81,25 +81,6 @@ def _content_key(problem: MarketProblem) -> tuple:
 # a problem's CP-SAT model by its content (variables and constraints; objectives and hints are set per solve):
 # the points of a sweep that vary only the weights share their models and pay for the translation once
 _translated: Kept[_Model] = Kept(8)
-REMEMBERED_FROM = 256  # variables: a smaller model is translated afresh (its key would cost about as much, and
-# the many small markets of a county-scope run never meet twice: remembering them made 29,000 units 7 % slower)
-
-
-TIE_MIR_CUTS = False  # the tie-break's search without MIR cuts: over the 31 searches of 25 national wish sets, 2.2
-# deterministic seconds against 3.1, 4.9 s against 6.2 (the national sample's 0.041 against 0.063)
-
-
-TIE_INACTIVE = 1  # the tie-break's search drops a constraint or cut from its LP once it is inactive at one LP optimum
-# (CP-SAT's default: 100): over the 25 national wish sets every solve together took 1.93 deterministic seconds against
-# 2.99, the national sample's tie-break 0.065 s against 0.081 (in-process alternation); the same answers there, on 64
-# variants, 13 hard what-ifs and 29,000 synthetic units
-
-
-TIE_SPLIT = True  # the tie-break's search runs beside the same search split on its first undecided variable
-# (Session.first_in_order): over 31 searches of 25 national wish sets, alone it took 6.1 s and the split one 4.7 s,
-# each quicker on about half of them (the national sample's 0.115 against 0.046 s)
-TIE_SPLIT_FROM = 256  # variables: on a smaller model the search is too short for a second one to pay (29,000
-# synthetic units in county scope, 1,638 markets: 8.8 s with every search split, 4.1 s with none)
 
 
 def _in_order(order: list[int]) -> _Model:
@@ -172,7 +153,7 @@ class Session:
 
     def __init__(self, problem: MarketProblem, options: SolveOptions):
         self.options = options
-        if len(problem.variables) < REMEMBERED_FROM:
+        if len(problem.variables) < options.tuning.remembered_from:
             self.model = _translate(problem)
         else:
             self.model = _translated.get(_content_key(problem), lambda: _translate(problem)).clone()
@@ -239,8 +220,8 @@ class Session:
         stated as the search's objective, its bound as the objective's domain (_guide): no solution is lost,
         so the first is the same, but the LP then prunes by reduced costs what cannot reach the bound.
 
-        On a model of TIE_SPLIT_FROM variables or more, two such searches run side by side, each within the
-        work limit (TIE_SPLIT): this one, and the same
+        On a model of `tie_split_from` variables or more, two such searches run side by side, each within the
+        work limit (`tie_split`): this one, and the same
         split on the first undecided variable, first at its largest value and then, where that has no
         solution, below it with the work left. Both are exact, so they find the same answer: the first to find
         it gives it, and the other stops. Which one that is depends on the clock, so what the driver's Budget
@@ -260,7 +241,8 @@ class Session:
         model.clear_hints()
         holder = _strategies.get(tuple(order), partial(_in_order, order))
         model.proto.search_strategy.add().copy_from(holder.proto.search_strategy[0])
-        opened = _first_open(model, order) if TIE_SPLIT and self.size >= TIE_SPLIT_FROM else None
+        tuning = self.options.tuning
+        opened = _first_open(model, order) if tuning.tie_split and self.size >= tuning.tie_split_from else None
         if opened is None:
             return self._first(self._depth_first(model, time_limit_s, None), model)
         split, top = opened
@@ -327,8 +309,8 @@ class Session:
         # no probing: over the national sample and 16 variants of it the search took 2.1 deterministic seconds
         # with it off against 3.8 (the slowest 0.7 against 1.5); over 12 other variants 13.4 against 14.2
         solver.parameters.cp_model_probing_level = 0
-        solver.parameters.add_mir_cuts = TIE_MIR_CUTS
-        solver.parameters.max_consecutive_inactive_count = TIE_INACTIVE
+        solver.parameters.add_mir_cuts = self.options.tuning.tie_mir_cuts
+        solver.parameters.max_consecutive_inactive_count = self.options.tuning.tie_inactive
         solver.parameters.stop_after_first_solution = True  # the first is the answer (with a guide, not the end)
         started = time.perf_counter()
         if stop is not None and stop.is_set():

@@ -196,7 +196,7 @@ class Core:
     def hint(self, model: Proto) -> list[int] | None:
         """The last table (which keeps every level so far) as a value for each of `model`'s variables, from a solve
         with its amounts fixed: a whole hint, so that an optimisation starts from a solution."""
-        if self.table is None or not self.options.hint:
+        if self.table is None or not self.options.tuning.hint:
             return None
         table = self.table
         return self._with(model, {pair: table[xi] for pair, xi in self.x.items()})
@@ -299,9 +299,9 @@ class Core:
         where the search stopped at its limit of nodes."""
         offers, rooms, allowed = self._wishes
         packing, kinds = start.threshold(value, offers, rooms, allowed)
-        per_node = self.options.packing_node_work  # the search's nodes are work too, counted, never timed
+        per_node = self.options.tuning.packing_node_work  # the search's nodes are work too, counted, never timed
         try:
-            counts, used = search(packing, min(self.options.packing_nodes, int(self.left / per_node)))
+            counts, used = search(packing, min(self.options.tuning.packing_nodes, int(self.left / per_node)))
         except Exhausted as stopped:
             self._spend(stopped.nodes * per_node)
             return _Undecided()

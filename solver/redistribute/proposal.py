@@ -23,6 +23,7 @@ from solver.redistribute.diagnose import diagnose_infeasible
 from solver.redistribute.explain import Context, explain, market_sv
 from solver.redistribute.solve import MarketResult, solve_market, worst_solution, worst_termination
 from solver.redistribute.targets import Setup, build_setup
+from solver.redistribute.tuning import Tuning
 from solver.shares import ShareTable, compute_base_shares, read_share_table, validate_share_rows
 from solver.wishes import read_wishes
 
@@ -135,13 +136,15 @@ def propose(
     backend: str = "cpsat",
     municipalities: Sequence[Municipality] | None = None,
     cancel: threading.Event | None = None,
+    tuning: Tuning | None = None,
     **policy_overrides: Any,
 ) -> Proposal:
     """The national (or county) redistribution proposal for a wish set.
 
     Raises InputError (every problem at once) for bad input; an infeasible request returns a proposal
     whose status says infeasible and whose diagnosis says why. Setting `cancel` from another thread stops
-    the proposal before its next solve (it raises `Cancelled`).
+    the proposal before its next solve (it raises `Cancelled`). `tuning` replaces the solvers' tuning (tuning.py),
+    for benchmarks and for tests that compare two of their paths.
     """
     started = time.perf_counter()
     if backend not in BACKEND_ALIASES:
@@ -155,7 +158,8 @@ def propose(
         wishes = [w.to_dict() for w in wishes]  # type: ignore[union-attr]
     wish_list = read_wishes(wishes, munis, base, pol)  # type: ignore[arg-type]
     setup = build_setup(munis, base, wish_list, pol)
-    options = SolveOptions(time_limit_s=pol.time_limit_s, seed=pol.seed, num_workers=pol.num_workers, cancel=cancel)
+    options = SolveOptions(time_limit_s=pol.time_limit_s, seed=pol.seed, num_workers=pol.num_workers, cancel=cancel,
+                           tuning=tuning or Tuning())
     results = [solve_market(setup, market, backend, options) for market in setup.markets]
     return assemble(setup, wish_list, results, backend, time.perf_counter() - started)
 

@@ -47,38 +47,10 @@ from solver.redistribute.problem import (
     volume_simplicity,
 )
 from solver.redistribute.targets import Market, Setup
+from solver.redistribute.tuning import Tuning
 
 log = logging.getLogger(__name__)
-AGGREGATE_STAGES = True  # decide the stages after the first on the aggregate model where it applies
 TIE_ORDER = "tie_order"  # the aggregate model's tie-break: the table first in code order (aggregate.py)
-BOUND_FIRST_SLICE = 0.2  # work (deterministic seconds) a lexicographic aggregate stage searches from its bound first
-PEEK_SLICE = 0.02  # work the last lexicographic stage spends finding its bound before the tie-break tries to reach
-# it (0: it does not)
-BOUNDS_SLICE = 0.002  # work each lexicographic aggregate stage spends finding its bound before one search tries to
-# reach them all (_by_bounds; 0: it does not). A look's bound comes from the root relaxation and its cuts: on the
-# national sample both bounds are final after 0.002, and the looks end 0.01 s sooner each than at 0.005; over 25
-# national wish sets, 64 variants, 13 hard what-ifs and 29,000 synthetic units the answers are those of 0.005
-# (at 0.001 one of the 25 sets missed a bound and took 1.8 s instead of 0.4)
-BOUNDS_SETTLE = 0.05  # work _by_bounds may spend searching a stage from its bound for its optimum, where the next
-# stage's look finds that no table reaches it (0: it gives up there)
-BOUNDS_PRESOLVE = False  # without presolve: over 25 national wish sets the search reached the bounds in 18 of 26
-# tries against 16, in 14.0 and 15.8 s against 16.5 and 20.1 (alternating), and presolve is most of a slice's time
-BOUNDS_PROBING = False  # without probing: of a look's 0.005 of work (the slice then), 0.0005 went to probing on the
-# national sample, and its two looks took 0.005 s less (the same bounds)
-BOUNDS_ORDER = 0.1  # work that search may spend (at most a quarter of what is left): where it stops, that work is
-# lost to the stages; with 0.25, two of 13 hard what-ifs lost a stage value that they reach with 0.1, with 1 three
-# (both measured with presolve on)
-PEEK_ORDER = 1.0  # work the tie-break may spend trying to reach that bound (at most a quarter of what is left)
-SIMPLICITY_ON_COUNTS = "stalled"  # bound the volume-and-simplicity stage on counts where its first slice does not
-# settle it ("always": before it, as the tests ask; "never")
-COUNTS_FROM_GIVERS = 8  # markets with at least this many givers decide the largest deviation on counts
-SPECULATE = 2  # the largest deviation at which the later stages start, from their bounds alone, beside the first
-# check (0: they do not): the national sample's, and where D = 0 does not fit, the next value checked
-PACKING_NODES = 20_000  # nodes the packing search of a deviation check may take before CP-SAT decides it
-# (0: CP-SAT always does)
-PACKING_WORK = 1e-5  # the work (deterministic seconds) a node of that search counts for
-TIE_GUIDED = True  # the tie-break's search from the stages' bounds takes the last bound as its objective (cpsat._guide)
-AHEAD = True  # run the later stages beside the check that settles the largest deviation (on a thread of their own)
 _WORST = [Termination.OPTIMAL, Termination.TIME_LIMIT, Termination.INFEASIBLE, Termination.ERROR]
 _SOLUTION_WORST = [SolutionStatus.OPTIMAL, SolutionStatus.FEASIBLE, SolutionStatus.NONE]
 
@@ -268,7 +240,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
         return table
 
     stages = prob.stages
-    if prob.stages[0].name == "weighted" and _aggregate_applies(setup, market):
+    if prob.stages[0].name == "weighted" and _aggregate_applies(setup, market, options.tuning):
         # the weighted mode has no largest-deviation stage: the aggregate decides it with any deviation,
         # starting from the local search's table, which is kept if the solver finds nothing better in time
         values = _searched(setup, prob, values if values is not None else values_for(setup, prob, {}))
@@ -287,11 +259,12 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     for stage in stages:
         if stage.name == "max_deviation":
             ahead = None
-            applies = check is not None and _aggregate_applies(setup, market)
-            if AHEAD and applies:
+            applies = check is not None and _aggregate_applies(setup, market, options.tuning)
+            if options.tuning.ahead and applies:
                 ahead = _Ahead(aggregate_at, budget, options.cancel)
             nothing = values_for(setup, prob, {})  # where nothing moves: the start of what speculates
-            speculated = SPECULATE if applies and 0 < SPECULATE < nothing[prob.largest] else 0
+            speculate = options.tuning.speculate
+            speculated = speculate if applies and 0 < speculate < nothing[prob.largest] else 0
             try:
                 found = _smallest_deviation(setup, prob, run, nothing, check, ahead, speculated)
             except BaseException:
@@ -318,7 +291,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
                 table = on_aggregate(limit, values, aggregate_at(limit, nothing, Budget(budget.left), None,
                                                                  partial(list, values)))
             else:
-                table = on_aggregate(limit, values) if _aggregate_applies(setup, market) else None
+                table = on_aggregate(limit, values) if _aggregate_applies(setup, market, options.tuning) else None
             if table is not None:
                 values = table
                 break
@@ -639,10 +612,11 @@ def _stop_if_cancelled(options: SolveOptions, what: str) -> None:
         raise Cancelled(f"cancelled before {what}")
 
 
-def _counts_apply(setup: Setup, market: Market) -> bool:
+def _counts_apply(setup: Setup, market: Market, tuning: Tuning) -> bool:
     """Counts of interchangeable givers stand for the givers only under the one-receiver rule; below
-    COUNTS_FROM_GIVERS givers the full model is as quick."""
-    return setup.policy.one_receiver and _agreements_fit(setup, market) and len(market.givers) >= COUNTS_FROM_GIVERS
+    `tuning.counts_from_givers` givers the full model is as quick."""
+    return (setup.policy.one_receiver and _agreements_fit(setup, market)
+            and len(market.givers) >= tuning.counts_from_givers)
 
 
 def _agreements_fit(setup: Setup, market: Market) -> bool:
@@ -663,7 +637,7 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
     faster to refute than the full model); it returns the table it found as flows. The packing search
     decides it (packing.py), and CP-SAT where that stops at its limit of nodes."""
     policy = setup.policy
-    if not _counts_apply(setup, market):
+    if not _counts_apply(setup, market, options.tuning):
         return None
     types = giver_types(market, policy)
     # the strongest relaxation: over the national sample, its county floors and eight generated wish sets, the
@@ -674,15 +648,16 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
     def check(limit: int) -> StageResult:
         _stop_if_cancelled(options, f"the deviation check of market {market.key}")
         started = time.perf_counter()
-        nodes = min(PACKING_NODES, int(budget.left / PACKING_WORK))
+        per_node = options.tuning.packing_node_work
+        nodes = min(options.tuning.deviation_packing_nodes, int(budget.left / per_node))
         try:
             chosen, used = packing.search(packing.windows(setup, market, types, limit), nodes)
-            budget.spend(used * PACKING_WORK)
+            budget.spend(used * per_node)
             res = StageResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, 0.0)
             if chosen is not None:
                 res = StageResult(Termination.OPTIMAL, SolutionStatus.OPTIMAL, chosen, 0, 0, 0.0)  # type: ignore[arg-type]
         except packing.Exhausted as stopped:
-            budget.spend(stopped.nodes * PACKING_WORK)
+            budget.spend(stopped.nodes * per_node)
             log.debug("market %s: the packing search did not decide D = %s; CP-SAT does", market.key, limit)
             counts = type_count_problem(setup, market, types, limit)
             res = open_session(backend, counts, check_options).optimize({}, "min", budget.limit())
@@ -697,7 +672,7 @@ def _type_check(setup: Setup, market: Market, backend: str, options: SolveOption
     return check
 
 
-def _aggregate_applies(setup: Setup, market: Market) -> bool:
+def _aggregate_applies(setup: Setup, market: Market, tuning: Tuning) -> bool:
     """The aggregate model decides every later stage under the one-receiver rule. A binding agreement is a
     bound giver's window of exactly its whole offer, at its partner.
 
@@ -705,7 +680,7 @@ def _aggregate_applies(setup: Setup, market: Market) -> bool:
     what the county may lose (targets.py), so no table within the offers can break a floor. The full model
     keeps the floor as a constraint all the same, and every table is checked against it (`_sound`)."""
     policy = setup.policy
-    return AGGREGATE_STAGES and policy.one_receiver and _agreements_fit(setup, market)
+    return tuning.aggregate_stages and policy.one_receiver and _agreements_fit(setup, market)
 
 
 def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: SolveOptions, budget: Budget,
@@ -745,13 +720,14 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
             res = tied or ties.first_in_order(agg.order, budget.limit())
         elif backend == "cpsat" and not weighted:
             tighten = None
-            if stage.name == "volume_simplicity" and SIMPLICITY_ON_COUNTS != "never":
+            tuning = options.tuning
+            if stage.name == "volume_simplicity" and tuning.simplicity_on_counts != "never":
                 tighten = partial(_simplicity_on_counts, setup, prob.market, options, budget, limit, stage, agg,
                                   session)
-                if SIMPLICITY_ON_COUNTS == "always":
+                if tuning.simplicity_on_counts == "always":
                     tighten()
                     tighten = None
-            if stage is stages[0] and BOUNDS_SLICE > 0 and budget.left >= 4 * BOUNDS_ORDER:
+            if stage is stages[0] and tuning.bounds_slice > 0 and budget.left >= 4 * tuning.bounds_order:
                 # (with less work left, what the bounds may spend would be a large part of it)
                 known = _by_bounds(session, ties, agg.order, stages[:-1], budget, missed)
             if bounds_only and not known:
@@ -801,7 +777,7 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
                missed: list[tuple] | None = None) -> dict[str, StageResult]:
     """Every lexicographic stage and the tie-break decided by one search, from the stages' bounds.
 
-    Each stage in turn only looks for its bound (BOUNDS_SLICE), given that the stages before it reach
+    Each stage in turn only looks for its bound (`bounds_slice` of work), given that the stages before it reach
     theirs (a stage decided within the slice gives its optimum); then the tie-break's search looks for the
     first table in order that reaches every bound. Such a table is optimal in every stage: the first stage's
     bound is at least its optimum, and a table reaches it, so it is the optimum; then the next stage's bound
@@ -811,33 +787,34 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
     On the national sample each bound is the optimum and takes 0.02 to 0.05 s, where finding a table of the
     first stage took 0.12 s. Returns each stage's result and the tie-break's by stage name; nothing (and the
     session's start as it was) where a bound is not found in the slice or not reached (then a later stage
-    finds no table), or the search stops at its limit (BOUNDS_ORDER): the stages then run one by one. Bounds
+    finds no table), or the search stops at its limit (`bounds_order`): the stages then run one by one. Bounds
     in `missed` are not searched for again: the search is the same (it starts from no hint) and its limit no
     larger, so it would end as it did; bounds it does not reach are added there."""
     start = session.last
+    tuning = session.options.tuning
     reaches: list[tuple[Stage, int]] = []
 
     def from_bound(stage: Stage, work: float, what: str, probing: bool = True) -> StageResult:
         """The stage searched from its bound with `work`, given that the stages before it reach theirs."""
         _stop_if_cancelled(session.options, what)
         res = session.optimize(stage.expr, stage.sense, budget.limit(work, 4), [s.at_least(r) for s, r in reaches],
-                               from_bound=True, presolve=BOUNDS_PRESOLVE, probing=probing)
+                               from_bound=True, presolve=tuning.bounds_presolve, probing=probing)
         budget.charge(res)
         return res
 
     def look(stage: Stage) -> StageResult:
-        """The stage's bound (BOUNDS_SLICE)."""
-        return from_bound(stage, BOUNDS_SLICE, f"the bound of stage {stage.name}", BOUNDS_PROBING)
+        """The stage's bound (`bounds_slice` of work)."""
+        return from_bound(stage, tuning.bounds_slice, f"the bound of stage {stage.name}", tuning.bounds_probing)
 
     for stage in lexicographic:
         peek = look(stage)
-        if peek.termination is Termination.INFEASIBLE and reaches and BOUNDS_SETTLE > 0:
+        if peek.termination is Termination.INFEASIBLE and reaches and tuning.bounds_settle > 0:
             # no table reaches the bound before it: search that stage from its bound for its optimum, and look
             # again (the national sample with a county floor of 0.8, its bounds looked for with probing: a bound
             # 392 above the optimum, whose search from the bound takes 0.02 deterministic seconds, where the
             # stages one by one took 1 s)
             before, _ = reaches.pop()
-            settled = from_bound(before, BOUNDS_SETTLE, f"the search of stage {before.name} from its bound")
+            settled = from_bound(before, tuning.bounds_settle, f"the search of stage {before.name} from its bound")
             if settled.termination is not Termination.OPTIMAL:
                 log.debug("stage %s is not settled from its bound (%s)", before.name, settled.termination.value)
                 session.last = start
@@ -861,7 +838,8 @@ def _by_bounds(session, ties, order: list[int], lexicographic: list[Stage], budg
     else:
         _stop_if_cancelled(session.options, "the tie-break's search")
         bounds = [s.at_least(r) for s, r in reaches]
-        tie = ties.first_in_order(order, budget.limit(BOUNDS_ORDER, 4), bounds, bounds[-1] if TIE_GUIDED else None)
+        tie = ties.first_in_order(order, budget.limit(tuning.bounds_order, 4), bounds,
+                                  bounds[-1] if tuning.tie_guided else None)
         budget.charge(tie)
         if tie.values is not None and all(evaluate(s.expr, tie.values) == r for s, r in reaches):
             log.debug("the tie-break reached every stage's bound")
@@ -889,19 +867,20 @@ def _bound_first(session, ties, order: list[int], stage: Stage, budget: Budget, 
     time (national sample: 0.08 and 0.14 s against 0.33 and 0.34 s); where it does not finish in its slice,
     the default search goes on from what it found.
 
-    The last stage first only looks for its bound (PEEK_SLICE), then asks the tie-break's search for the
+    The last stage first only looks for its bound (`peek_slice` of work), then asks the tie-break's search for the
     first table in order that reaches it. Such a table is optimal (nothing is better than a bound) and, of the
     optimal tables, the first in order: the stage and the tie-break are decided by one search, and the
-    stage's own search for a table is never made. Where the bound is not reached (or not within PEEK_ORDER),
+    stage's own search for a table is never made. Where the bound is not reached (or not within `peek_order`),
     the stage goes on as the others do. Returns the stage's result and, when it was found, the tie-break's.
 
     `tighten()`, when given, is called before the default search (where the bound-first slice did not
     finish): it may add valid bounds and a hint to the session.
 
     `budget` is charged for every solve but the returned one, which the caller charges."""
-    first = budget.limit(BOUND_FIRST_SLICE, 4, shared=True)
-    if last and PEEK_SLICE > 0:
-        peek = session.optimize(stage.expr, stage.sense, max(0.001, min(PEEK_SLICE, first)), from_bound=True)
+    tuning = session.options.tuning
+    first = budget.limit(tuning.bound_first_slice, 4, shared=True)
+    if last and tuning.peek_slice > 0:
+        peek = session.optimize(stage.expr, stage.sense, max(0.001, min(tuning.peek_slice, first)), from_bound=True)
         if peek.termination is not Termination.TIME_LIMIT:
             return peek, None  # decided within the peek
         budget.spend(peek.spent)
@@ -909,7 +888,8 @@ def _bound_first(session, ties, order: list[int], stage: Stage, budget: Budget, 
         reach = _reach(stage, peek.bound)
         if reach is not None:
             reached = stage.at_least(reach)
-            tie = ties.first_in_order(order, budget.limit(PEEK_ORDER, 4), [reached], reached if TIE_GUIDED else None)
+            tie = ties.first_in_order(order, budget.limit(tuning.peek_order, 4), [reached],
+                                      reached if tuning.tie_guided else None)
             budget.charge(tie)
             if tie.values is not None and evaluate(stage.expr, tie.values) == reach:
                 log.debug("stage %s: the tie-break reached the bound %s", stage.name, reach)
@@ -999,11 +979,11 @@ SOUND_ARRAYS_FROM = 256  # constraints: a larger model's rules are checked as ar
 _rules: KeptFor[tuple] = KeptFor(16)
 
 
-def _sound(setup: Setup, prob: MarketProblem, values: list[int]) -> bool:
-    """Whether a table keeps every hard constraint of the model. A large model's rules are checked as arrays:
-    the national model's 1,654 took 1 ms one by one and 0.04 ms so, and the driver checks three tables or more
-    per proposal, two of them while the next solve waits."""
-    if len(prob.constraints) < SOUND_ARRAYS_FROM:
+def _sound(setup: Setup, prob: MarketProblem, values: list[int], arrays_from: int = SOUND_ARRAYS_FROM) -> bool:
+    """Whether a table keeps every hard constraint of the model. A model of `arrays_from` constraints or more has
+    its rules checked as arrays: the national model's 1,654 took 1 ms one by one and 0.04 ms so, and the driver
+    checks three tables or more per proposal, two of them while the next solve waits."""
+    if len(prob.constraints) < arrays_from:
         for c in prob.constraints:
             if c.group in _SOFT:
                 continue
