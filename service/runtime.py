@@ -33,6 +33,7 @@ from solver import propose
 from solver.data import load_municipalities
 from solver.domain import InputError, Municipality
 from solver.redistribute.backend import Cancelled
+from solver.redistribute.memo import Models
 from solver.shares import ShareTable, compute_base_shares
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,12 @@ class Runtime:
         return AnswerCache(self.settings.cache_entries)
 
     @cached_property
+    def models(self) -> Models:
+        """The models built for earlier requests (the solver's memo.Models): a what-if on the same wishes with
+        other weights or rules reuses them. Shared by every request of this runtime, and only by them."""
+        return Models()
+
+    @cached_property
     def municipalities(self) -> tuple[Municipality, ...]:
         return load_municipalities()
 
@@ -214,7 +221,7 @@ class Runtime:
         try:
             proposal = propose(request.wishes, shares=self.base_table(request.shares, "the request"),
                                policy=request.policy, backend=request.backend, municipalities=self.municipalities,
-                               cancel=cancel)
+                               cancel=cancel, models=self.models)
             data = proposal.to_dict()
         except Cancelled:
             self.metrics.cancelled.labels(kind).inc()

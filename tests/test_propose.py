@@ -140,13 +140,6 @@ def test_same_input_gives_byte_identical_output(wishes):
     assert propose(wishes).to_json(timing=False) == first
 
 
-def _forget_models() -> None:
-    from solver.redistribute import aggregate, cpsat, problem, solve
-
-    for kept in (problem._problems, aggregate._built, cpsat._translated, solve._constructions):
-        kept.clear()
-
-
 POLICIES = [{}, {"county_floor": 0.8}, {"binding_agreements": True}, {"giver_floor_permille": 0.5},
             {"objective": "weighted", "weights": {"population": 0.1, "cross_county": 10.0}},
             {"objective": "weighted", "weights": {"population": 10.0, "unequal": 3.0}},
@@ -157,13 +150,15 @@ POLICIES = [{}, {"county_floor": 0.8}, {"binding_agreements": True}, {"giver_flo
 @given(instances(max_givers=6, max_receivers=3, partners=True), st.sampled_from(POLICIES),
        st.sampled_from(POLICIES))
 def test_remembered_models_change_no_answer(wishes, before, policy):
-    """Models are remembered per process (the full and aggregate models under the setup's inputs, CP-SAT
-    models by content): a proposal after another, with other weights or rules, is the one a fresh process
-    gives."""
-    _forget_models()
+    """Models are remembered in the caller's memory (the full and aggregate models under the setup's inputs,
+    CP-SAT models by content, the construction, the tie-break's strategies): a proposal after another, with
+    other weights or rules, is the one made without a memory."""
+    from solver.redistribute.memo import Models
+
     fresh = propose(wishes, policy=policy).to_json(timing=False)
-    propose(wishes, policy=before)
-    assert propose(wishes, policy=policy).to_json(timing=False) == fresh
+    models = Models()
+    propose(wishes, policy=before, models=models)
+    assert propose(wishes, policy=policy, models=models).to_json(timing=False) == fresh
 
 
 @FAST

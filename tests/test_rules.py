@@ -146,15 +146,19 @@ def test_the_remembered_construction_is_the_construction_and_a_copy():
     """The construction's table is remembered per market; every caller gets its own table, equal to a fresh one."""
     from solver.data import sample_wishes_path
     from solver.redistribute import solve
+    from solver.redistribute.memo import Models
     from solver.redistribute.problem import build_problem
 
-    p = propose(str(sample_wishes_path()))
+    models = Models()
+    p = propose(str(sample_wishes_path()), models=models)
     setup = p.setup
-    prob = build_problem(setup, setup.markets[0])
-    first = solve._construction(setup, prob)
+    prob = build_problem(setup, setup.markets[0], models)
+    assert len(models.problems) == 1  # the proposal's model, and this is it
+    first = solve._construction(setup, prob, models)
     assert any(first)  # the sample moves something
     first[0] += 1  # a caller's change must not reach the next caller
-    again = solve._construction(setup, prob)
+    again = solve._construction(setup, prob, models)
+    assert len(models.constructions) == 1
     fresh = solve._constructed(setup, prob)
     assert again == fresh and again is not fresh
     assert again != first

@@ -27,7 +27,7 @@ import copy
 from dataclasses import dataclass, field
 
 from solver.redistribute.construct import bound, member
-from solver.redistribute.memo import Kept
+from solver.redistribute.memo import Models, remembered
 from solver.redistribute.problem import (
     Expr,
     MarketProblem,
@@ -88,17 +88,14 @@ def giver_types(setup: Setup, market: Market, limit: int) -> list[GiverType]:
     return sorted(out, key=lambda t: t.members[0])
 
 
-_built: Kept[Aggregate] = Kept(16)  # aggregate models a process remembers
-
-
-def build(setup: Setup, market: Market, limit: int, weighted: bool = False) -> Aggregate:
+def build(setup: Setup, market: Market, limit: int, weighted: bool = False, models: Models | None = None) -> Aggregate:
     """The aggregate problem for a market whose largest deviation is at most `limit`: the lexicographic
     stages after the first, or (`weighted`) the weighted mode's one objective.
 
-    Its variables and constraints do not depend on the weights, so they are remembered per process under the
-    setup's inputs (as the full model's are: problem.build_problem); the stages are made for each call."""
+    Its variables and constraints do not depend on the weights, so they are remembered in the caller's `models`
+    under the setup's inputs (as the full model's are: problem.build_problem); the stages are made for each call."""
     key = None if setup.inputs is None else (setup.inputs, market.key, limit, weighted)
-    known = _built.get(key, lambda: _structure(setup, market, limit, weighted))
+    known = remembered(models, "aggregates", key, lambda: _structure(setup, market, limit, weighted))
     agg = copy.copy(known)
     agg.problem = copy.copy(known.problem)
     agg.problem.market = market

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Protocol
 
+from solver.redistribute.memo import Models
 from solver.redistribute.problem import Constraint, Expr, MarketProblem
 from solver.redistribute.tuning import Tuning
 
@@ -54,6 +55,7 @@ class SolveOptions:
     presolve: bool = True  # CP-SAT's presolve (the PuLP backends ignore it)
     linearization_level: int | None = None  # CP-SAT's relaxation strength, None for its default (PuLP ignores it)
     tuning: Tuning = Tuning()  # every tuning choice of the solvers (tuning.py)
+    models: Models | None = None  # the caller's remembered models (memo.py); None: every model is built afresh
 
 
 class Cancelled(RuntimeError):

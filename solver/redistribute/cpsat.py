@@ -11,7 +11,7 @@ import ortools
 from ortools.sat.python import cp_model
 
 from solver.redistribute.backend import Signal, SolutionStatus, SolveOptions, StageResult, Termination, watching
-from solver.redistribute.memo import Kept, KeptFor
+from solver.redistribute.memo import remembered
 from solver.redistribute.problem import Constraint, Expr, MarketProblem
 
 
@@ -68,19 +68,15 @@ def _objective(model: _Model, expr: Expr, sense: str) -> None:
         objective.scaling_factor = 1.0
 
 
-_keys: KeptFor[tuple] = KeptFor(8)
-
-
 def _content_key(problem: MarketProblem) -> tuple:
-    """The problem's variables and constraints as a key, made once per pair of lists (memo.KeptFor)."""
-    variables, constraints = problem.variables, problem.constraints
-    return _keys.get((variables, constraints), lambda: (tuple((v.name, v.lb, v.ub) for v in variables),
-                                                        tuple((tuple(c.expr.items()), c.lo, c.hi) for c in constraints)))
-
-
-# a problem's CP-SAT model by its content (variables and constraints; objectives and hints are set per solve):
-# the points of a sweep that vary only the weights share their models and pay for the translation once
-_translated: Kept[_Model] = Kept(8)
+    """The problem's variables and constraints as a key, made once per model (its copies share it): CP-SAT models
+    are remembered by content (objectives and hints are set per solve), so what-ifs that vary only the weights
+    pay for the translation once."""
+    key = problem.derived.get("content")
+    if key is None:
+        key = problem.derived["content"] = (tuple((v.name, v.lb, v.ub) for v in problem.variables),
+                                            tuple((tuple(c.expr.items()), c.lo, c.hi) for c in problem.constraints))
+    return key
 
 
 def _in_order(order: list[int]) -> _Model:
@@ -117,9 +113,8 @@ def _guide(model: _Model, bound: Constraint) -> None:
         model.proto.objective.domain.extend([cp_model.INT_MIN, -bound.lo])
 
 
-# the tie-break's strategies by their order: a strategy is written a variable at a time (1.2 to 1.7 ms for the
-# national sample's 382), and a proposal's order is the same as the last one's wherever its types are
-_strategies: Kept[_Model] = Kept(8)
+# the tie-break's strategies are remembered by their order: a strategy is written a variable at a time (1.2 to
+# 1.7 ms for the national sample's 382), and a proposal's order is the same as the last one's wherever its types are
 
 
 @dataclass
@@ -156,7 +151,8 @@ class Session:
         if len(problem.variables) < options.tuning.remembered_from:
             self.model = _translate(problem)
         else:
-            self.model = _translated.get(_content_key(problem), lambda: _translate(problem)).clone()
+            model: _Model = remembered(options.models, "translated", _content_key(problem), lambda: _translate(problem))
+            self.model = model.clone()
         self.size = len(problem.variables)
         # hints name decisions only: hinting the bounds of absolute values (domains of 10⁸ and more) can send
         # CP-SAT's hint search through such a domain value by value, seconds on a model of a few variables
@@ -239,7 +235,7 @@ class Session:
         if guide is not None:
             _guide(model, guide)
         model.clear_hints()
-        holder = _strategies.get(tuple(order), partial(_in_order, order))
+        holder: _Model = remembered(self.options.models, "strategies", tuple(order), partial(_in_order, order))
         model.proto.search_strategy.add().copy_from(holder.proto.search_strategy[0])
         tuning = self.options.tuning
         opened = _first_open(model, order) if tuning.tie_split and self.size >= tuning.tie_split_from else None

@@ -1,13 +1,16 @@
-"""A small bounded memory of built models, shared by the threads of a process (the service solves in threads).
+"""Models remembered between proposals, in one object that the caller owns (memo.Models).
 
-Models are remembered under keys that name everything they are built from, so a hit is the same model; the
-oldest is forgotten first when the memory is full."""
+The service's runtime keeps one for all its requests, so that what-ifs on the same wishes with other weights or
+rules reuse the models built for the first; a proposal given none builds every model afresh. Models are
+remembered under keys that name everything they are built from, so a hit is the same model; the oldest is
+forgotten first when a memory is full. The requests of the service run in threads, so each memory has a lock.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -32,20 +35,24 @@ class Kept(Generic[T]):
                 self._items[key] = value
         return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+    def __len__(self) -> int:
+        return len(self._items)
 
 
-class KeptFor(Generic[T]):
-    """Values derived from lists (a model's variables or constraints), each made once per set of lists and kept
-    under the lists' ids and lengths. Problems built from one remembered structure share its lists
-    (problem.py), so the value is shared with them; the entry holds the lists themselves, so that no other list
-    takes those ids while it is kept, and a list that grew is a new key."""
+class Models:
+    """Every model memory of the solvers (the values are typed where they are used)."""
 
-    def __init__(self, size: int):
-        self._kept: Kept[tuple] = Kept(size)
+    def __init__(self) -> None:
+        self.problems: Kept[Any] = Kept(16)  # full market models, by the setup's inputs (problem.build_problem)
+        self.aggregates: Kept[Any] = Kept(16)  # aggregate models, by inputs, limit and mode (aggregate.build)
+        self.translated: Kept[Any] = Kept(8)  # CP-SAT models, by their content (cpsat.Session)
+        self.strategies: Kept[Any] = Kept(8)  # the tie-break's search strategies, by their order (cpsat)
+        self.constructions: Kept[Any] = Kept(16)  # the construction's tables, by inputs (solve._construction)
 
-    def get(self, lists: tuple[list, ...], build: Callable[[], T]) -> T:
-        key = tuple((id(x), len(x)) for x in lists)
-        return self._kept.get(key, lambda: (lists, build()))[1]
+
+def remembered(models: Models | None, memory: str, key: Hashable | None, build: Callable[[], T]) -> T:
+    """The value `build` makes, kept in the caller's `memory` of `models` under `key` (built afresh without them)."""
+    if models is None or key is None:
+        return build()
+    kept: Kept[T] = getattr(models, memory)
+    return kept.get(key, build)

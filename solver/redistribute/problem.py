@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Any
 
 from solver.domain import ObjectiveMode, Policy
 from solver.redistribute import packing
-from solver.redistribute.memo import Kept, KeptFor
+from solver.redistribute.memo import Models, remembered
 from solver.redistribute.targets import Market, Setup
 
 Expr = dict[int, int]  # variable index -> integer coefficient
@@ -76,6 +77,8 @@ class MarketProblem:
     largest: int = -1  # the variable bounding every participant's deviation from its target
     aux: dict[str, tuple[int, int]] = field(default_factory=dict)  # code -> (deviation var, population var)
     tie: tuple[Expr, Expr] = ({}, {})  # the tie-break terms: pairs, then flows (a Monge cost)
+    # values derived from the finished variables and constraints (by name), made once and shared by the copies
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def var(self, name: str, lb: int, ub: int, decision: bool = True) -> int:
         self.variables.append(Variable(name, lb, ub, decision))
@@ -104,17 +107,15 @@ def amounts(prob: MarketProblem, values: list[int]) -> dict[tuple[str, str], int
     return {pair: evaluate(x, values) for pair, x in prob.x.items() if values[prob.y[pair]]}
 
 
-_problems: Kept[MarketProblem] = Kept(16)  # market models a process remembers
-
-
-def build_problem(setup: Setup, market: Market) -> MarketProblem:
+def build_problem(setup: Setup, market: Market, models: Models | None = None) -> MarketProblem:
     """The market's full model: its variables and constraints, and the stages of the policy's objective.
 
     Variables and constraints depend on the setup's inputs but not on the weights, the objective mode or the
-    solve limits, so they are remembered per process under `setup.inputs` (a sweep's points that vary only
-    the weights build them once); the stages are made for each call. Nothing changes a problem once built."""
+    solve limits, so they are remembered in the caller's `models` under `setup.inputs` (what-ifs that vary only
+    the weights build them once); the stages are made for each call. Nothing changes a problem once built, so
+    its copies share its lists and what is derived from them (`derived`)."""
     key = None if setup.inputs is None else (setup.inputs, market.key)
-    prob = copy.copy(_problems.get(key, lambda: _structure(setup, market)))
+    prob = copy.copy(remembered(models, "problems", key, lambda: _structure(setup, market)))
     prob.market = market
     prob.stages = _stages(setup, market, prob)
     return prob
@@ -336,15 +337,14 @@ def settle(setup: Setup, prob: MarketProblem, values: list[int]) -> list[int]:
     return out
 
 
-_zeros: KeptFor[list[int]] = KeptFor(16)  # a model's values where nothing moves, by its list of variables
-
-
 def values_for(setup: Setup, prob: MarketProblem, flows: dict[tuple[str, str], int]) -> list[int]:
     """The variable values of a table given as amounts per pair (zero elsewhere), auxiliaries settled. Where
-    nothing moves, each variable is at the value in its domain nearest 0: made once per model (models built
-    from one remembered structure share its list of variables), as the driver asks for it several times."""
-    variables = prob.variables
-    values = list(_zeros.get((variables,), lambda: [max(v.lb, min(v.ub, 0)) for v in variables]))
+    nothing moves, each variable is at the value in its domain nearest 0: made once per model, as the driver asks
+    for it several times."""
+    zeros = prob.derived.get("zeros")
+    if zeros is None:
+        zeros = prob.derived["zeros"] = [max(v.lb, min(v.ub, 0)) for v in prob.variables]
+    values = list(zeros)
     for pair, amount in flows.items():
         values[prob.y[pair]] = 1
         values[prob.e[pair]] = amount - prob.x[pair].get(prob.y[pair], 0)

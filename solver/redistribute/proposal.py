@@ -21,6 +21,7 @@ from solver.redistribute.backend import SolutionStatus, SolveOptions, Terminatio
 from solver.redistribute.check import CheckFailed, check, check_stages, objective_terms
 from solver.redistribute.diagnose import diagnose_infeasible
 from solver.redistribute.explain import Context, explain, market_sv
+from solver.redistribute.memo import Models
 from solver.redistribute.solve import MarketResult, solve_market, worst_solution, worst_termination
 from solver.redistribute.targets import Setup, build_setup
 from solver.redistribute.tuning import Tuning
@@ -137,6 +138,7 @@ def propose(
     municipalities: Sequence[Municipality] | None = None,
     cancel: threading.Event | None = None,
     tuning: Tuning | None = None,
+    models: Models | None = None,
     **policy_overrides: Any,
 ) -> Proposal:
     """The national (or county) redistribution proposal for a wish set.
@@ -144,7 +146,8 @@ def propose(
     Raises InputError (every problem at once) for bad input; an infeasible request returns a proposal
     whose status says infeasible and whose diagnosis says why. Setting `cancel` from another thread stops
     the proposal before its next solve (it raises `Cancelled`). `tuning` replaces the solvers' tuning (tuning.py),
-    for benchmarks and for tests that compare two of their paths.
+    for benchmarks and for tests that compare two of their paths. `models` is the caller's memory of built models
+    (memo.Models: the service keeps one), so that what-ifs on the same wishes reuse them.
     """
     started = time.perf_counter()
     if backend not in BACKEND_ALIASES:
@@ -159,7 +162,7 @@ def propose(
     wish_list = read_wishes(wishes, munis, base, pol)  # type: ignore[arg-type]
     setup = build_setup(munis, base, wish_list, pol)
     options = SolveOptions(time_limit_s=pol.time_limit_s, seed=pol.seed, num_workers=pol.num_workers, cancel=cancel,
-                           tuning=tuning or Tuning())
+                           tuning=tuning or Tuning(), models=models)
     results = [solve_market(setup, market, backend, options) for market in setup.markets]
     return assemble(setup, wish_list, results, backend, time.perf_counter() - started)
 

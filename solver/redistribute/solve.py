@@ -30,7 +30,7 @@ from solver.redistribute.backend import (
     open_session,
 )
 from solver.redistribute.construct import bound, construct_flows, flows_from_counts, giver_types
-from solver.redistribute.memo import Kept, KeptFor
+from solver.redistribute.memo import Models, remembered
 from solver.redistribute.problem import (
     Constraint,
     MarketProblem,
@@ -156,7 +156,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     if setup.policy.objective is ObjectiveMode.LEXIMIN:
         return _exact(setup, market, options)
     started = time.perf_counter()
-    prob = build_problem(setup, market)
+    prob = build_problem(setup, market, options.models)
     session = _LazySession(backend, prob, options)
     result = MarketResult(market, prob, Termination.OPTIMAL, SolutionStatus.OPTIMAL, None)
     budget = Budget(options.time_limit_s)
@@ -197,7 +197,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
     if check is None or prob.stages[0].name != "max_deviation":
         # the full model decides the first stage: start it from the construction, which is also the table
         # to keep if the weighted stage finds nothing better in time
-        start = _construction(setup, prob)
+        start = _construction(setup, prob, options.models)
         _hint(session, start)
         if prob.stages[0].name != "max_deviation" and _sound(setup, prob, start):
             values = start
@@ -275,7 +275,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
                 if ahead is not None:
                     ahead.stop()
                 _stop_if_cancelled(options, f"the fallback of market {market.key}")  # a stopped check is no time limit
-                fallback = _construction(setup, prob)
+                fallback = _construction(setup, prob, options.models)
                 if found.termination is Termination.TIME_LIMIT and _sound(setup, prob, fallback):
                     values = fallback
                     stop("time limit reached; the table is the deterministic construction")
@@ -319,7 +319,7 @@ def solve_market(setup: Setup, market: Market, backend: str, options: SolveOptio
 def _exact(setup: Setup, market: Market, options: SolveOptions) -> MarketResult:
     """The market decided by the exact core (leximin.py), as a result of the full model's variables."""
     started = time.perf_counter()
-    prob = build_problem(setup, market)
+    prob = build_problem(setup, market, options.models)
     out = leximin.solve(setup, market, options)
     values = None if out.flows is None else values_for(setup, prob, out.flows)
     return MarketResult(market, prob, out.termination, out.solution, values, out.stage_values, out.stage_status,
@@ -341,16 +341,13 @@ def _searched(setup: Setup, prob: MarketProblem, start: list[int]) -> list[int]:
     return table if value <= evaluate(weighted, start) or not _sound(setup, prob, start) else start
 
 
-_constructions: Kept[list[int]] = Kept(16)
-
-
-def _construction(setup: Setup, prob: MarketProblem) -> list[int]:
+def _construction(setup: Setup, prob: MarketProblem, models: Models | None) -> list[int]:
     """The deterministic construction's table (nothing moves if it breaks a rule the construction ignores).
 
     It depends on the setup's inputs only, so it is remembered under them as the models are (problem.py);
     each call gets its own copy."""
     key = None if setup.inputs is None else (setup.inputs, prob.market.key)
-    return list(_constructions.get(key, lambda: _constructed(setup, prob)))
+    return list(remembered(models, "constructions", key, lambda: _constructed(setup, prob)))
 
 
 def _constructed(setup: Setup, prob: MarketProblem) -> list[int]:
@@ -699,7 +696,7 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
     weighted = setup.policy.objective is ObjectiveMode.WEIGHTED
     if bounds_only and (weighted or backend != "cpsat"):
         raise Undecided("only CP-SAT's lexicographic stages are decided from their bounds")
-    agg = aggregate.build(setup, prob.market, limit, weighted=weighted)
+    agg = aggregate.build(setup, prob.market, limit, weighted=weighted, models=options.models)
     # the weighted solve starts from the local search's table and runs without presolve: on the national
     # sample presolve took 0.08 s of a 0.12 s solve at a work limit of 0.02, and at limits of 0.2 and 2 the
     # tables were as good or better without it (benchmarks/README.md)
@@ -767,7 +764,7 @@ def _aggregate_stages(setup: Setup, prob: MarketProblem, backend: str, options: 
         result.stage_status[stage.name] = "optimal" if proven else "feasible"
         if not proven:
             return values, f"time limit reached in stage {stage.name}"
-        for s in {id(session): session, id(ties): ties}.values():
+        for s in (session,) if ties is session else (session, ties):
             s.add(stage.at_least(value))
     assert values is not None
     return values, ""
@@ -975,8 +972,7 @@ def _start_if_better(session, agg: aggregate.Aggregate, flows: dict[tuple[str, s
 
 
 _SOFT = ("deviation", "population")  # constraint groups that define the measures, not rules a table must keep
-SOUND_ARRAYS_FROM = 256  # constraints: a larger model's rules are checked as arrays (kept per model: _rules)
-_rules: KeptFor[tuple] = KeptFor(16)
+SOUND_ARRAYS_FROM = 256  # constraints: a larger model's rules are checked as arrays (made once per model)
 
 
 def _sound(setup: Setup, prob: MarketProblem, values: list[int], arrays_from: int = SOUND_ARRAYS_FROM) -> bool:
@@ -992,7 +988,10 @@ def _sound(setup: Setup, prob: MarketProblem, values: list[int], arrays_from: in
                 return False
         return True
     constraints = prob.constraints
-    variables, coefficients, starts, lo, hi = _rules.get((constraints,), partial(_as_arrays, constraints))
+    rules = prob.derived.get("rules")
+    if rules is None:
+        rules = prob.derived["rules"] = _as_arrays(constraints)
+    variables, coefficients, starts, lo, hi = rules
     if not len(starts):
         return True
     sums = np.add.reduceat(coefficients * np.array(values, dtype=np.int64)[variables], starts)
