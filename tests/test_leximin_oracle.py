@@ -480,3 +480,48 @@ def test_the_relaxation_is_at_least_as_good_as_every_packed_table(offers, rooms)
         assert ratios <= bound
     short, long_ = (offers, rooms) if sum(offers) <= sum(rooms) else (rooms, offers)
     assert bound == sorted([Fraction(1)] * len(short) + _best_split(min(sum(offers), sum(rooms)), long_))
+
+
+@settings(max_examples=300, deadline=None)
+@given(offers=st.lists(st.integers(1, 7), min_size=1, max_size=4),
+       rooms=st.lists(st.integers(1, 9), min_size=1, max_size=3), data=st.data())
+def test_a_packing_with_a_count_decides_as_every_table_does(offers, rooms, data):
+    """The packing search with a count (start.counted): "can every member reach v while at least `need` members
+    move at least their own amount?", the amounts those of a higher ratio (ceil) or of exceeding v (floor + 1),
+    decided exactly as the enumeration of every table decides it; where it finds a placing, some table within
+    that placing answers the question (the core's checks under the one-receiver rule, leximin.Core._pack)."""
+    from solver.redistribute.packing import search
+    from solver.redistribute.start import counted, placed, threshold
+
+    givers = {f"g{i}": o for i, o in enumerate(offers)}
+    receivers = {f"r{i}": r for i, r in enumerate(rooms)}
+    wish = {**givers, **receivers}
+    ratios = sorted({Fraction(a, w) for w in wish.values() for a in range(w)})
+    v = data.draw(st.sampled_from(ratios), label="v")
+    if data.draw(st.booleans(), label="above v"):
+        def amount(w: int) -> int:
+            return math.floor(v * w) + 1
+    else:
+        x = data.draw(st.sampled_from([r for r in ratios if r > v] or [Fraction(1)]), label="x")
+
+        def amount(w: int) -> int:
+            return math.ceil(x * w)
+    need = data.draw(st.integers(0, len(wish)), label="need")
+
+    def answers(table: dict[tuple[str, str], int]) -> bool:
+        moved = dict.fromkeys(wish, 0)
+        for (g, r), a in table.items():
+            moved[g] += a
+            moved[r] += a
+        return (all(moved[c] >= math.ceil(v * w) for c, w in wish.items())
+                and sum(moved[c] >= amount(w) for c, w in wish.items()) >= need)
+
+    every = list(tables(givers, receivers, {}))
+    allowed = {g: sorted(receivers) for g in givers}
+    packing, kinds = threshold(v, givers, receivers, allowed)
+    counts, _ = search(packing, 10**7, counted(v, givers, receivers, packing, kinds, amount, need))
+    assert (counts is not None) == any(answers(t) for t in every)
+    if counts is not None:
+        at = placed(counts, kinds)
+        # (at v = 0 a giver placed may move nothing, and a table has no such pair)
+        assert any(answers(t) for t in every if all(at.get(g) == r for g, r in t))

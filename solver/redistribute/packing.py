@@ -37,6 +37,17 @@ class Packing:
     rooms: tuple[tuple[int, int], ...]  # [receiver]: the least and most its group may give
 
 
+@dataclass(frozen=True)
+class Reach:
+    """A second question of a packing: besides every window, at least `need` participants reach an amount of their
+    own. A giver of type t placed with a group reaches it with `extra[t]` units beyond its least (None: never); a
+    receiver's group reaches it with a total of at least `totals[r]`."""
+
+    extra: tuple[int | None, ...]  # [type]
+    totals: tuple[int, ...]  # [receiver], in the packing's order of receivers
+    need: int
+
+
 class Exhausted(Exception):
     """The search reached its limit of nodes."""
 
@@ -68,14 +79,15 @@ DEEPEST = 800  # receivers and types together: the search recurses once per rece
 # type, so a larger market could pass Python's recursion limit (1,000); CP-SAT decides it
 
 
-def search(packing: Packing, nodes: int) -> tuple[dict[tuple[int, str], int] | None, int]:
+def search(packing: Packing, nodes: int, reach: Reach | None = None) -> tuple[dict[tuple[int, str], int] | None, int]:
     """A packing as counts {(type index, receiver): n}, or None where none exists; and the nodes it took.
+    With `reach`, a packing where at least `reach.need` participants can reach their amounts (see `gain`).
     Raises Exhausted after `nodes` nodes, or at once where the market has more than DEEPEST receivers and
     types together."""
     if len(packing.receivers) + len(packing.counts) > DEEPEST:
         raise Exhausted(0)
     order = sorted(range(len(packing.receivers)), key=lambda i: (packing.rooms[i][1], packing.receivers[i]))
-    found, used = _Search(packing, order, nodes).run()
+    found, used = _Search(packing, order, nodes, reach).run()
     if found is None:
         return None, used
     return {(t, packing.receivers[order[i]]): n for i, group in enumerate(found) for t, n in enumerate(group)
@@ -88,7 +100,7 @@ def _open(window: tuple[int, int] | None) -> tuple[int, int] | None:
 
 
 class _Search:
-    def __init__(self, packing: Packing, order: list[int], nodes: int):
+    def __init__(self, packing: Packing, order: list[int], nodes: int, reach: Reach | None = None):
         self.limit = nodes
         self.nodes = 0
         types = range(len(packing.counts))
@@ -113,10 +125,79 @@ class _Search:
                 w, later = self.windows[i][t], self.least[i + 1][t]
                 self.least[i][t] = later if w is None else w[0] if later is None else min(later, w[0])
                 self.most[i][t] = max(self.most[i + 1][t], 0 if w is None else w[1])
-        self.failed: set[tuple] = set()
+        # the fewest givers each receiver's group needs to reach its least (the largest amounts first), summed
+        # over the receivers from i on: a giver joins one group, so fewer givers left than that is hopeless
+        self.fewest = [0] * (size + 1)
+        for i in range(size - 1, -1, -1):
+            self.fewest[i] = self.fewest[i + 1] + self._fewest(i)
+        # the second question: each type's extra units (the cheapest first), each receiver's total, and over the
+        # receivers from i on, how many of them can reach theirs at all (with every giver that can, a bound)
+        self.need = 0 if reach is None else reach.need
+        extra = [None] * len(types) if reach is None else list(reach.extra)
+        self.cheapest = sorted(((e, t) for t, e in enumerate(extra) if e is not None))  # (extra units, type)
+        self.totals = [self.rooms[i][1] + 1] * size if reach is None else [reach.totals[r] for r in order]
+        self.reachable = [0] * (size + 1)
+        for i in range(size - 1, -1, -1):
+            self.reachable[i] = self.reachable[i + 1] + (self.totals[i] <= self.rooms[i][1])
+        self.failed: dict[tuple, int] = {}  # a state that failed: the least need it failed with (0: none asked)
+
+    def gain(self, i: int, group: tuple[int, ...]) -> int:
+        """How many of the group's participants (its givers and receiver i) can reach their amounts of the second
+        question together. The group can give any total from its givers' least amounts to the least of their
+        offers and the room, and every participant is better off with more, so it gives that largest total T:
+        the receiver reaches its amount if T does, and the units beyond the givers' least go to the givers that
+        need the fewest to reach theirs."""
+        windows = self.windows[i]
+        low = high = 0
+        for t, n in enumerate(group):
+            w = windows[t]
+            if n and w is not None:
+                low, high = low + n * w[0], high + n * w[1]
+        total = min(high, self.rooms[i][1])
+        gained, spare = int(total >= self.totals[i]), total - low
+        for cost, t in self.cheapest:
+            n = group[t]
+            if n:
+                took = n if cost == 0 else min(n, spare // cost)
+                gained += took
+                spare -= took * cost
+                if took < n:
+                    break
+        return gained
+
+    def givers_reaching(self, i: int, left: tuple[int, ...]) -> int:
+        """At most how many of the givers left can reach their amounts in the rooms from i on: the units the rooms
+        hold beyond every giver's least (least over those rooms) go to the givers that need the fewest."""
+        spare = self.tops[i]
+        for t in self.types:
+            least = self.least[i][t]
+            if least is not None:
+                spare -= (left[t] - self.free[t]) * least
+        out = 0
+        for cost, t in self.cheapest:
+            n = left[t]
+            took = n if cost == 0 else min(n, max(0, spare) // cost)
+            out += took
+            spare -= took * cost
+            if took < n:
+                break
+        return out
+
+    def _fewest(self, i: int) -> int:
+        bottom = self.rooms[i][0]
+        if bottom <= 0:
+            return 0
+        highs = sorted((w[1] for t, w in zip(self.types, self.windows[i]) if w is not None
+                        for _ in range(self.counts[t])), reverse=True)
+        total = 0
+        for k, high in enumerate(highs, 1):
+            total += high
+            if total >= bottom:
+                return k
+        return len(highs) + 1  # not even every giver reaches it: hopeless
 
     def run(self) -> tuple[list[tuple[int, ...]] | None, int]:
-        return self.place(0, tuple(self.counts), None), self.nodes
+        return self.place(0, tuple(self.counts), None, self.need), self.nodes
 
     def step(self) -> None:
         self.nodes += 1
@@ -124,6 +205,8 @@ class _Search:
             raise Exhausted(self.nodes)
 
     def hopeless(self, i: int, left: tuple[int, ...]) -> bool:
+        if sum(left) < self.fewest[i]:
+            return True
         need_room = reach = 0
         for t in self.types:
             need = left[t] - self.free[t]
@@ -135,37 +218,68 @@ class _Search:
             reach += left[t] * self.most[i][t]
         return need_room > self.tops[i] or reach < self.bottoms[i]
 
-    def place(self, i: int, left: tuple[int, ...], before: tuple[int, ...] | None) -> list[tuple[int, ...]] | None:
+    def deficit(self, i: int, left: tuple[int, ...]) -> tuple[int, list[int]]:
+        """What the group before receiver i must take of the givers that must be placed, for the rooms from i on to
+        hold the rest at their least amounts: (the least-amount total it must take, the givers of each type that
+        must be placed that it may count towards it). A type with no room from i on is taken whole (the count)."""
+        total, counts = -self.tops[i], [0] * len(left)
+        for t in self.types:
+            need = left[t] - self.free[t]
+            if need > 0:
+                counts[t] = need
+                least = self.least[i][t]
+                total += need * (least if least is not None else self.tops[i] + 1)
+        return total, counts
+
+    def place(self, i: int, left: tuple[int, ...], before: tuple[int, ...] | None,
+              need: int) -> list[tuple[int, ...]] | None:
+        """The groups of receivers i, … that place the givers `left` with at least `need` participants reaching the
+        second question's amounts (0: no such question), or None."""
         if i == len(self.rooms):
-            return [] if all(n <= f for n, f in zip(left, self.free)) else None
+            return [] if need <= 0 and all(n <= f for n, f in zip(left, self.free)) else None
         key = (i, left, before) if self.alike[i] else (i, left)
-        if key in self.failed or self.hopeless(i, left):
+        failed = self.failed.get(key)
+        if (failed is not None and need >= failed) or self.hopeless(i, left):
+            return None
+        if need > 0 and need > self.reachable[i] + self.givers_reaching(i, left):
             return None
         self.step()
-        for group in self.groups(i, left, before if self.alike[i] else None):
+        for group in self.groups(i, left, before if self.alike[i] else None, self.deficit(i + 1, left)):
             self.step()
-            rest = self.place(i + 1, tuple(n - g for n, g in zip(left, group)), group)
+            rest = self.place(i + 1, tuple(n - g for n, g in zip(left, group)), group,
+                              need - self.gain(i, group) if need > 0 else 0)
             if rest is not None:
                 return [group, *rest]
-        self.failed.add(key)
+        self.failed[key] = need if failed is None else min(need, failed)
         return None
 
-    def groups(self, i: int, left: tuple[int, ...], cap: tuple[int, ...] | None) -> Iterator[tuple[int, ...]]:
+    def groups(self, i: int, left: tuple[int, ...], cap: tuple[int, ...] | None,
+               deficit: tuple[int, list[int]]) -> Iterator[tuple[int, ...]]:
         """Every group that fits receiver i with the givers `left`, the largest counts first (in type order),
-        none greater than `cap`."""
+        none greater than `cap`, that takes at least the `deficit` (`deficit`) of the givers that must be placed."""
         bottom, top = self.rooms[i]
         windows = self.windows[i]
         size = len(left)
-        # the most the types from t on can add to the group's largest amount: a group short of the bottom
-        # even with all of them is cut early
+        due, musts = deficit
+        later = self.least[i + 1]
+        # the most the types from t on can add to the group's largest amount, and to what it takes of the deficit:
+        # a group short of the bottom or of the deficit even with all of them is cut early (the deficit is the
+        # rooms' waste bound: where every giver must be placed, the rooms left can waste no more than they hold
+        # beyond the givers' least amounts)
         reach = [0] * (size + 1)
+        takes = [0] * (size + 1)
+        worth = [0] * size
         for t in range(size - 1, -1, -1):
             w = windows[t]
             reach[t] = reach[t + 1] + (left[t] * w[1] if w is not None else 0)
+            least = later[t]
+            worth[t] = least if least is not None else self.tops[i + 1] + 1
+            takes[t] = takes[t + 1] + (musts[t] * worth[t] if w is not None else 0)
         group = [0] * size
+        spare = sum(left) - self.fewest[i + 1]  # the most givers the group may take
 
-        def extend(t: int, low: int, high: int, tight: bool) -> Iterator[tuple[int, ...]]:
-            if high + reach[t] < bottom:
+        def extend(t: int, low: int, high: int, took: int, tight: bool) -> Iterator[tuple[int, ...]]:
+            if high + reach[t] < bottom or took + takes[t] < due:
                 return
             if t == size:
                 yield tuple(group)
@@ -173,14 +287,19 @@ class _Search:
             w = windows[t]
             if w is None or left[t] == 0:
                 group[t] = 0
-                yield from extend(t + 1, low, high, tight and cap is not None and cap[t] == 0)
+                yield from extend(t + 1, low, high, took, tight and cap is not None and cap[t] == 0)
                 return
-            most = left[t] if w[0] == 0 else min(left[t], (top - low) // w[0])
+            most = min(left[t], spare - sum(group[:t])) if w[0] == 0 else min(left[t], (top - low) // w[0],
+                                                                              spare - sum(group[:t]))
             if tight and cap is not None:
                 most = min(most, cap[t])
             for n in range(most, -1, -1):
+                gain = min(n, musts[t]) * worth[t]
+                if took + gain + takes[t + 1] < due:
+                    break  # fewer of this type take even less of the deficit
                 group[t] = n
-                yield from extend(t + 1, low + n * w[0], high + n * w[1], tight and cap is not None and n == cap[t])
+                yield from extend(t + 1, low + n * w[0], high + n * w[1], took + gain,
+                                  tight and cap is not None and n == cap[t])
             group[t] = 0
 
-        yield from extend(0, 0, 0, cap is not None)
+        yield from extend(0, 0, 0, 0, cap is not None)

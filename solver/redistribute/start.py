@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 
-from solver.redistribute.packing import Packing
+from solver.redistribute.packing import Packing, Reach
 
 MAX_PASSES = 40  # passes of the local search over all moves; counted, never timed, so the table is deterministic
 
@@ -81,6 +81,17 @@ def threshold(value: Fraction, offers: Mapping[str, int], rooms: Mapping[str, in
         windows.append(tuple((least, offer) if r in places else None for r in codes))
     spans = tuple((math.ceil(value * rooms[r]), rooms[r]) for r in codes)
     return Packing(codes, tuple(counts), tuple(must), tuple(windows), spans), list(types.values())
+
+
+def counted(value: Fraction, offers: Mapping[str, int], rooms: Mapping[str, int], packing: Packing,
+            kinds: list[list[str]], amount: Callable[[int], int], need: int) -> Reach:
+    """A count for the packing `threshold(value, …)` (its `kinds`): at least `need` members move at least
+    `amount(wish)` each, a giver of offer o with amount(o) − ⌈value·o⌉ units beyond its least."""
+    extra = []
+    for group in kinds:
+        offer = offers[group[0]]
+        extra.append(amount(offer) - math.ceil(value * offer) if amount(offer) <= offer else None)
+    return Reach(tuple(extra), tuple(amount(rooms[r]) for r in packing.receivers), need)
 
 
 def placed(counts: Mapping[tuple[int, str], int], kinds: list[list[str]]) -> dict[str, str]:
