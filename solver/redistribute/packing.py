@@ -154,16 +154,20 @@ class _Search:
             if n and w is not None:
                 low, high = low + n * w[0], high + n * w[1]
         total = min(high, self.rooms[i][1])
-        gained, spare = int(total >= self.totals[i]), total - low
+        return int(total >= self.totals[i]) + self.cheapest_first(group, total - low)
+
+    def cheapest_first(self, counts: tuple[int, ...], spare: int) -> int:
+        """How many of the givers `counts` (by type) reach their amounts with `spare` units beyond their least,
+        the givers that need the fewest first."""
+        out = 0
         for cost, t in self.cheapest:
-            n = group[t]
-            if n:
-                took = n if cost == 0 else min(n, spare // cost)
-                gained += took
-                spare -= took * cost
-                if took < n:
-                    break
-        return gained
+            n = counts[t]
+            took = n if cost == 0 else min(n, max(0, spare) // cost)
+            out += took
+            spare -= took * cost
+            if took < n:
+                break  # the rest need more than is left
+        return out
 
     def givers_reaching(self, i: int, left: tuple[int, ...]) -> int:
         """At most how many of the givers left can reach their amounts in the rooms from i on: the units the rooms
@@ -173,15 +177,7 @@ class _Search:
             least = self.least[i][t]
             if least is not None:
                 spare -= (left[t] - self.free[t]) * least
-        out = 0
-        for cost, t in self.cheapest:
-            n = left[t]
-            took = n if cost == 0 else min(n, max(0, spare) // cost)
-            out += took
-            spare -= took * cost
-            if took < n:
-                break
-        return out
+        return self.cheapest_first(left, spare)
 
     def _fewest(self, i: int) -> int:
         bottom = self.rooms[i][0]
