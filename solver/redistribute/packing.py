@@ -86,12 +86,30 @@ def search(packing: Packing, nodes: int, reach: Reach | None = None) -> tuple[di
     types together."""
     if len(packing.receivers) + len(packing.counts) > DEEPEST:
         raise Exhausted(0)
+    if reach is not None and reach.need > 0:
+        can = sum(n for n, e in zip(packing.counts, reach.extra) if e is not None)
+        can += sum(1 for total, (_, top) in zip(reach.totals, packing.rooms) if total <= top)
+        if reach.need > can:
+            return None, 0
+        if reach.need == can:  # every participant that can reach its amount must: a packing of those amounts
+            packing, reach = raised(packing, reach), None
     order = sorted(range(len(packing.receivers)), key=lambda i: (packing.rooms[i][1], packing.receivers[i]))
     found, used = _Search(packing, order, nodes, reach).run()
     if found is None:
         return None, used
     return {(t, packing.receivers[order[i]]): n for i, group in enumerate(found) for t, n in enumerate(group)
             if n}, used
+
+
+def raised(packing: Packing, reach: Reach) -> Packing:
+    """The packing where every participant that can reach its amount of `reach` does: those givers placed with
+    their least raised by their extra units, those receivers' groups giving at least their amounts."""
+    windows = tuple(tuple(None if w is None else (w[0] + extra, w[1]) if extra is not None else w for w in row)
+                    for row, extra in zip(packing.windows, reach.extra))
+    must = tuple(n if extra is not None else m for n, m, extra in zip(packing.counts, packing.must, reach.extra))
+    rooms = tuple((max(bottom, total) if total <= top else bottom, top)
+                  for (bottom, top), total in zip(packing.rooms, reach.totals))
+    return Packing(packing.receivers, packing.counts, must, windows, rooms)
 
 
 def _open(window: tuple[int, int] | None) -> tuple[int, int] | None:

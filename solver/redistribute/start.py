@@ -86,12 +86,19 @@ def threshold(value: Fraction, offers: Mapping[str, int], rooms: Mapping[str, in
 def counted(value: Fraction, offers: Mapping[str, int], rooms: Mapping[str, int], packing: Packing,
             kinds: list[list[str]], amount: Callable[[int], int], need: int) -> Reach:
     """A count for the packing `threshold(value, …)` (its `kinds`): at least `need` members move at least
-    `amount(wish)` each, a giver of offer o with amount(o) − ⌈value·o⌉ units beyond its least."""
-    extra = []
-    for group in kinds:
+    `amount(wish)` each, a giver of offer o with amount(o) − ⌈value·o⌉ units beyond its least. A giver whose
+    amount no room it may go to holds, or a receiver whose amount its givers cannot bring, never reaches it."""
+    extra: list[int | None] = []
+    brings = dict.fromkeys(packing.receivers, 0)  # what every giver allowed to a receiver offers together
+    for t, group in enumerate(kinds):
         offer = offers[group[0]]
-        extra.append(amount(offer) - math.ceil(value * offer) if amount(offer) <= offer else None)
-    return Reach(tuple(extra), tuple(amount(rooms[r]) for r in packing.receivers), need)
+        places = [r for r, w in zip(packing.receivers, packing.windows[t]) if w is not None]
+        for r in places:
+            brings[r] += offer * len(group)
+        fits = amount(offer) <= min(offer, max((rooms[r] for r in places), default=0))
+        extra.append(amount(offer) - math.ceil(value * offer) if fits else None)
+    totals = tuple(amount(rooms[r]) if amount(rooms[r]) <= brings[r] else rooms[r] + 1 for r in packing.receivers)
+    return Reach(tuple(extra), totals, need)
 
 
 def placed(counts: Mapping[tuple[int, str], int], kinds: list[list[str]]) -> dict[str, str]:
