@@ -525,3 +525,37 @@ def test_a_packing_with_a_count_decides_as_every_table_does(offers, rooms, data)
         at = placed(counts, kinds)
         # (at v = 0 a giver placed may move nothing, and a table has no such pair)
         assert any(answers(t) for t in every if all(at.get(g) == r for g, r in t))
+
+
+@pytest.mark.parametrize("shape, seed", [("realistic-40x10", 3), ("small", 1), ("rooms-exceed-offers", 1)])
+def test_a_stopped_core_answers_no_worse_than_where_it_started(municipalities, base, shape, seed):
+    """Where level 1 is left unproven, the table returned is the best the core saw, so never worse at level 1
+    than the local search's start (a count's solve may be worse in its larger ratios than the table before it):
+    corpus rounds stopped at work limits of 0.5 and 2."""
+    import sys
+
+    from solver.redistribute import start
+    from solver.redistribute.leximin import Core
+    from solver.wishes import read_wishes
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import corpus
+
+    wishes, fields = corpus.make(shape, seed, list(municipalities), base)
+    assert fields == {}
+    setup = build_setup(municipalities, base, read_wishes({"wishes": wishes}, municipalities, base, Policy()),
+                        Policy())
+    market = setup.markets[0]
+
+    def vector(flows: dict[tuple[str, str], int]) -> list[Fraction]:
+        moved = {p.code: 0 for p in market.participants}
+        for (g, r), a in flows.items():
+            moved[g] += a
+            moved[r] += a
+        return sorted(Fraction(moved[p.code], p.effective) for p in market.participants if p.effective > 0)
+
+    begun = vector(start.assign(*Core(setup, market, SolveOptions())._wishes))
+    for limit in (0.5, 2):
+        out = solve(setup, market, SolveOptions(time_limit_s=limit))
+        assert "leximin" not in out.stage_status and out.flows
+        assert vector(out.flows) >= begun
