@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from solver.redistribute.coremodel import Model, sorted_vector
 from solver.redistribute.cpproto import INF, NINF, Expr
 
 if TYPE_CHECKING:
-    from solver.redistribute.leximin import Core, Outcome
+    from solver.redistribute.leximin import Outcome
 
 
-def decide(core: Core, out: Outcome) -> None:
+def decide(core: Model, out: Outcome) -> None:
     """Every level after the first, in order; each optimum kept as a constraint for the next."""
-    from solver.redistribute.leximin import sorted_vector
-
     market, policy = core.market, core.setup.policy
     vector = sorted_vector(core.levels, len(core.members))
     # a table keeps level 1 exactly when its sorted ratios are the optimal vector, so each member's ratio is one
@@ -55,7 +54,7 @@ def decide(core: Core, out: Outcome) -> None:
     out.stage_status["tie_break"] = "optimal"
 
 
-def _optimum(core: Core, name: str, expr: Expr, sense: str, out: Outcome, bound: int | None = None) -> int:
+def _optimum(core: Model, name: str, expr: Expr, sense: str, out: Outcome, bound: int | None = None) -> int:
     """Optimise `expr` with every earlier level kept; where the last table already meets `bound` (a bound on the
     optimum), that table is the answer without a solve."""
     sign = -1 if sense == "max" else 1
@@ -70,7 +69,7 @@ def _optimum(core: Core, name: str, expr: Expr, sense: str, out: Outcome, bound:
     return value
 
 
-def _population(core: Core) -> Expr:
+def _population(core: Model) -> Expr:
     """Σ |P·share − K·population| over the market's participants, as a sum of new variables bounding each term
     from above (exact at the minimum)."""
     scale_p, _ = core.setup.pop_scale
