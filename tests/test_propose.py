@@ -889,6 +889,15 @@ def test_the_packing_search_decides_each_deviation_check_as_cp_sat_does(wishes, 
                 assert (c.lo is None or total >= c.lo) and (c.hi is None or total <= c.hi), c.label
 
 
+def test_a_packing_without_receivers_places_no_giver():
+    """No room at all (a check of a market whose receivers are all filled): givers free to stay out give an empty
+    packing, a giver that must be placed none (hypothesis found this crashing once)."""
+    from solver.redistribute.packing import Packing, search
+
+    assert search(Packing((), (2,), (0,), ((),), ()), 100) == ({}, 0)
+    assert search(Packing((), (2,), (1,), ((),), ()), 100) == (None, 0)
+
+
 def test_the_packing_search_stops_at_its_limit_of_nodes():
     """Stopped at its limit, the search raises Exhausted with the nodes it took; allowed exactly the nodes it
     takes, it gives the answer it gives with a limit far above (the national sample's checks of D = 0 to 4)."""

@@ -153,7 +153,7 @@ class _Search:
         self.need = 0 if reach is None else reach.need
         extra = [None] * len(types) if reach is None else list(reach.extra)
         self.cheapest = sorted(((e, t) for t, e in enumerate(extra) if e is not None))  # (extra units, type)
-        self.totals = [self.rooms[i][1] + 1] * size if reach is None else [reach.totals[r] for r in order]
+        self.totals = [top + 1 for _, top in self.rooms] if reach is None else [reach.totals[r] for r in order]
         self.reachable = [0] * (size + 1)
         for i in range(size - 1, -1, -1):
             self.reachable[i] = self.reachable[i + 1] + (self.totals[i] <= self.rooms[i][1])
