@@ -285,7 +285,7 @@ def run_point(point: Point, wishes: list[dict[str, Any]], models: Models | None 
 
 
 Task = tuple[Point, list[dict[str, Any]]]  # a point and its wishes
-BATCH = 20  # points at most in one batch of a pool or cluster
+BATCH = 100  # points at most in one batch of a pool or cluster
 
 
 def _run_batch(batch: list[Task]) -> list[dict[str, Any]]:
