@@ -12,7 +12,7 @@ from fractions import Fraction
 from ortools.sat.python import cp_model
 
 from solver.redistribute.backend import SolveOptions, watching
-from solver.redistribute.cpproto import INF, NINF, Expr, Proto
+from solver.redistribute.cpproto import INF, NINF, Expr, Proto, depth_first
 from solver.redistribute.targets import Market, Setup
 
 
@@ -140,13 +140,7 @@ class Model:
         params.linearization_level = 2 if self.options.linearization_level is None else self.options.linearization_level
         params.random_seed = self.options.seed
         if order is not None:
-            strategy = proto.search_strategy.add()
-            for var in order:
-                e = strategy.exprs.add()
-                e.vars.append(var)
-                e.coeffs.append(1)
-            strategy.variable_selection_strategy = cp_model.CHOOSE_FIRST
-            strategy.domain_reduction_strategy = cp_model.SELECT_MAX_VALUE
+            depth_first(proto, order)
             params.search_branching = cp_model.FIXED_SEARCH
             params.cp_model_presolve = False  # presolve may change which solution a depth-first search meets first
             params.stop_after_first_solution = True

@@ -1,7 +1,9 @@
 """A CP-SAT model written on its proto, with expressions as index -> coefficient maps (the exact core's models:
-leximin.py, later.py)."""
+coremodel.py, later.py), and the depth-first strategy that the core and the driver's tie-break (cpsat.py) write."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -53,3 +55,15 @@ class Proto:
 
 INF = cp_model.INT_MAX
 NINF = cp_model.INT_MIN
+
+
+def depth_first(proto: Any, order: list[int]) -> None:  # a model's proto (OR-Tools' own wrapper type)
+    """Write into a model's `proto` the decision strategy that fixes the variables in `order`, each at its largest
+    value first (what CpModel.add_decision_strategy writes, variable by variable)."""
+    strategy = proto.search_strategy.add()
+    for var in order:
+        expr = strategy.exprs.add()
+        expr.vars.append(var)
+        expr.coeffs.append(1)
+    strategy.variable_selection_strategy = cp_model.CHOOSE_FIRST
+    strategy.domain_reduction_strategy = cp_model.SELECT_MAX_VALUE

@@ -11,6 +11,7 @@ import ortools
 from ortools.sat.python import cp_model
 
 from solver.redistribute.backend import Signal, SolutionStatus, SolveOptions, StageResult, Termination, watching
+from solver.redistribute.cpproto import depth_first
 from solver.redistribute.memo import remembered
 from solver.redistribute.problem import Constraint, Expr, MarketProblem
 
@@ -84,13 +85,7 @@ def _in_order(order: list[int]) -> _Model:
     value first (what CpModel.add_decision_strategy writes, variable by variable). The model is kept, not the
     strategy: a part of a proto lives only as long as its model."""
     holder = _Model()
-    strategy = holder.proto.search_strategy.add()
-    for var in order:
-        expr = strategy.exprs.add()
-        expr.vars.append(var)
-        expr.coeffs.append(1)
-    strategy.variable_selection_strategy = cp_model.CHOOSE_FIRST
-    strategy.domain_reduction_strategy = cp_model.SELECT_MAX_VALUE
+    depth_first(holder.proto, order)
     return holder
 
 
