@@ -109,6 +109,7 @@ class Model:
         # the best table at level 1 seen so far: where level 1 is left unproven this is the answer, since the last
         # table (a solve's, made to show a count) may be worse in its larger ratios than the start was
         self.best: list[int] | None = None
+        self._best_vector: list[Fraction] = []  # its sorted ratios
 
     # --- solving ---------------------------------------------------------------------------------------
 
@@ -197,8 +198,9 @@ class Model:
 
     def keep(self, values: list[int]) -> list[int]:
         self.table = values
-        if self.best is None or self._vector(values) > self._vector(self.best):
-            self.best = values
+        vector = self._vector(values)
+        if self.best is None or vector > self._best_vector:
+            self.best, self._best_vector = values, vector
         return values
 
     def _vector(self, values: list[int]) -> list[Fraction]:

@@ -190,12 +190,8 @@ class _Search:
     def givers_reaching(self, i: int, left: tuple[int, ...]) -> int:
         """At most how many of the givers left can reach their amounts in the rooms from i on: the units the rooms
         hold beyond every giver's least (least over those rooms) go to the givers that need the fewest."""
-        spare = self.tops[i]
-        for t in self.types:
-            least = self.least[i][t]
-            if least is not None:
-                spare -= (left[t] - self.free[t]) * least
-        return self.cheapest_first(left, spare)
+        needed = self.least_total(i, left)
+        return 0 if needed is None else self.cheapest_first(left, self.tops[i] - needed)
 
     def _fewest(self, i: int) -> int:
         bottom = self.rooms[i][0]
@@ -218,19 +214,25 @@ class _Search:
         if self.nodes > self.limit:
             raise Exhausted(self.nodes)
 
-    def hopeless(self, i: int, left: tuple[int, ...]) -> bool:
-        if sum(left) < self.fewest[i]:
-            return True
-        need_room = reach = 0
+    def least_total(self, i: int, left: tuple[int, ...]) -> int | None:
+        """What the givers left that must be placed need of the rooms from i on, each at its least amount there
+        (the least over those rooms); None where one of them has no room from i on."""
+        total = 0
         for t in self.types:
             need = left[t] - self.free[t]
             if need > 0:
                 least = self.least[i][t]
                 if least is None:
-                    return True
-                need_room += need * least
-            reach += left[t] * self.most[i][t]
-        return need_room > self.tops[i] or reach < self.bottoms[i]
+                    return None
+                total += need * least
+        return total
+
+    def hopeless(self, i: int, left: tuple[int, ...]) -> bool:
+        if sum(left) < self.fewest[i]:
+            return True
+        needed = self.least_total(i, left)
+        reach = sum(n * most for n, most in zip(left, self.most[i]))
+        return needed is None or needed > self.tops[i] or reach < self.bottoms[i]
 
     def deficit(self, i: int, left: tuple[int, ...]) -> tuple[int, list[int]]:
         """What the group before receiver i must take of the givers that must be placed, for the rooms from i on to
@@ -292,7 +294,7 @@ class _Search:
         group = [0] * size
         spare = sum(left) - self.fewest[i + 1]  # the most givers the group may take
 
-        def extend(t: int, low: int, high: int, took: int, tight: bool) -> Iterator[tuple[int, ...]]:
+        def extend(t: int, low: int, high: int, took: int, count: int, tight: bool) -> Iterator[tuple[int, ...]]:
             if high + reach[t] < bottom or took + takes[t] < due:
                 return
             if t == size:
@@ -301,10 +303,9 @@ class _Search:
             w = windows[t]
             if w is None or left[t] == 0:
                 group[t] = 0
-                yield from extend(t + 1, low, high, took, tight and cap is not None and cap[t] == 0)
+                yield from extend(t + 1, low, high, took, count, tight and cap is not None and cap[t] == 0)
                 return
-            most = min(left[t], spare - sum(group[:t])) if w[0] == 0 else min(left[t], (top - low) // w[0],
-                                                                              spare - sum(group[:t]))
+            most = min(left[t], spare - count) if w[0] == 0 else min(left[t], (top - low) // w[0], spare - count)
             if tight and cap is not None:
                 most = min(most, cap[t])
             for n in range(most, -1, -1):
@@ -312,8 +313,8 @@ class _Search:
                 if took + gain + takes[t + 1] < due:
                     break  # fewer of this type take even less of the deficit
                 group[t] = n
-                yield from extend(t + 1, low + n * w[0], high + n * w[1], took + gain,
+                yield from extend(t + 1, low + n * w[0], high + n * w[1], took + gain, count + n,
                                   tight and cap is not None and n == cap[t])
             group[t] = 0
 
-        yield from extend(0, 0, 0, 0, cap is not None)
+        yield from extend(0, 0, 0, 0, 0, cap is not None)
