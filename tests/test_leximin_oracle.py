@@ -361,8 +361,8 @@ def test_a_solve_stopped_at_its_work_limit_says_so_and_counts_its_work(municipal
     assert out.message == "the work limit was reached; levels proven: none"
     assert out.stage_status == {} and out.levels == []
     assert out.solves == len(calls) >= 1 and 0 < out.spent <= 0.03
-    packing = out.spent - sum(spent)  # the nodes of the first level's packing search, 10⁻⁵ each
-    assert packing >= 0 and round(packing / SolveOptions().tuning.packing_node_work, 6) == int(round(packing / 1e-5))
+    nodes = (out.spent - sum(spent)) / SolveOptions().tuning.packing_node_work  # the packing search's, at their rate
+    assert nodes >= 0 and abs(nodes - round(nodes)) < 1e-3
 
 
 @pytest.mark.parametrize("shape, seed, proven", [("small", 1, []),

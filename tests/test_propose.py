@@ -929,7 +929,8 @@ def test_a_market_too_large_for_the_packing_search_is_left_to_cp_sat():
         packing.search(asked, 10**6)
     assert stopped.value.nodes == 0
     one = packing.Packing(("0000",), (1,), (1,), (((1, 2),),), ((0, 2),))  # one giver, one receiver
-    assert packing.search(one, 10) == ({(0, "0000"): 1}, 2)
+    # four nodes: the state, the group built over no type and over the one type, and that group tried
+    assert packing.search(one, 10) == ({(0, "0000"): 1}, 4)
 
 
 @pytest.mark.parametrize("nodes", [0, 3])

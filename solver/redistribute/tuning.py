@@ -15,12 +15,13 @@ from typing import Literal
 class Tuning:
     # --- the exact core (leximin.py) ----------------------------------------------------------------------
     hint: bool = True  # each optimisation starts from the last table (a whole hint)
-    packing_nodes: int = 100_000  # nodes the packing search may take on a level-1 check before CP-SAT decides it
-    packing_node_work: float = 1e-5  # the work a node of the packing search counts for (core and driver alike)
+    packing_nodes: int = 2_000_000  # nodes the packing search may take on a level-1 check before CP-SAT decides it
+    packing_node_work: float = 5e-7  # the work a node of the packing search counts for (core and driver alike): a
+    # node is a state or a partial group, each about a microsecond of Python
 
     # --- the staged driver (solve.py): the first stage is the largest deviation --------------------------
     counts_from_givers: int = 8  # markets with at least this many givers decide the largest deviation on counts
-    deviation_packing_nodes: int = 20_000  # nodes the packing search of a deviation check may take (0: CP-SAT)
+    deviation_packing_nodes: int = 400_000  # nodes the packing search of a deviation check may take (0: CP-SAT)
     speculate: int = 2  # the deviation at which the later stages start beside the first check (0: they do not)
     ahead: bool = True  # the later stages run beside the check that settles the largest deviation (a thread)
     aggregate_stages: bool = True  # the stages after the first on the aggregate model where it applies
