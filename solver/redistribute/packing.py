@@ -298,7 +298,9 @@ class _Search:
         spare = sum(left) - self.fewest[i + 1]  # the most givers the group may take
 
         def extend(t: int, low: int, high: int, took: int, count: int, tight: bool) -> Iterator[tuple[int, ...]]:
-            self.step()
+            self.nodes += 1  # step() written out: this is the search's innermost call
+            if self.nodes > self.limit:
+                raise Exhausted(self.nodes)
             if high + reach[t] < bottom or took + takes[t] < due:
                 return
             if t == size:

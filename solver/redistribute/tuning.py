@@ -17,7 +17,7 @@ class Tuning:
     hint: bool = True  # each optimisation starts from the last table (a whole hint)
     packing_nodes: int = 2_000_000  # nodes the packing search may take on a level-1 check before CP-SAT decides it
     packing_node_work: float = 5e-7  # the work a node of the packing search counts for (core and driver alike): a
-    # node is a state or a partial group, each about a microsecond of Python
+    # node is a partial group built, or a giver type passed over by a state or a group tried (packing.py)
 
     # --- the staged driver (solve.py): the first stage is the largest deviation --------------------------
     counts_from_givers: int = 8  # markets with at least this many givers decide the largest deviation on counts
